@@ -1,0 +1,11 @@
+# QuantMini: Polygon/Massive market data -> landing -> bronze -> silver -> gold (Qlib).
+# This file only includes the rules; logic lives in workflow_scripts/quantmini (see README.md).
+
+include: "rules/common.smk"
+include: "rules/stocks_daily.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

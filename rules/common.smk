@@ -1,0 +1,68 @@
+# Shared set-up: configuration (validated), lake paths, partitions, and the API endpoint for the run.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
+
+from quantmini import config as qm_config
+from quantmini import runtime as qm_runtime
+from quantmini.lake import LakePaths
+
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+try:
+    config.update(qm_config.validate(config))
+except qm_config.ConfigError as exc:
+    qm_runtime.die(str(exc))
+
+LAKE = LakePaths(config["data_root"])
+ROOT = config["data_root"]
+PARTITIONS = {(p.year, p.month): p for p in qm_config.month_partitions(config)}
+MONTH = "year={year}/month={month}"
+
+
+wildcard_constraints:
+    year=r"\d{4}",
+    month=r"\d{2}",
+
+
+def month_sessions(wildcards):
+    """The sessions of the configured range in this month: a change (a new session) reruns the month."""
+    part = PARTITIONS[(int(wildcards.year), int(wildcards.month))]
+    return [d.isoformat() for d in part.sessions]
+
+
+def month_keys():
+    return [(f"{y:04d}", f"{m:02d}") for (y, m) in sorted(PARTITIONS)]
+
+
+def per_month(pattern):
+    return [pattern.format(year=y, month=m) for y, m in month_keys()]
+
+
+def enabled(dtype):
+    return dtype in config["data_types"]
+
+
+TARGETS = {}
+
+
+def all_targets():
+    return [f for dtype, files in TARGETS.items() if enabled(dtype) for f in files]
+
+
+onstart:
+    qm_runtime.start_api(config)
+
+
+onsuccess:
+    qm_runtime.stop_api()
+
+
+onerror:
+    qm_runtime.stop_api()

@@ -1,0 +1,23 @@
+"""Snakemake script: build the bronze stocks_daily partition of one month from its landing files."""
+
+import datetime as dt
+from pathlib import Path
+
+from quantmini import runtime
+from quantmini.bronze import build_stocks_daily_month
+from quantmini.lake import LakePaths
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+log = runtime.job_logging(smk.log[0] if smk.log else None)
+year, month = int(smk.wildcards.year), int(smk.wildcards.month)
+try:
+    report = build_stocks_daily_month(
+        LakePaths(smk.config["data_root"]), year, month,
+        [dt.date.fromisoformat(s) for s in smk.params.sessions], smk.params.universe,
+        Path(smk.output.bronze), Path(smk.output.quarantine), Path(smk.output.report),
+    )
+except Exception as exc:
+    log.error("bronze stocks_daily %04d-%02d failed: %s", year, month, exc)
+    runtime.die(f"bronze stocks_daily {year:04d}-{month:02d}: {exc}")
+log.info("bronze stocks_daily %04d-%02d: %d rows valid, %d quarantined",
+         year, month, report["rows_valid"], report["rows_quarantined"])

@@ -1,0 +1,136 @@
+"""The workflow configuration: validated against config/schemas/config.schema.yaml, with defaults filled.
+
+A bad value must stop the run with one line that names the key and what is wrong, before any job runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from quantmini import calendar
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schemas" / "config.schema.yaml"
+API_KEY_ENV_VARS = ("MASSIVE_API_KEY", "POLYGON_API_KEY")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, already phrased as one line for the user."""
+
+
+def _schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _fill_defaults(instance: Any, schema: dict) -> None:
+    """Fill schema defaults into nested objects (jsonschema only validates)."""
+    if not isinstance(instance, dict) or schema.get("type") != "object":
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            _fill_defaults(instance[key], sub)
+
+
+def _where(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    return path or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return error.message.replace("Additional properties are not allowed", "unknown key")
+    if error.validator == "oneOf" and error.absolute_path and error.absolute_path[-1] == "universe":
+        return f"{error.instance!r} is neither 'all' nor a list of upper-case tickers"
+    if error.validator == "pattern" and isinstance(error.instance, str):
+        return f"{error.instance!r} does not have the expected form ({error.schema['pattern']})"
+    return error.message
+
+
+def validate(raw: dict) -> dict:
+    """Return a validated copy of `raw` with defaults filled; raise ConfigError (one line) if bad."""
+    cfg = copy.deepcopy(raw) if raw is not None else {}
+    if not isinstance(cfg, dict):
+        raise ConfigError("config: the configuration must be a mapping of keys to values")
+    schema = _schema()
+    _fill_defaults(cfg, schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (list(e.absolute_path), e.message))
+    if errors:
+        err = jsonschema.exceptions.best_match(errors)
+        raise ConfigError(f"config: {_where(err)}: {_describe(err)}")
+    for key in ("start", "end"):
+        if cfg[key] != "today":
+            try:
+                dt.date.fromisoformat(cfg[key])
+            except ValueError:
+                raise ConfigError(f"config: {key}: {cfg[key]!r} is not a real calendar date") from None
+    start, end = resolve_range(cfg)
+    if start > end:
+        raise ConfigError(f"config: start ({start}) is after end ({end})")
+    if not calendar.sessions(start, end):
+        raise ConfigError(f"config: no XNYS session between start ({start}) and end ({end})")
+    if cfg["source"] == "polygon" and not api_key():
+        raise ConfigError(
+            "config: source is 'polygon' but neither MASSIVE_API_KEY nor POLYGON_API_KEY is set"
+        )
+    return cfg
+
+
+def load(path: str | os.PathLike) -> dict:
+    """Read a YAML file and validate it."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config: file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config: {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    return validate(raw)
+
+
+def resolve_end(value: str, now: dt.datetime | None = None) -> dt.date:
+    if value == "today":
+        return calendar.last_completed_session(now)
+    return dt.date.fromisoformat(value)
+
+
+def resolve_range(cfg: dict, now: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
+    return dt.date.fromisoformat(cfg["start"]), resolve_end(cfg["end"], now)
+
+
+def api_key(env: os._Environ | dict | None = None) -> str | None:
+    """The API key from the environment (never from a file we write, never from config)."""
+    env = os.environ if env is None else env
+    for name in API_KEY_ENV_VARS:
+        value = env.get(name)
+        if value:
+            return value
+    return None
+
+
+@dataclass(frozen=True)
+class MonthPartition:
+    """One year=YYYY/month=MM partition and the sessions of the configured range inside it."""
+
+    year: int
+    month: int
+    sessions: tuple[dt.date, ...]
+
+    @property
+    def key(self) -> str:
+        return f"year={self.year:04d}/month={self.month:02d}"
+
+
+def month_partitions(cfg: dict, now: dt.datetime | None = None) -> list[MonthPartition]:
+    start, end = resolve_range(cfg, now)
+    return [
+        MonthPartition(y, m, tuple(days)) for (y, m), days in calendar.month_sessions(start, end).items()
+    ]

@@ -1,0 +1,44 @@
+"""Where every file of the lake lives: one place, so rules, scripts, tests and the CLI agree.
+
+Layout under data_root (Hive-style, date first, so DuckDB and polars prune by year/month):
+  landing/<type>/year=YYYY/month=MM/<YYYY-MM-DD>.json.gz   raw API bodies, gzip
+  landing/<type>/year=YYYY/month=MM/_manifest.json         what the month's landing holds (rule output)
+  bronze/<type>/year=YYYY/month=MM/data.parquet            validated rows, ZSTD
+  quarantine/<type>/year=YYYY/month=MM/data.parquet        rejected rows with a `reason`
+  reports/validation/<type>/year=YYYY/month=MM.json        per-partition validation report
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+
+def month_dir(year: int, month: int) -> str:
+    return f"year={year:04d}/month={month:02d}"
+
+
+class LakePaths:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def landing_dir(self, dtype: str, year: int, month: int) -> Path:
+        return self.root / "landing" / dtype / month_dir(year, month)
+
+    def landing_day(self, dtype: str, day: dt.date) -> Path:
+        return self.landing_dir(dtype, day.year, day.month) / f"{day.isoformat()}.json.gz"
+
+    def landing_manifest(self, dtype: str, year: int, month: int) -> Path:
+        return self.landing_dir(dtype, year, month) / "_manifest.json"
+
+    def bronze(self, dtype: str, year: int, month: int) -> Path:
+        return self.root / "bronze" / dtype / month_dir(year, month) / "data.parquet"
+
+    def quarantine(self, dtype: str, year: int, month: int) -> Path:
+        return self.root / "quarantine" / dtype / month_dir(year, month) / "data.parquet"
+
+    def validation_report(self, dtype: str, year: int, month: int) -> Path:
+        return self.root / "reports" / "validation" / dtype / f"{month_dir(year, month)}.json"
+
+    def bronze_glob(self, dtype: str) -> str:
+        return str(self.root / "bronze" / dtype / "year=*" / "month=*" / "data.parquet")

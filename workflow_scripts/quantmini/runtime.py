@@ -1,0 +1,102 @@
+"""Run-time plumbing shared by the Snakefile and the rule scripts.
+
+The API endpoint of a run travels to the jobs in the environment (QUANTMINI_API_URL), never in params:
+params are recorded in Snakemake's metadata and a changing port would make every job stale.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+API_URL_ENV = "QUANTMINI_API_URL"
+API_VERIFY_ENV = "QUANTMINI_API_VERIFY"
+
+log = logging.getLogger("quantmini.runtime")
+_SIM = None
+
+
+def die(message: str, code: int = 1) -> None:
+    """Print one line to stderr and exit: the form every user-facing error takes."""
+    print(f"quantmini: {message}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def start_api(cfg: dict) -> None:
+    """Decide the endpoint of this run; start the bundled simulator when `source: sim` needs one."""
+    global _SIM
+    if os.environ.get(API_URL_ENV):
+        return  # an outer caller (tests, the CLI) already provides the endpoint
+    if cfg["source"] == "polygon":
+        os.environ[API_URL_ENV] = cfg["polygon"]["base_url"]
+        return
+    sim = cfg["sim"]
+    if sim.get("url"):
+        os.environ[API_URL_ENV] = sim["url"]
+        return
+    from quantmini.sim.server import SimProcess
+
+    state = Path(cfg["data_root"]) / ".sim"
+    state.mkdir(parents=True, exist_ok=True)
+    _SIM = SimProcess(
+        tickers=sim["tickers"],
+        seed=sim["seed"],
+        start=sim["market_start"],
+        faults=sim.get("faults") or None,
+        latency_ms=sim.get("latency_ms") or 0,
+        request_log=str(state / "requests.jsonl"),
+    )
+    _SIM.start()
+    os.environ[API_URL_ENV] = _SIM.url
+    log.info("simulator listening on %s", _SIM.url)
+
+
+def stop_api() -> None:
+    global _SIM
+    if _SIM is not None:
+        _SIM.stop()
+        _SIM = None
+
+
+def api_url(cfg: dict) -> str:
+    """The endpoint a job talks to: the run's, else the configured one."""
+    url = os.environ.get(API_URL_ENV)
+    if url:
+        return url
+    if cfg["source"] == "polygon":
+        return cfg["polygon"]["base_url"]
+    if cfg["sim"].get("url"):
+        return cfg["sim"]["url"]
+    raise RuntimeError(
+        "source is 'sim' but no simulator is running for this job "
+        "(run the workflow through snakemake, which starts one, or set sim.url)"
+    )
+
+
+def api_verify() -> bool | str:
+    """TLS verification for the run: True, False ("0"), or a CA bundle path (the simulator's cert)."""
+    value = os.environ.get(API_VERIFY_ENV, "")
+    if not value:
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    return value
+
+
+def job_logging(log_path: str | None) -> logging.Logger:
+    """Send the `quantmini` loggers of a job to its Snakemake log file (and warnings to stderr)."""
+    logger = logging.getLogger("quantmini")
+    logger.setLevel(logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(log_path, mode="w")
+        fh.setFormatter(fmt)
+        logger.addHandler(fh)
+    sh = logging.StreamHandler(sys.stderr)
+    sh.setLevel(logging.WARNING)
+    sh.setFormatter(fmt)
+    logger.addHandler(sh)
+    return logger

@@ -1,0 +1,110 @@
+"""Validation of bronze tables with pandera: every rejected row goes to quarantine with its reason.
+
+Nothing is dropped silently: a partition's report counts rows in, rows kept, rows quarantined per
+reason, exact duplicates collapsed, and sessions without any bar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandera.polars as pa
+import polars as pl
+
+from quantmini import calendar
+
+
+class StocksDailyBronze(pa.DataFrameModel):
+    """One unadjusted daily bar per (ticker, session), as served with adjusted=false."""
+
+    ticker: str = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": 16})
+    date: dt.date = pa.Field(nullable=False)
+    open: float = pa.Field(gt=0, nullable=False)
+    high: float = pa.Field(gt=0, nullable=False)
+    low: float = pa.Field(gt=0, nullable=False)
+    close: float = pa.Field(gt=0, nullable=False)
+    volume: float = pa.Field(ge=0, nullable=False)
+    vwap: float = pa.Field(gt=0, nullable=True)
+    transactions: int = pa.Field(ge=0, nullable=True)
+
+    @pa.dataframe_check(name="low<=open<=high")
+    def open_inside_range(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select((pl.col("low") <= pl.col("open")) & (pl.col("open") <= pl.col("high")))
+
+    @pa.dataframe_check(name="low<=close<=high")
+    def close_inside_range(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            (pl.col("low") <= pl.col("close")) & (pl.col("close") <= pl.col("high"))
+        )
+
+    @pa.dataframe_check(name="unique(ticker,date)")
+    def unique_key(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(~pl.struct("ticker", "date").is_duplicated())
+
+    @pa.dataframe_check(name="date is an expected XNYS session")
+    def session_date(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        # `_expected_session` is added by validate_partition (the session the file was requested for)
+        return data.lazyframe.select(pl.col("date") == pl.col("_expected_session"))
+
+    class Config:
+        strict = False
+        coerce = False
+
+
+def _reasons(df: pl.DataFrame, schema: type[pa.DataFrameModel]) -> pl.DataFrame:
+    """Row index -> '; '-joined names of the checks it fails (empty frame when all pass)."""
+    try:
+        schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases.filter(pl.col("index").is_not_null())
+        reason = pl.when(pl.col("schema_context") == "Column").then(
+            pl.col("column") + ":" + pl.col("check")
+        ).otherwise(pl.col("check"))
+        return (
+            fc.select(pl.col("index").cast(pl.UInt32).alias("_row"), reason.alias("reason"))
+            .unique()
+            .sort("_row", "reason")
+            .group_by("_row", maintain_order=True)
+            .agg(pl.col("reason").str.join("; "))
+        )
+    return pl.DataFrame(schema={"_row": pl.UInt32, "reason": pl.Utf8})
+
+
+def validate_partition(
+    bars: pl.DataFrame, sessions: list[dt.date], *, schema: type[pa.DataFrameModel] = StocksDailyBronze
+) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    """Split a month of bars into (clean, quarantined, report).
+
+    `bars` carries `_expected_session` (the session each row was requested for). Exact duplicate rows
+    (the same bar twice, e.g. across pages) are collapsed and counted; conflicting duplicates are both
+    quarantined; rows on a non-session or on another session than requested are quarantined.
+    """
+    rows_in = bars.height
+    deduped = bars.unique(maintain_order=True)
+    exact_dupes = rows_in - deduped.height
+    indexed = deduped.with_row_index("_row")
+    reasons = _reasons(deduped, schema)
+    bad = indexed.join(reasons, on="_row", how="inner")
+    good = indexed.join(reasons, on="_row", how="anti")
+    clean = good.drop("_row", "_expected_session").sort("ticker", "date")
+    quarantine = bad.drop("_row").sort("ticker", "date", "reason")
+
+    schema.validate(clean.with_columns(pl.col("date").alias("_expected_session")))  # must now pass
+
+    non_sessions = [d.isoformat() for d in clean["date"].unique().to_list() if not calendar.is_session(d)]
+    seen = set(clean["date"].unique().to_list())
+    report = {
+        "rows_in": rows_in,
+        "rows_valid": clean.height,
+        "rows_quarantined": quarantine.height,
+        "exact_duplicates_collapsed": exact_dupes,
+        "quarantined_by_reason": dict(
+            quarantine.group_by("reason").len().sort("reason").iter_rows()
+        ) if quarantine.height else {},
+        "sessions_expected": len(sessions),
+        "sessions_without_bars": [d.isoformat() for d in sessions if d not in seen],
+        "non_session_dates": non_sessions,
+        "tickers": clean["ticker"].n_unique(),
+    }
+    report["ok"] = not report["sessions_without_bars"] and not non_sessions
+    return clean, quarantine, report
