@@ -1,0 +1,533 @@
+"""Async HTTP/2 client for the Polygon/Massive REST API (and our Polygon-compatible simulator).
+
+Why it looks like this:
+- One `httpx.AsyncClient` for the whole run, HTTP/2 by default (h2c with prior knowledge for
+  http:// targets): httpcore's HTTP/1.1 pool costs several ms of CPU per request at high concurrency.
+- Bounded concurrency (a semaphore), an exact client-side rate limit (GCRA, the token bucket's
+  scheduling form) and retries with exponential backoff and full jitter for 429, 5xx, timeouts,
+  connection resets, protocol errors and truncated bodies; Retry-After (seconds or HTTP date) is
+  honoured. 400/401/403 (and every other 4xx) are never retried.
+- The API key travels only in the `Authorization: Bearer` header, to `base_url` only. It is never
+  put in a URL, an exception message, a repr or a log record (a logging filter masks it).
+- Cheap per-request bookkeeping (`ClientStats` counters, no INFO logging per request).
+
+`next_url` policy: only the path and query of a `next_url` are used; they are resolved against
+`base_url`. The real API hands out next_urls on api.polygon.io (sometimes with :443) even when called
+on api.massive.com, and a proxy/simulator base must keep receiving the follow-up pages; resolving
+against our own base also means the key is never sent to a host we were not configured with.
+A full URL passed to `get_*` is treated the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import http
+import logging
+import os
+import random
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+import httpx
+import orjson
+
+log = logging.getLogger("quantmini.client")
+
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+RETRY_AFTER_CAP = 600.0  # never sleep longer than this on a server's say-so
+_MAX_DETAIL = 300
+
+
+# --------------------------------------------------------------------------------------------- errors
+class ApiError(Exception):
+    """Any failure talking to the API; the message is a single line and never holds the key."""
+
+
+class PermanentApiError(ApiError):
+    """A 4xx other than 404/408/425/429: our request is wrong or not entitled; retrying cannot help."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class NotFoundError(PermanentApiError):
+    """404 where the caller did not ask for `allow_404=True`."""
+
+
+class RetryExhaustedError(ApiError):
+    """A retryable failure (429, 5xx, reset, timeout, truncated body) persisted past max_retries."""
+
+
+class RepeatedCursorError(ApiError):
+    """A `next_url` pointed back at a page already fetched in the same listing (a known server bug)."""
+
+
+# ------------------------------------------------------------------------------------ key protection
+class _Secret:
+    """Holds the API key; its repr/str never show it (safe in tracebacks with locals, and in reprs)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+    __str__ = __repr__
+
+
+class SecretMaskFilter(logging.Filter):
+    """Replaces every registered API key with *** in log records; drops hpack's header dumps.
+
+    hpack logs encoded header blocks at DEBUG (Huffman-coded, so a text mask cannot catch them),
+    so its records are dropped outright.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+
+    def register(self, secret: str) -> None:
+        if secret:
+            self._secrets.add(secret)
+
+    def mask(self, text: str) -> str:
+        for s in self._secrets:
+            if s in text:
+                text = text.replace(s, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("hpack"):
+            return False
+        if not self._secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave it to logging's own error path
+            return True
+        masked = self.mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_text:
+            record.exc_text = self.mask(record.exc_text)
+        return True
+
+
+SECRET_FILTER = SecretMaskFilter()
+# Loggers that can see request details. Logger filters do not apply to child loggers, so each
+# is listed; `install_secret_filter` also covers quantmini.* loggers created later.
+_FILTERED_LOGGERS = (
+    "quantmini",
+    "quantmini.client",
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "hpack",
+    "hpack.hpack",
+    "hpack.table",
+)
+
+
+def install_secret_filter(target: logging.Logger | logging.Handler | None = None) -> None:
+    """Attach the key-masking filter to `target`, or to every quantmini/httpx/httpcore/hpack logger."""
+    if target is not None:
+        if SECRET_FILTER not in target.filters:
+            target.addFilter(SECRET_FILTER)
+        return
+    names = set(_FILTERED_LOGGERS)
+    names.update(n for n in logging.Logger.manager.loggerDict if n.startswith("quantmini."))
+    for name in names:
+        logger = logging.getLogger(name)
+        if SECRET_FILTER not in logger.filters:
+            logger.addFilter(SECRET_FILTER)
+
+
+def resolve_api_key(env: Mapping[str, str] = os.environ) -> str | None:
+    """The API key from MASSIVE_API_KEY, else POLYGON_API_KEY (blank counts as unset), else None."""
+    for name in ("MASSIVE_API_KEY", "POLYGON_API_KEY"):
+        value = (env.get(name) or "").strip()
+        if value:
+            SECRET_FILTER.register(value)
+            return value
+    return None
+
+
+# ------------------------------------------------------------------------------------------- stats
+@dataclass(slots=True)
+class ClientStats:
+    """Cheap counters, updated in place per attempt; `on_response` hooks read them."""
+
+    requests: int = 0  # HTTP attempts sent (retries included)
+    responses: int = 0  # HTTP responses received (any status)
+    ok: int = 0  # successful (2xx, complete JSON) responses
+    retries: int = 0  # attempts that were followed by a retry
+    bytes: int = 0  # response body bytes received
+    transport_errors: int = 0  # timeouts, resets, protocol errors
+    truncated: int = 0  # 2xx bodies that were not complete JSON
+    cursor_restarts: int = 0  # listings restarted because of a repeated cursor
+    status: dict[int, int] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def rate(self) -> float:
+        """Responses per second since the client was opened."""
+        e = self.elapsed
+        return self.responses / e if e > 0 else 0.0
+
+    def summary(self) -> str:
+        codes = ", ".join(f"{k}:{v}" for k, v in sorted(self.status.items()))
+        return (
+            f"{self.requests} requests ({self.retries} retries, {self.transport_errors} transport errors, "
+            f"{self.truncated} truncated), {self.bytes / 1e6:.1f} MB in {self.elapsed:.1f} s; status {codes}"
+        )
+
+
+# ------------------------------------------------------------------------------------- rate limit
+class RateLimiter:
+    """Exact requests-per-minute limit: GCRA, i.e. a token bucket of `burst` tokens refilled at
+    `rate_per_minute`. Start k (0-based) is never earlier than first + (k - burst + 1) * 60/rate,
+    so any window of W seconds holds at most burst + W*rate/60 starts, and sends are spaced
+    evenly rather than bunched (Polygon's free plan: 5/min -> one every 12 s)."""
+
+    def __init__(self, rate_per_minute: float, burst: int = 1):
+        if rate_per_minute <= 0:
+            raise ValueError(f"rate_per_minute must be > 0, got {rate_per_minute}")
+        if burst < 1:
+            raise ValueError(f"rate burst must be >= 1, got {burst}")
+        self.interval = 60.0 / rate_per_minute
+        self._tolerance = (burst - 1) * self.interval
+        self._tat = 0.0  # theoretical arrival time of the next token
+
+    async def acquire(self) -> None:
+        now = time.monotonic()
+        tat = self._tat if self._tat > now else now
+        start = tat - self._tolerance
+        self._tat = tat + self.interval  # reserve the slot before sleeping (no lock needed in asyncio)
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+# -------------------------------------------------------------------------------------------- client
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - time.time()
+    return min(max(seconds, 0.0), RETRY_AFTER_CAP)
+
+
+def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _param_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _reject_query_key(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Drop `apiKey` from a query (auth is the Bearer header only; a key in a URL ends up in logs)."""
+    return [(k, v) for k, v in pairs if k.lower() != "apikey"]
+
+
+class PolygonClient:
+    """Async context manager; see the module docstring. One instance per run (reuses connections)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        max_concurrency: int = 10,
+        rate_per_minute: float | None = None,
+        rate_burst: int = 1,
+        max_retries: int = 8,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        timeout: float = 30.0,
+        http2: bool = True,
+        verify: bool | str = True,
+        max_repeat_restarts: int = 3,
+        trust_env: bool = True,
+        on_response: Callable[[ClientStats], None] | None = None,
+        user_agent: str = "quantmini/0.1",
+    ):
+        parts = urlsplit(base_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"base_url must be http(s)://host[:port][/prefix], got {base_url!r}")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("base_url must not carry a query, fragment or credentials")
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
+        if max_retries < 0 or max_repeat_restarts < 0:
+            raise ValueError("max_retries and max_repeat_restarts must be >= 0")
+        self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._prefix = parts.path.rstrip("/")
+        self._key = _Secret(api_key) if api_key else None
+        if api_key:
+            SECRET_FILTER.register(api_key)
+            install_secret_filter()
+        self.max_concurrency = max_concurrency
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_repeat_restarts = max_repeat_restarts
+        self.on_response = on_response
+        self.http2 = http2
+        self.stats = ClientStats()
+        self._limiter = RateLimiter(rate_per_minute, rate_burst) if rate_per_minute else None
+        self._sem = asyncio.Semaphore(max_concurrency)
+        self._random = random.Random()
+        cleartext = parts.scheme == "http"
+        headers = {"User-Agent": user_agent, "Accept": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._http = httpx.AsyncClient(
+            http2=http2,
+            http1=not (http2 and cleartext),  # h2c needs prior knowledge: no HTTP/1.1 upgrade dance
+            verify=verify,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
+            headers=headers,
+            follow_redirects=False,  # a redirect is a permanent error, and must not carry the key away
+            trust_env=trust_env,
+        )
+        # close the transport even if the caller forgets `async with` (no key is held by the finalizer)
+        self._finalizer = weakref.finalize(self, _warn_unclosed, id(self))
+
+    def __repr__(self) -> str:
+        key = "***" if self._key else None
+        return (
+            f"PolygonClient(base_url={self.base_url!r}, api_key={key!r}, http2={self.http2}, "
+            f"max_concurrency={self.max_concurrency})"
+        )
+
+    async def __aenter__(self) -> PolygonClient:
+        self.stats.started = time.monotonic()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        self._finalizer.detach()
+        await self._http.aclose()
+
+    # ---------------------------------------------------------------- URL handling
+    def url_for(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> str:
+        """Absolute URL on base_url for a path (or for the path+query of a full URL) plus params."""
+        parts = urlsplit(path_or_url)
+        path = parts.path if parts.path.startswith("/") else "/" + parts.path
+        if self._prefix and not path.startswith(self._prefix + "/"):
+            path = self._prefix + path
+        pairs = _reject_query_key(parse_qsl(parts.query, keep_blank_values=True)) if parts.query else []
+        if params:
+            for k, v in params.items():
+                if k.lower() == "apikey":
+                    raise ValueError("pass the API key as api_key=..., never as an apiKey query parameter")
+                if v is not None:
+                    pairs.append((k, _param_value(v)))
+        query = urlencode(pairs, quote_via=quote, safe=",:") if pairs else ""
+        return f"{self._origin}{path}?{query}" if query else f"{self._origin}{path}"
+
+    def _where(self, url: str) -> str:
+        """`GET /path?query` for messages (no host; the key is never in a URL anyway)."""
+        parts = urlsplit(url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        return f"GET {_one_line(target, 200)}"
+
+    def _mask(self, text: str) -> str:
+        if self._key:
+            text = text.replace(self._key.reveal(), "***")
+        return text
+
+    def _error_line(self, response: httpx.Response, url: str) -> str:
+        status = response.status_code
+        try:
+            phrase = http.HTTPStatus(status).phrase
+        except ValueError:
+            phrase = response.reason_phrase or "Unknown"
+        detail = ""
+        body = response.content
+        try:
+            obj = orjson.loads(body)
+            if isinstance(obj, dict):
+                detail = str(obj.get("error") or obj.get("message") or obj.get("status") or "")
+        except orjson.JSONDecodeError:
+            detail = body[:200].decode("utf-8", "replace")
+        line = f"HTTP {status} {phrase} from {self._where(url)}"
+        if detail:
+            line += f": {_one_line(detail)}"
+        return self._mask(line)
+
+    # ---------------------------------------------------------------- core request loop
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter: uniform(0, min(backoff_max, base * 2**attempt))."""
+        return self._random.uniform(0.0, min(self.backoff_max, self.backoff_base * (2.0**attempt)))
+
+    async def _fetch(self, url: str, allow_404: bool) -> tuple[bytes, Any] | None:
+        """One logical GET with retries -> (body, parsed JSON), or None for an allowed 404."""
+        stats = self.stats
+        hook = self.on_response
+        attempt = 0
+        while True:
+            retry_after: float | None = None
+            async with self._sem:
+                if self._limiter is not None:
+                    await self._limiter.acquire()
+                stats.requests += 1
+                try:
+                    response = await self._http.get(url)
+                except httpx.TimeoutException as exc:
+                    stats.transport_errors += 1
+                    failure = f"timeout ({type(exc).__name__})"
+                except httpx.TransportError as exc:
+                    stats.transport_errors += 1
+                    failure = f"{type(exc).__name__}: {_one_line(self._mask(str(exc)), 120) or 'connection failed'}"
+                else:
+                    status = response.status_code
+                    body = response.content
+                    stats.responses += 1
+                    stats.bytes += len(body)
+                    stats.status[status] = stats.status.get(status, 0) + 1
+                    if 200 <= status < 300:
+                        try:
+                            obj = orjson.loads(body)
+                        except orjson.JSONDecodeError:
+                            stats.truncated += 1
+                            failure = f"HTTP {status} with a truncated or invalid JSON body ({len(body)} bytes)"
+                        else:
+                            stats.ok += 1
+                            if hook is not None:
+                                hook(stats)
+                            return body, obj
+                    elif status == 404 and allow_404:
+                        if hook is not None:
+                            hook(stats)
+                        return None
+                    elif status in RETRY_STATUSES or status >= 500:
+                        failure = self._error_line(response, url)
+                        retry_after = _retry_after_seconds(response.headers.get("retry-after"))
+                    else:
+                        if hook is not None:
+                            hook(stats)
+                        error_cls = NotFoundError if status == 404 else PermanentApiError
+                        raise error_cls(self._error_line(response, url), status) from None
+                if hook is not None:
+                    hook(stats)
+            # retryable failure: back off outside the semaphore so other requests keep flowing
+            if attempt >= self.max_retries:
+                raise RetryExhaustedError(
+                    f"{self._where(url)}: gave up after {attempt + 1} attempts; last: {failure}"
+                ) from None
+            delay = retry_after if retry_after is not None else self._backoff(attempt)
+            stats.retries += 1
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("retry %d of %s in %.2f s: %s", attempt + 1, self._where(url), delay, failure)
+            attempt += 1
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    # ---------------------------------------------------------------- public API
+    async def get_bytes(
+        self, path_or_url: str, params: Mapping[str, Any] | None = None, *, allow_404: bool = False
+    ) -> bytes | None:
+        """Body of a successful response, checked to be complete JSON. None only for an allowed 404."""
+        got = await self._fetch(self.url_for(path_or_url, params), allow_404)
+        return None if got is None else got[0]
+
+    async def get_json(
+        self, path_or_url: str, params: Mapping[str, Any] | None = None, *, allow_404: bool = False
+    ) -> dict | list | None:
+        """Parsed JSON of a successful response. None only for an allowed 404 ("no such object")."""
+        got = await self._fetch(self.url_for(path_or_url, params), allow_404)
+        return None if got is None else got[1]
+
+    async def get_pages(self, path: str, params: Mapping[str, Any] | None = None) -> list[bytes]:
+        """Raw bodies of every page of a listing, following next_url (see the module docstring).
+
+        A repeated cursor restarts the listing from page 1, at most max_repeat_restarts times.
+        """
+        return [body for body, _ in await self._listing(path, params)]
+
+    async def get_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[dict]:
+        """`results` of every page of a listing, concatenated (absent/null results count as none)."""
+        out: list[dict] = []
+        for _, obj in await self._listing(path, params):
+            results = obj.get("results") if isinstance(obj, dict) else None
+            if isinstance(results, list):
+                out.extend(results)
+            elif isinstance(results, dict):
+                out.append(results)
+        return out
+
+    async def _listing(self, path: str, params: Mapping[str, Any] | None) -> list[tuple[bytes, Any]]:
+        first = self.url_for(path, params)
+        for restart in range(self.max_repeat_restarts + 1):
+            try:
+                return await self._listing_once(first)
+            except RepeatedCursorError as exc:
+                last = exc
+                if restart < self.max_repeat_restarts:
+                    self.stats.cursor_restarts += 1
+                    log.warning("%s; restarting the listing from page 1", exc)
+        raise RepeatedCursorError(
+            f"{self._where(first)}: next_url repeated a cursor on {self.max_repeat_restarts + 1} "
+            f"attempts of the listing; giving up ({last})"
+        ) from None
+
+    async def _listing_once(self, first: str) -> list[tuple[bytes, Any]]:
+        pages: list[tuple[bytes, Any]] = []
+        seen = {first}
+        url = first
+        while True:
+            got = await self._fetch(url, False)
+            assert got is not None
+            pages.append(got)
+            obj = got[1]
+            next_url = obj.get("next_url") if isinstance(obj, dict) else None
+            if not next_url:
+                return pages
+            url = self.url_for(next_url)  # path + query only, on our base; the filters live in the cursor
+            if url in seen:
+                raise RepeatedCursorError(
+                    f"page {len(pages) + 1} repeats an earlier next_url ({self._where(url)})"
+                )
+            seen.add(url)
+
+
+def _warn_unclosed(_client_id: int) -> None:
+    log.debug("PolygonClient garbage-collected without aclose(); its connections are dropped")
