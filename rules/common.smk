@@ -9,10 +9,12 @@ from quantmini import runtime as qm_runtime
 from quantmini.lake import LakePaths
 
 
+from snakemake.utils import min_version
+
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
 try:

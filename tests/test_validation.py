@@ -1,0 +1,59 @@
+"""Bronze validation: each bad row is quarantined with its reason, good rows pass, counts add up."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from quantmini.validation import validate_partition
+
+D1, D2 = dt.date(2024, 7, 2), dt.date(2024, 7, 3)
+HOLIDAY = dt.date(2024, 7, 4)
+
+
+def bar(ticker, day, o=10.0, h=11.0, l=9.0, c=10.5, v=1000.0, vw=10.2, n=50, expected=None):
+    return {"ticker": ticker, "date": day, "open": o, "high": h, "low": l, "close": c, "volume": v,
+            "vwap": vw, "transactions": n, "_expected_session": expected or day}
+
+
+def frame(rows):
+    return pl.DataFrame(rows, schema={
+        "ticker": pl.Utf8, "date": pl.Date, "open": pl.Float64, "high": pl.Float64, "low": pl.Float64,
+        "close": pl.Float64, "volume": pl.Float64, "vwap": pl.Float64, "transactions": pl.Int64,
+        "_expected_session": pl.Date})
+
+
+def test_quarantine_reasons_hand_worked():
+    rows = [
+        bar("GOOD", D1), bar("GOOD", D2),
+        bar("OPENHI", D1, o=12.0),                       # open above high
+        bar("CLOSELO", D1, c=8.0),                       # close below low
+        bar("NEGVOL", D1, v=-1.0),                       # negative volume
+        bar("DUP", D1), bar("DUP", D1),                  # exact duplicate: collapsed, counted, kept once
+        bar("CONF", D1, c=10.0), bar("CONF", D1, c=10.1),  # conflicting duplicate: both quarantined
+        bar("WRONGDAY", D1, expected=D2),                # stamped on another day than requested
+        bar("HOL", HOLIDAY, expected=D2),                # a bar on a holiday
+    ]
+    clean, quarantine, report = validate_partition(frame(rows), [D1, D2])
+    assert sorted(set(clean["ticker"])) == ["DUP", "GOOD"]
+    assert clean.height == 3 and clean.filter(pl.col("ticker") == "DUP").height == 1
+    reasons = dict(zip(quarantine["ticker"] + "@" + quarantine["close"].cast(pl.Utf8), quarantine["reason"]))
+    assert reasons["OPENHI@10.5"] == "low<=open<=high"
+    assert reasons["CLOSELO@8.0"] == "low<=close<=high"
+    assert reasons["NEGVOL@10.5"] == "volume:greater_than_or_equal_to(0)"
+    assert reasons["CONF@10.0"] == reasons["CONF@10.1"] == "unique(ticker,date)"
+    assert reasons["WRONGDAY@10.5"] == "date is an expected XNYS session"
+    assert reasons["HOL@10.5"] == "date is an expected XNYS session"
+    assert report["rows_in"] == len(rows) == report["rows_valid"] + report["rows_quarantined"] + report["exact_duplicates_collapsed"]
+    assert report["exact_duplicates_collapsed"] == 1
+    assert report["quarantined_by_reason"]["unique(ticker,date)"] == 2
+    assert report["sessions_without_bars"] == [] and report["ok"]
+    assert "_expected_session" not in clean.columns
+    assert clean.select(["ticker", "date"]).rows() == sorted(clean.select(["ticker", "date"]).rows())
+
+
+def test_missing_session_is_reported_not_ok():
+    clean, quarantine, report = validate_partition(frame([bar("A", D1)]), [D1, D2])
+    assert report["sessions_without_bars"] == ["2024-07-03"] and not report["ok"]
+    assert quarantine.height == 0 and clean.height == 1
