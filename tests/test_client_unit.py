@@ -1,0 +1,131 @@
+"""Client pieces that need no server: key resolution, URL policy, Retry-After, the rate limiter's
+schedule (measured on the real event loop clock), key masking in reprs and logs."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import time
+
+import pytest
+
+from quantmini.client import (
+    SECRET_FILTER,
+    PolygonClient,
+    RateLimiter,
+    _retry_after_seconds,
+    resolve_api_key,
+)
+
+MARKER = "QMTESTKEY_unit_7f3a9c"
+
+
+def test_resolve_api_key_order():
+    assert resolve_api_key({"MASSIVE_API_KEY": "m", "POLYGON_API_KEY": "p"}) == "m"
+    assert resolve_api_key({"MASSIVE_API_KEY": "  ", "POLYGON_API_KEY": "p"}) == "p"
+    assert resolve_api_key({"POLYGON_API_KEY": " p2 "}) == "p2"
+    assert resolve_api_key({}) is None
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("/v2/aggs/grouped/locale/us/market/stocks/2024-01-02", "http://127.0.0.1:9/v2/aggs/grouped/locale/us/market/stocks/2024-01-02"),
+        # next_url on another host / with :443: only path + query are used, on our own base
+        ("https://api.polygon.io:443/v3/reference/tickers?cursor=YWJj", "http://127.0.0.1:9/v3/reference/tickers?cursor=YWJj"),
+        ("https://api.massive.com/v2/aggs/ticker/AAPL/range/1/day/1578114000000/2020-01-10?cursor=bGlt",
+         "http://127.0.0.1:9/v2/aggs/ticker/AAPL/range/1/day/1578114000000/2020-01-10?cursor=bGlt"),
+        # a key smuggled into a next_url is dropped, never forwarded
+        ("https://evil.example/v3/x?cursor=a&apiKey=SECRET", "http://127.0.0.1:9/v3/x?cursor=a"),
+    ],
+)
+def test_url_policy(given, expected):
+    client = PolygonClient("http://127.0.0.1:9")
+    try:
+        assert client.url_for(given) == expected
+    finally:
+        asyncio.run(client.aclose())
+
+
+def test_url_params_and_prefix():
+    client = PolygonClient("http://127.0.0.1:9/proxy/")
+    try:
+        url = client.url_for("/v3/reference/tickers", {"active": True, "ticker.gte": "A", "type": "CS,ETF", "x": None})
+        assert url == "http://127.0.0.1:9/proxy/v3/reference/tickers?active=true&ticker.gte=A&type=CS,ETF"
+        assert client.url_for("https://api.massive.com/v3/x?cursor=c") == "http://127.0.0.1:9/proxy/v3/x?cursor=c"
+        with pytest.raises(ValueError, match="never as an apiKey query parameter"):
+            client.url_for("/v3/x", {"apiKey": "k"})
+    finally:
+        asyncio.run(client.aclose())
+
+
+def test_bad_base_url_is_one_line():
+    with pytest.raises(ValueError, match="base_url must be http"):
+        PolygonClient("ftp://x")
+
+
+def test_retry_after_parsing():
+    assert _retry_after_seconds("3") == 3.0
+    assert _retry_after_seconds("0.25") == 0.25
+    assert _retry_after_seconds(None) is None
+    assert _retry_after_seconds("soon") is None
+    assert _retry_after_seconds("-4") == 0.0
+    assert _retry_after_seconds("99999") == 600.0
+    http_date = email.utils.formatdate(time.time() + 5, usegmt=True)
+    assert 3.5 <= _retry_after_seconds(http_date) <= 5.0
+
+
+def test_rate_limiter_schedule_is_exact():
+    """1200/min = one start every 50 ms: 21 starts take 1.0 s, never two closer than 50 ms."""
+
+    async def run() -> list[float]:
+        limiter = RateLimiter(1200)
+        times: list[float] = []
+
+        async def one() -> None:
+            await limiter.acquire()
+            times.append(time.monotonic())
+
+        await asyncio.gather(*(one() for _ in range(21)))
+        return sorted(times)
+
+    times = asyncio.run(run())
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) >= 0.050 - 0.002  # asyncio's clock resolution slack
+    assert 1.0 - 0.005 <= times[-1] - times[0] <= 1.0 + 0.08
+    # any 0.5 s window holds at most 1 + 0.5 * 20 starts
+    assert max(sum(1 for t in times if s <= t < s + 0.5) for s in times) <= 11
+
+
+def test_rate_limiter_burst():
+    async def run() -> list[float]:
+        limiter = RateLimiter(600, burst=3)  # 10/s, 3 at once
+        t0 = time.monotonic()
+        out = []
+        for _ in range(5):
+            await limiter.acquire()
+            out.append(time.monotonic() - t0)
+        return out
+
+    t = asyncio.run(run())
+    assert t[2] < 0.02  # the burst goes at once
+    assert 0.09 <= t[3] <= 0.15 and 0.19 <= t[4] <= 0.25
+
+
+def test_key_never_in_repr_or_logs(caplog):
+    client = PolygonClient("http://127.0.0.1:9", api_key=MARKER)
+    try:
+        assert MARKER not in repr(client)
+        assert MARKER not in repr(vars(client)) if hasattr(client, "__dict__") else True
+        assert MARKER not in repr(client._http.headers)
+        with caplog.at_level(logging.DEBUG):
+            logging.getLogger("quantmini.client").warning("oops %s", MARKER)
+            logging.getLogger("quantmini").error("header Bearer " + MARKER)
+            logging.getLogger("httpx").warning("url ?k=%s", MARKER)
+        assert caplog.records, "records were emitted"
+        assert all(MARKER not in r.getMessage() for r in caplog.records)
+        assert "***" in caplog.text and MARKER not in caplog.text
+        assert SECRET_FILTER.mask(f"x{MARKER}y") == "x***y"
+    finally:
+        asyncio.run(client.aclose())
