@@ -43,7 +43,7 @@ def start_api(cfg: dict) -> None:
     _SIM = SimProcess(
         tickers=sim["tickers"],
         seed=sim["seed"],
-        start=sim["market_start"],
+        start=sim["market_start"] or cfg["start"],
         faults=sim.get("faults") or None,
         latency_ms=sim.get("latency_ms") or 0,
         request_log=str(state / "requests.jsonl"),
