@@ -3,6 +3,8 @@
 
 include: "rules/common.smk"
 include: "rules/stocks_daily.smk"
+include: "rules/silver.smk"
+include: "rules/gold.smk"
 
 
 rule all:

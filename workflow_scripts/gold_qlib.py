@@ -1,0 +1,27 @@
+"""Snakemake script: publish the Qlib provider directory from every silver month."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+from quantmini import atomic, calendar, runtime
+from quantmini.gold import publish_from_silver
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+log = runtime.job_logging(smk.log[0] if smk.log else None)
+try:
+    features = []
+    if smk.params.features:
+        from quantmini.alpha158 import FEATURE_NAMES
+
+        features = list(FEATURE_NAMES)
+    stats = publish_from_silver(
+        [Path(p) for p in smk.input.silver], calendar.sessions(smk.params.first, smk.params.last),
+        Path(smk.params.provider_dir), features=features,
+    )
+    summary = dataclasses.asdict(stats)
+    atomic.write_text(smk.output.stamp, json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n")
+except Exception as exc:
+    log.exception("gold qlib failed")
+    runtime.die(f"gold qlib: {exc}")
+log.info("gold qlib: %s", summary)
