@@ -1,0 +1,162 @@
+"""The simulator's ASGI application: auth, fault injection, latency, request log, routing.
+
+Endpoint families live in their own modules (aggs, reference, corporate_actions) and register their
+routes here; later families (options, news, financials) slot in the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import traceback
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+import orjson
+
+from quantmini.sim.aggs import Aggregates
+from quantmini.sim.asgi import ApiError, Request, Response, Router, masked_query
+from quantmini.sim.corporate_actions import CorporateActions
+from quantmini.sim.faults import FaultInjector
+from quantmini.sim.market import Market
+from quantmini.sim.reference import Reference
+
+HEALTH_PATH = "/__sim/health"
+RATE_LIMIT_MESSAGE = ("You've exceeded the maximum requests per minute, please wait or upgrade your "
+                      "subscription to continue. https://massive.com/pricing")
+
+
+class ConnectionAbort(Exception):
+    """Raised after a partial body to make the server drop the connection/stream (the 'reset' fault)."""
+
+
+class SimApp:
+    def __init__(self, market: Market, api_key: str | None = None, faults: FaultInjector | None = None,
+                 latency_ms: float = 0.0, request_log: str | Path | None = None):
+        self.market = market
+        self._api_key = api_key
+        self.faults = faults or FaultInjector({})
+        self.latency_s = latency_ms / 1000.0
+        self._log = open(request_log, "a", buffering=1, encoding="utf-8") if request_log else None
+        self.router = Router()
+        for family in (Aggregates(market), Reference(market), CorporateActions(market)):
+            family.routes(self.router)
+
+    # ------------------------------------------------------------------ ASGI entry point
+    async def __call__(self, scope: dict, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    if self._log:
+                        self._log.close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        req = Request.from_scope(scope)
+        if req.path == HEALTH_PATH:
+            await self._send(send, Response(200, b'{"status":"OK"}'))
+            return
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        response, fault = await self._answer(req)
+        if fault == "reset":
+            self._write_log(req, None, fault, 0)
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(response.body)).encode())]})
+            await send({"type": "http.response.body", "body": response.body[: len(response.body) // 3],
+                        "more_body": True})
+            raise ConnectionAbort("injected connection reset")
+        self._write_log(req, response.status, fault, len(response.body))
+        await self._send(send, response)
+
+    async def _answer(self, req: Request) -> tuple[Response, str | None]:
+        auth_error = self._check_auth(req)
+        if auth_error:
+            return auth_error, None
+        key = f"{req.method} {req.path}?{masked_query(req.query_string)}"
+        fault = self.faults.decide(key)
+        if fault in ("429", "429ra"):
+            body = orjson.dumps({"status": "ERROR", "request_id": req.request_id, "error": RATE_LIMIT_MESSAGE})
+            headers = [(b"retry-after", str(self.faults.retry_after_s).encode())] if fault == "429ra" else []
+            return Response(429, body, headers), fault
+        if fault in ("500", "503"):
+            body = orjson.dumps({"status": "ERROR", "request_id": req.request_id,
+                                 "error": "Internal server error" if fault == "500" else "Service unavailable"})
+            return Response(int(fault), body), fault
+        if fault == "slow":
+            await asyncio.sleep(self.faults.slow_s)
+        response = self._dispatch(req)
+        if fault == "truncate" and response.status == 200:
+            response = Response(200, response.body[: max(1, len(response.body) // 2)], response.headers)
+        elif fault == "truncate":
+            fault = None
+        if response.status == 200 and "cursor=" in req.query_string and self.faults.repeat_cursor(key):
+            response = self._repeat_cursor(req, response)
+            fault = fault or "repeat_cursor"
+        return response, fault
+
+    def _dispatch(self, req: Request) -> Response:
+        if req.method not in ("GET", "HEAD"):
+            return Response(405, orjson.dumps({"status": "ERROR", "request_id": req.request_id,
+                                                "error": f"Method {req.method} not allowed"}))
+        resolved = self.router.resolve(req.path)
+        if resolved is None:
+            return Response(404, orjson.dumps({"status": "NOT_FOUND", "request_id": req.request_id,
+                                                "message": "Data not found."}))
+        handler, kwargs = resolved
+        try:
+            return handler(req, **kwargs)
+        except ApiError as err:
+            return Response(err.status, orjson.dumps(err.body))
+        except Exception:  # a simulator bug: answer 500 like a vendor would, keep serving
+            traceback.print_exc(file=sys.stderr)
+            return Response(500, orjson.dumps({"status": "ERROR", "request_id": req.request_id,
+                                                "error": "Internal server error"}))
+
+    def _check_auth(self, req: Request) -> Response | None:
+        if not self._api_key:
+            return None
+        given = None
+        auth = req.headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            given = auth[7:].strip()
+        if given is None:
+            given = next((v for k, v in parse_qsl(req.query_string) if k == "apiKey"), None)
+        if not given:
+            return Response(401, orjson.dumps({"status": "ERROR", "request_id": req.request_id,
+                                                "error": "API Key was not provided"}))
+        if given != self._api_key:
+            return Response(401, orjson.dumps({"status": "ERROR", "request_id": req.request_id,
+                                                "error": "Unknown API Key"}))
+        return None
+
+    def _repeat_cursor(self, req: Request, response: Response) -> Response:
+        """Point next_url back at the page just served (the vendor's looping-cursor bug)."""
+        payload = orjson.loads(response.body)
+        if "next_url" not in payload:
+            return response
+        query = urlencode([(k, v) for k, v in parse_qsl(req.query_string) if k.lower() != "apikey"])
+        payload["next_url"] = f"{req.base_url}{req.path}?{query}"
+        return Response(200, orjson.dumps(payload), response.headers)
+
+    # ------------------------------------------------------------------ output
+    @staticmethod
+    async def _send(send, response: Response) -> None:
+        headers = [(b"content-type", b"application/json"),
+                   (b"content-length", str(len(response.body)).encode()), *response.headers]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    def _write_log(self, req: Request, status: int | None, fault: str | None, nbytes: int) -> None:
+        if self._log is None:
+            return
+        line = orjson.dumps({"ts": time.time(), "method": req.method, "path": req.path,
+                             "query": masked_query(req.query_string), "status": status, "fault": fault,
+                             "bytes": nbytes})
+        self._log.write(line.decode() + "\n")
