@@ -1,47 +1,62 @@
-# silver: validated corporate actions -> event multipliers; adjusted stocks_daily months with Alpha158.
+# silver: per month, validated corporate actions (event multipliers) and point-in-time adjusted
+# stocks_daily with Alpha158. A month depends on its own and the LOOKBACK_MONTHS earlier months only,
+# so closed months never rebuild when later data arrives.
+from quantmini.silver import LOOKBACK_MONTHS, lookback_months
+
+
+def bronze_file(dtype, y, m):
+    return f"{ROOT}/bronze/{dtype}/year={y:04d}/month={m:02d}/data.parquet"
+
+
+def window(wildcards, before):
+    """(year, month) of this month and the `before` months preceding it that are in range."""
+    year, month = int(wildcards.year), int(wildcards.month)
+    return [ym for ym in lookback_months(year, month, before) if ym in PARTITIONS] + [(year, month)]
+
+
+def window_files(dtype, before, pattern=None):
+    def files(wildcards):
+        if not enabled(dtype) and dtype != "events":
+            return []
+        pat = pattern or (lambda y, m: bronze_file(dtype, y, m))
+        return [pat(y, m) for y, m in window(wildcards, before)]
+
+    return files
+
+
+def events_file(y, m):
+    return f"{ROOT}/silver/corporate_actions/year={y:04d}/month={m:02d}/events.parquet"
 
 
 def bronze_months(dtype):
     return per_month(f"{ROOT}/bronze/{dtype}/{MONTH}/data.parquet") if enabled(dtype) else []
 
 
-def silver_bronze_inputs(wildcards):
-    """This month's bronze plus the look-back months that are inside the configured range."""
-    from quantmini.silver import lookback_months
-
-    year, month = int(wildcards.year), int(wildcards.month)
-    months = [ym for ym in lookback_months(year, month) if ym in PARTITIONS] + [(year, month)]
-    return [f"{ROOT}/bronze/stocks_daily/year={y:04d}/month={m:02d}/data.parquet" for y, m in months]
-
-
-rule silver_corporate_actions:
+rule silver_events:
     input:
-        bars=bronze_months("stocks_daily"),
-        splits=bronze_months("splits"),
-        dividends=bronze_months("dividends"),
-        changes=bronze_months("ticker_changes"),
+        bars=window_files("stocks_daily", 1),
+        splits=window_files("splits", 0),
+        dividends=window_files("dividends", 0),
     output:
-        multipliers=f"{ROOT}/silver/corporate_actions/multipliers.parquet",
-        symbols=f"{ROOT}/silver/corporate_actions/symbols.parquet",
-        quarantine=f"{ROOT}/quarantine/corporate_actions/events.parquet",
-        report=f"{ROOT}/reports/validation/corporate_actions.json",
+        events=f"{ROOT}/silver/corporate_actions/{MONTH}/events.parquet",
+        quarantine=f"{ROOT}/quarantine/corporate_actions/{MONTH}/data.parquet",
+        report=f"{ROOT}/reports/validation/corporate_actions/{MONTH}.json",
     log:
-        f"{ROOT}/logs/silver_corporate_actions.log",
+        f"{ROOT}/logs/silver_events/{MONTH}.log",
     benchmark:
-        f"{ROOT}/benchmarks/silver_corporate_actions.tsv"
+        f"{ROOT}/benchmarks/silver_events/{MONTH}.tsv"
     script:
-        "../workflow_scripts/silver_corporate_actions.py"
+        "../workflow_scripts/silver_events.py"
 
 
 rule silver_stocks_daily:
     input:
-        bronze=silver_bronze_inputs,
-        multipliers=rules.silver_corporate_actions.output.multipliers,
-        symbols=rules.silver_corporate_actions.output.symbols,
+        bronze=window_files("stocks_daily", LOOKBACK_MONTHS),
+        events=window_files("events", LOOKBACK_MONTHS, events_file),
+        changes=window_files("ticker_changes", LOOKBACK_MONTHS),
     output:
         silver=f"{ROOT}/silver/stocks_daily/{MONTH}/data.parquet",
     params:
-        sessions=month_sessions,
         features=config["alpha158"],
     log:
         f"{ROOT}/logs/silver_stocks_daily/{MONTH}.log",

@@ -1,11 +1,11 @@
-"""Snakemake script: publish the Qlib provider directory from every silver month."""
+"""Snakemake script: publish the Qlib provider directory from silver, adjusted as of the lake's end."""
 
 import dataclasses
 import json
 from pathlib import Path
 
 from quantmini import atomic, calendar, runtime
-from quantmini.gold import publish_from_silver
+from quantmini.gold import publish
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)
@@ -15,8 +15,9 @@ try:
         from quantmini.alpha158 import FEATURE_NAMES
 
         features = list(FEATURE_NAMES)
-    stats = publish_from_silver(
-        [Path(p) for p in smk.input.silver], calendar.sessions(smk.params.first, smk.params.last),
+    stats = publish(
+        [Path(p) for p in smk.input.silver], [Path(p) for p in smk.input.events],
+        [Path(p) for p in smk.input.changes], calendar.sessions(smk.params.first, smk.params.last),
         Path(smk.params.provider_dir), features=features,
     )
     summary = dataclasses.asdict(stats)

@@ -1,8 +1,6 @@
-"""Snakemake script: build one silver stocks_daily month (adjusted bars + Alpha158 features)."""
+"""Snakemake script: build one silver stocks_daily month (point-in-time adjusted bars + Alpha158)."""
 
 from pathlib import Path
-
-import polars as pl
 
 from quantmini import runtime
 from quantmini.silver import build_month
@@ -12,8 +10,9 @@ log = runtime.job_logging(smk.log[0] if smk.log else None)
 year, month = int(smk.wildcards.year), int(smk.wildcards.month)
 try:
     summary = build_month(
-        [Path(p) for p in smk.input.bronze], year, month, pl.read_parquet(smk.input.multipliers),
-        pl.read_parquet(smk.input.symbols), Path(smk.output.silver), features=smk.params.features,
+        [Path(p) for p in smk.input.bronze], [Path(p) for p in smk.input.events],
+        [Path(p) for p in smk.input.changes], year, month, Path(smk.output.silver),
+        features=smk.params.features,
     )
 except Exception as exc:
     log.exception("silver stocks_daily %04d-%02d failed", year, month)

@@ -1,4 +1,10 @@
-"""Gold: the Qlib provider directory, published from silver (incrementally, byte-identical to a rebuild)."""
+"""Gold: the Qlib provider directory, adjusted as of the lake's end, published from silver.
+
+Silver partitions are point in time (factor as of each month's end); here every security's history is
+mapped to its latest symbol and back-adjusted with all validated events, so `$close` is the continuous
+adjusted close and `$close / $factor` the traded one. The writer is incremental and byte-identical to
+a rebuild (see qlib_writer).
+"""
 
 from __future__ import annotations
 
@@ -7,23 +13,27 @@ from pathlib import Path
 
 import polars as pl
 
-from quantmini import qlib_writer
+from quantmini import adjust, qlib_writer
+from quantmini.silver import CHANGE_SCHEMA, EVENT_SCHEMA, RAW, adjusted_bars, read_many
 
 BASE_FIELDS = ["open", "high", "low", "close", "volume", "vwap", "factor", "change"]
 
 
-def publish_from_silver(
-    silver_files: list[Path], sessions: list[dt.date], provider_dir: Path, *, features: list[str] = (),
-) -> qlib_writer.PublishStats:
-    """Adjusted bars (and optionally Alpha158 features, lower-case) of every security -> provider_dir."""
-    cols = ["security", "date", "adj_open", "adj_high", "adj_low", "adj_close", "adj_volume", "adj_vwap",
-            "factor", "change", *features]
-    frames = [pl.read_parquet(f, columns=cols) for f in silver_files]
-    silver = pl.concat(frames)
-    bars = silver.select(
+def latest_adjusted(silver_files: list[Path], event_files: list[Path], change_files: list[Path],
+                    features: list[str] = ()) -> pl.DataFrame:
+    """All silver bars re-keyed to the latest symbols and adjusted with every event (lake-end factor)."""
+    raw = read_many(silver_files).select("ticker", "date", *RAW, "transactions", *features)
+    events = read_many(event_files, EVENT_SCHEMA).select(EVENT_SCHEMA)
+    changes = read_many(change_files, CHANGE_SCHEMA).unique()
+    return adjusted_bars(raw, events, adjust.symbol_map(changes))
+
+
+def publish(silver_files: list[Path], event_files: list[Path], change_files: list[Path],
+            sessions: list[dt.date], provider_dir: Path, *, features: list[str] = ()) -> qlib_writer.PublishStats:
+    bars = latest_adjusted(silver_files, event_files, change_files, list(features))
+    frame = bars.select(
         pl.col("security").str.to_uppercase().alias("symbol"), "date",
-        *[pl.col(f"adj_{c}").alias(c) for c in ("open", "high", "low", "close", "volume", "vwap")],
-        "factor", "change", *[pl.col(f).alias(f.lower()) for f in features],
-    )
-    fields = BASE_FIELDS + [f.lower() for f in features]
-    return qlib_writer.publish(provider_dir, bars, sessions, fields)
+        *[pl.col(f"adj_{c}").alias(c) for c in RAW], "factor", "change",
+        *[pl.col(f).alias(f.lower()) for f in features],
+    ).filter(pl.col("close").is_not_null())
+    return qlib_writer.publish(provider_dir, frame, sessions, BASE_FIELDS + [f.lower() for f in features])

@@ -1,10 +1,17 @@
-"""Silver stocks_daily: raw and split/dividend-adjusted bars per security, with Alpha158 features.
+"""Silver stocks_daily: raw and adjusted bars per security with the Alpha158 features, point in time.
 
-A month partition is built from its own bronze month plus LOOKBACK_MONTHS earlier ones (enough for the
-60-session windows and the one-session Ref of Alpha158), and from the validated event multipliers of the
-whole lake (`silver/corporate_actions/multipliers.parquet`): back-adjustment needs the events after the
-month too. Rows are keyed by `security` (the latest symbol of a security, so a ticker change keeps its
-history) and `date`; `ticker` keeps the symbol the bar traded under.
+A month partition is a function of its own bronze month, LOOKBACK_MONTHS earlier ones (enough for the
+60-session windows and the one-session Ref of Alpha158), and the validated corporate actions of those
+same months — never of later months. So a closed month never changes when later data arrives, and a
+feature at session t uses only bars and events up to the end of t's month (Alpha158 features are
+ratios, so a split or dividend after t inside the same month rescales the whole window and leaves them
+unchanged).
+
+`factor` is therefore the back-adjustment factor *as of the partition's last session*: adj = raw x factor
+is continuous over every window that ends in this month. The factor as of the lake's end — what research
+over the whole history wants — is applied when gold is published (`gold.py`), from all events; both are
+checked against the simulator's ground truth. Rows are keyed by `security`, the symbol the security holds
+at the end of the month (a ticker change keeps its history); `ticker` is the symbol the bar traded under.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ log = logging.getLogger("quantmini.silver")
 LOOKBACK_MONTHS = 4  # >= 61 sessions before the month's first session
 RAW = ["open", "high", "low", "close", "volume", "vwap"]
 ADJ = ["adj_open", "adj_high", "adj_low", "adj_close", "adj_volume", "adj_vwap"]
+EVENT_SCHEMA = {"ticker": pl.Utf8, "date": pl.Date, "m": pl.Float64}
+CHANGE_SCHEMA = {"composite_figi": pl.Utf8, "date": pl.Date, "old_ticker": pl.Utf8, "new_ticker": pl.Utf8}
 
 
 def lookback_months(year: int, month: int, n: int = LOOKBACK_MONTHS) -> list[tuple[int, int]]:
@@ -35,6 +44,18 @@ def lookback_months(year: int, month: int, n: int = LOOKBACK_MONTHS) -> list[tup
     return out[::-1]
 
 
+def month_bounds(year: int, month: int) -> tuple[dt.date, dt.date]:
+    """[first day, first day of the next month)."""
+    return dt.date(year, month, 1), dt.date(year + (month == 12), month % 12 + 1, 1)
+
+
+def read_many(files, schema: dict | None = None) -> pl.DataFrame:
+    frames = [pl.read_parquet(f) for f in files if Path(f).exists()]
+    if frames:
+        return pl.concat(frames, how="diagonal_relaxed")
+    return pl.DataFrame(schema=schema or {})
+
+
 def calendar_aligned(bars: pl.DataFrame, sessions: list[dt.date]) -> pl.DataFrame:
     """One row per security and session from its first to its last bar (missing sessions as nulls)."""
     cal = pl.DataFrame({"date": sessions}, schema={"date": pl.Date}).with_row_index("_k")
@@ -45,28 +66,39 @@ def calendar_aligned(bars: pl.DataFrame, sessions: list[dt.date]) -> pl.DataFram
     return grid.join(bars, on=["security", "date"], how="left").sort("security", "date")
 
 
-def build_month(
-    bronze_files: list[Path], year: int, month: int, multipliers: pl.DataFrame, symbols: pl.DataFrame,
-    out: Path, *, features: bool = True,
-) -> dict:
-    """Write the silver partition of (year, month); return a small summary."""
-    frames = [pl.read_parquet(f) for f in bronze_files if Path(f).exists()]
-    bars = pl.concat(frames) if frames else pl.DataFrame()
-    if bars.is_empty():
-        raise ValueError(f"no bronze stocks_daily rows for {year:04d}-{month:02d}")
+def adjusted_bars(bars: pl.DataFrame, events: pl.DataFrame, symbols: pl.DataFrame) -> pl.DataFrame:
+    """Raw bars (ticker, date, ...) -> calendar-aligned per security, with factor, adj_* and change.
+
+    `events`: ticker (at the event date), date, m (validated multipliers, see event_validation).
+    """
     bars = adjust.assign_security(bars, symbols)
     dups = bars.filter(pl.struct("security", "date").is_duplicated())
     if dups.height:
-        raise ValueError(f"two tickers map to one security on the same session: {dups.head(3).rows()}")
+        raise ValueError(f"two tickers map to one security on one session: {dups.head(3).rows()}")
+    ev = adjust.assign_security(events, symbols).group_by("security", "date").agg(pl.col("m").product())
+    factor_table = adjust.factors(bars, ev)
     sessions = calendar.sessions(bars["date"].min(), bars["date"].max())
-    bars = calendar_aligned(bars, sessions)
-    bars = adjust.apply(bars, adjust.factors(bars.filter(pl.col("close").is_not_null()), multipliers))
-    bars = bars.with_columns(
+    out = adjust.apply(calendar_aligned(bars, sessions), factor_table)
+    return out.with_columns(
         pl.when(pl.col("close").is_null()).then(None).otherwise(pl.col("factor")).alias("factor"),
         (pl.col("adj_close") / pl.col("adj_close").shift(1).over("security") - 1.0).alias("change"),
     )
-    out_cols = ["security", "ticker", "date", *RAW, "transactions", "factor", *ADJ, "change"]
-    result = bars.select(out_cols)
+
+
+def build_month(
+    bronze_files: list[Path], event_files: list[Path], change_files: list[Path], year: int, month: int,
+    out: Path, *, features: bool = True,
+) -> dict:
+    """Write the silver partition of (year, month) from the window's bronze, events and renames."""
+    bars = read_many(bronze_files)
+    if bars.is_empty():
+        raise ValueError(f"no bronze stocks_daily rows for {year:04d}-{month:02d}")
+    lo, hi = month_bounds(year, month)
+    changes = read_many(change_files, CHANGE_SCHEMA).filter(pl.col("date") < hi).unique()
+    events = read_many(event_files, EVENT_SCHEMA).filter(pl.col("date") < hi).select(EVENT_SCHEMA)
+    bars = adjusted_bars(bars, events, adjust.symbol_map(changes))
+    cols = ["security", "ticker", "date", *RAW, "transactions", "factor", *ADJ, "change"]
+    result = bars.select(cols)
     if features:
         from quantmini import alpha158
 
@@ -75,51 +107,37 @@ def build_month(
             symbol_col="security", date_col="date",
         )
         result = result.join(feats, on=["security", "date"], how="left")
-    first = dt.date(year, month, 1)
-    nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
-    result = result.filter((pl.col("date") >= first) & (pl.col("date") < nxt)
-                           & pl.col("close").is_not_null()).sort("security", "date")
+    result = result.filter((pl.col("date") >= lo) & (pl.col("date") < hi) & pl.col("close").is_not_null())
+    result = result.sort("security", "date")
     write_parquet(result, out)
     return {"rows": result.height, "securities": result["security"].n_unique()}
 
 
-def read_silver(files: list[Path], columns: list[str] | None = None) -> pl.DataFrame:
-    return pl.concat([pl.read_parquet(f, columns=columns) for f in files]).sort("security", "date")
-
-
-def _with_security(events: pl.DataFrame, date_col: str, symbols: pl.DataFrame) -> pl.DataFrame:
-    """Key vendor events (by ticker at the event date) to the security that held the ticker then."""
-    return adjust.assign_security(events.with_columns(pl.col(date_col).alias("date")), symbols).drop("date")
-
-
-def build_corporate_actions(
-    bars_files: list[Path], split_files: list[Path], dividend_files: list[Path],
-    change_files: list[Path], out_multipliers: Path, out_symbols: Path, out_quarantine: Path,
+def build_month_events(
+    bars_files: list[Path], split_files: list[Path], dividend_files: list[Path], year: int, month: int,
+    out_events: Path, out_quarantine: Path,
 ) -> dict:
-    """Validate the vendor's splits and dividends against the raw bars; write the event multipliers.
+    """Validate one month of vendor splits and dividends against the raw bars; write their multipliers.
 
     Doubtful events (duplicates, absurd ratios, splits the bars do not show, ...) are quarantined with
-    their reason by `event_validation.validate_events` and never applied.
+    their reason by `event_validation.validate_events` and never applied. Events are keyed by the ticker
+    they were announced under; `bars_files` holds this month and the one before (the close before an
+    ex-date may be last month's).
     """
     from quantmini import event_validation
 
-    def read(files, schema):
-        frames = [pl.read_parquet(f) for f in files if Path(f).exists()]
-        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema=schema)
-
-    changes = read(change_files, {"composite_figi": pl.Utf8, "date": pl.Date, "old_ticker": pl.Utf8,
-                                  "new_ticker": pl.Utf8}).unique()
-    symbols = adjust.symbol_map(changes)
-    bars = adjust.assign_security(read(bars_files, {}), symbols)
-    splits = _with_security(read(split_files, {"id": pl.Utf8, "ticker": pl.Utf8, "execution_date": pl.Date,
-                                               "split_from": pl.Float64, "split_to": pl.Float64}),
-                            "execution_date", symbols)
-    dividends = _with_security(read(dividend_files, {"id": pl.Utf8, "ticker": pl.Utf8,
-                                                     "ex_dividend_date": pl.Date, "cash_amount": pl.Float64}),
-                               "ex_dividend_date", symbols)
+    bars = read_many(bars_files).with_columns(pl.col("ticker").alias("security"))
+    lo, hi = month_bounds(year, month)
+    splits = read_many(split_files, {"id": pl.Utf8, "ticker": pl.Utf8, "execution_date": pl.Date,
+                                     "split_from": pl.Float64, "split_to": pl.Float64})
+    dividends = read_many(dividend_files, {"id": pl.Utf8, "ticker": pl.Utf8, "ex_dividend_date": pl.Date,
+                                           "cash_amount": pl.Float64})
+    splits = splits.with_columns(pl.col("ticker").alias("security"))
+    dividends = dividends.with_columns(pl.col("ticker").alias("security"))
     splits_ok, dividends_ok, quarantine, report = event_validation.validate_events(bars, splits, dividends)
-    multipliers = adjust.event_multipliers(bars, splits_ok, dividends_ok)
-    write_parquet(multipliers, out_multipliers)
-    write_parquet(symbols, out_symbols)
+    events = (adjust.event_multipliers(bars, splits_ok, dividends_ok)
+              .rename({"security": "ticker"})
+              .filter((pl.col("date") >= lo) & (pl.col("date") < hi)))
+    write_parquet(events.select(EVENT_SCHEMA), out_events)
     write_parquet(quarantine, out_quarantine)
     return report
