@@ -471,8 +471,8 @@ class Market:
         active_end = self.N - 1
         for sym, (j, f, last) in self.symbol_spans.items():
             still = last == active_end and self.delist_off[j] > active_end
-            rows.append((int(self.security_id[j]), sym, self.list_date[j] if f == self.first_idx[j]
-                         else self.session_days[f], None if still else self.session_days[last]))
+            begin = self.list_date[j] if f == self.first_idx[j] else self.session_days[f]
+            rows.append((int(self.security_id[j]), sym, begin.item(), None if still else self.session_days[last].item()))
         return pl.DataFrame(rows, schema={"security_id": pl.Int64, "ticker": pl.Utf8,
                                           "start_date": pl.Date, "end_date": pl.Date},
                             orient="row").sort("security_id", "start_date")
