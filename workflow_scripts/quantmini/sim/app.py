@@ -28,7 +28,36 @@ RATE_LIMIT_MESSAGE = ("You've exceeded the maximum requests per minute, please w
 
 
 class ConnectionAbort(Exception):
-    """Raised after a partial body to make the server drop the connection/stream (the 'reset' fault)."""
+    """Raised after a partial body when the server offers no way to reset (fallback of `abort_stream`)."""
+
+
+async def abort_stream(send, body: bytes) -> None:
+    """The 'reset' fault: end the request with no response at all.
+
+    ASGI has no abort, so this reaches into hypercorn (the send callable is bound to its HTTPStream):
+    an HTTP/2 stream gets RST_STREAM (other streams on the connection live on), an HTTP/1.1
+    connection is closed. On another server: a partial body, then an error that drops the stream.
+    """
+    stream = getattr(send, "__self__", None)
+    proto = getattr(getattr(stream, "send", None), "__self__", None)
+    if stream is not None and proto is not None and hasattr(stream, "closed"):
+        from hypercorn.events import Closed
+
+        stream.closed = True  # hypercorn must not answer 500 when the app returns
+        connection = getattr(proto, "connection", None)
+        if hasattr(connection, "reset_stream"):  # h2
+            import h2.errors
+
+            connection.reset_stream(stream.stream_id, error_code=h2.errors.ErrorCodes.INTERNAL_ERROR)
+            await proto._flush()
+        else:  # h11: drop the TCP connection
+            await proto.send(Closed())
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body[: len(body) // 3], "more_body": True})
+    raise ConnectionAbort("injected connection reset")
 
 
 class SimApp:
@@ -66,12 +95,8 @@ class SimApp:
         response, fault = await self._answer(req)
         if fault == "reset":
             self._write_log(req, None, fault, 0)
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(response.body)).encode())]})
-            await send({"type": "http.response.body", "body": response.body[: len(response.body) // 3],
-                        "more_body": True})
-            raise ConnectionAbort("injected connection reset")
+            await abort_stream(send, response.body)
+            return
         self._write_log(req, response.status, fault, len(response.body))
         await self._send(send, response)
 

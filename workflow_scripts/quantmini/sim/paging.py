@@ -4,11 +4,13 @@ position, in an absolute `next_url` that never contains the API key."""
 from __future__ import annotations
 
 import base64
+import re
 from urllib.parse import parse_qsl, urlencode
 
 from quantmini.sim.asgi import Request, bad_request
 
 CURSOR_SKIP = {"cursor", "apikey"}
+_CURSOR_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def encode_cursor(params: dict[str, str]) -> str:
@@ -18,8 +20,13 @@ def encode_cursor(params: dict[str, str]) -> str:
 
 def decode_cursor(req: Request, cursor: str) -> dict[str, str]:
     try:
+        if not _CURSOR_RE.match(cursor):
+            raise ValueError(cursor)
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        return dict(parse_qsl(raw, keep_blank_values=True, strict_parsing=True))
+        params = dict(parse_qsl(raw, keep_blank_values=True, strict_parsing=True))
+        if not params:
+            raise ValueError(cursor)
+        return params
     except (ValueError, UnicodeDecodeError):
         raise bad_request(req, "Could not parse the 'cursor' parameter") from None
 
