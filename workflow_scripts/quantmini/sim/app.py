@@ -121,7 +121,8 @@ class SimApp:
             response = Response(200, response.body[: max(1, len(response.body) // 2)], response.headers)
         elif fault == "truncate":
             fault = None
-        if response.status == 200 and "cursor=" in req.query_string and self.faults.repeat_cursor(key):
+        if (response.status == 200 and "cursor=" in req.query_string and b'"next_url"' in response.body
+                and self.faults.repeat_cursor(key)):
             response = self._repeat_cursor(req, response)
             fault = fault or "repeat_cursor"
         return response, fault

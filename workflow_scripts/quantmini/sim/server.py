@@ -137,6 +137,7 @@ class SimProcess:
         self.options = ServeOptions(**options)
         self.ready_timeout = ready_timeout
         self.proc: subprocess.Popen | None = None
+        self.returncode: int | None = None  # the child's exit code once stopped (0 = clean shutdown)
         self.info: dict = {}
         self._tmp: Path | None = None
 
@@ -224,6 +225,8 @@ class SimProcess:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
+        if self.proc is not None:
+            self.returncode = self.proc.returncode
         self.proc = None
 
     def cleanup(self) -> None:
