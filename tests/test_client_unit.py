@@ -92,8 +92,8 @@ def test_rate_limiter_schedule_is_exact():
 
     times = asyncio.run(run())
     gaps = [b - a for a, b in zip(times, times[1:])]
-    assert min(gaps) >= 0.050 - 0.002  # asyncio's clock resolution slack
-    assert 1.0 - 0.005 <= times[-1] - times[0] <= 1.0 + 0.08
+    assert min(gaps) >= 0.050 - 0.001
+    assert 1.0 - 0.001 <= times[-1] - times[0] <= 1.0 + 0.3  # upper slack: a loaded 2-core machine
     # any 0.5 s window holds at most 1 + 0.5 * 20 starts
     assert max(sum(1 for t in times if s <= t < s + 0.5) for s in times) <= 11
 
@@ -109,8 +109,10 @@ def test_rate_limiter_burst():
         return out
 
     t = asyncio.run(run())
-    assert t[2] < 0.02  # the burst goes at once
-    assert 0.09 <= t[3] <= 0.15 and 0.19 <= t[4] <= 0.25
+    assert t[2] < 0.05  # the burst goes at once
+    # then no more than 3 starts in any 0.3 s window
+    assert t[3] - t[0] >= 0.3 - 0.001 and t[4] - t[1] >= 0.3 - 0.001
+    assert t[4] < 0.3 + 0.3
 
 
 def test_key_never_in_repr_or_logs(caplog):
@@ -118,7 +120,7 @@ def test_key_never_in_repr_or_logs(caplog):
     try:
         assert MARKER not in repr(client)
         assert MARKER not in repr(vars(client)) if hasattr(client, "__dict__") else True
-        assert MARKER not in repr(client._http.headers)
+        assert MARKER not in repr(client._lanes[0].headers)
         with caplog.at_level(logging.DEBUG):
             logging.getLogger("quantmini.client").warning("oops %s", MARKER)
             logging.getLogger("quantmini").error("header Bearer " + MARKER)

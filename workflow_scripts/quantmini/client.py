@@ -28,6 +28,7 @@ import os
 import random
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,10 @@ import orjson
 log = logging.getLogger("quantmini.client")
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# httpcore 1.0's HTTP/2 connection lets whichever stream holds its read lock block on the socket while
+# events for other streams wait behind it (up to one server latency); with few streams per connection
+# that stall is rare. Measured against the simulator (bench/ingest.py): see the bench's figures.
+DEFAULT_STREAMS_PER_CONNECTION = 1
 RETRY_AFTER_CAP = 600.0  # never sleep longer than this on a server's say-so
 _MAX_DETAIL = 300
 
@@ -179,6 +184,7 @@ class ClientStats:
     transport_errors: int = 0  # timeouts, resets, protocol errors
     truncated: int = 0  # 2xx bodies that were not complete JSON
     cursor_restarts: int = 0  # listings restarted because of a repeated cursor
+    http_version: str = ""  # protocol of the last response ("HTTP/2", "HTTP/1.1")
     status: dict[int, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 
@@ -202,27 +208,33 @@ class ClientStats:
 
 # ------------------------------------------------------------------------------------- rate limit
 class RateLimiter:
-    """Exact requests-per-minute limit: GCRA, i.e. a token bucket of `burst` tokens refilled at
-    `rate_per_minute`. Start k (0-based) is never earlier than first + (k - burst + 1) * 60/rate,
-    so any window of W seconds holds at most burst + W*rate/60 starts, and sends are spaced
-    evenly rather than bunched (Polygon's free plan: 5/min -> one every 12 s)."""
+    """Exact requests-per-minute limit, measured on actual start times (a sliding log).
+
+    At most `burst` requests start in any window of burst * 60/rate seconds; with burst=1 (the
+    default) consecutive starts are at least 60/rate apart (Polygon's free plan: 5/min -> 12 s).
+    Start times are recorded after waking, so a late wake-up (busy event loop) can never be
+    followed by a catch-up burst, unlike a schedule of pre-booked slots.
+    """
 
     def __init__(self, rate_per_minute: float, burst: int = 1):
-        if rate_per_minute <= 0:
+        if not rate_per_minute > 0:
             raise ValueError(f"rate_per_minute must be > 0, got {rate_per_minute}")
         if burst < 1:
             raise ValueError(f"rate burst must be >= 1, got {burst}")
         self.interval = 60.0 / rate_per_minute
-        self._tolerance = (burst - 1) * self.interval
-        self._tat = 0.0  # theoretical arrival time of the next token
+        self._burst = burst
+        self._window = burst * self.interval
+        self._starts: deque[float] = deque(maxlen=burst)
+        self._lock = asyncio.Lock()  # FIFO: waiters start in arrival order
 
     async def acquire(self) -> None:
-        now = time.monotonic()
-        tat = self._tat if self._tat > now else now
-        start = tat - self._tolerance
-        self._tat = tat + self.interval  # reserve the slot before sleeping (no lock needed in asyncio)
-        if start > now:
-            await asyncio.sleep(start - now)
+        async with self._lock:
+            while len(self._starts) == self._burst:
+                wait = self._starts[0] + self._window - time.monotonic()
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
+            self._starts.append(time.monotonic())
 
 
 # -------------------------------------------------------------------------------------------- client
@@ -281,6 +293,7 @@ class PolygonClient:
         verify: bool | str = True,
         max_repeat_restarts: int = 3,
         trust_env: bool = True,
+        streams_per_connection: int | None = None,
         on_response: Callable[[ClientStats], None] | None = None,
         user_agent: str = "quantmini/0.1",
     ):
@@ -315,16 +328,28 @@ class PolygonClient:
         headers = {"User-Agent": user_agent, "Accept": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        self._http = httpx.AsyncClient(
-            http2=http2,
-            http1=not (http2 and cleartext),  # h2c needs prior knowledge: no HTTP/1.1 upgrade dance
-            verify=verify,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
-            headers=headers,
-            follow_redirects=False,  # a redirect is a permanent error, and must not carry the key away
-            trust_env=trust_env,
-        )
+        if streams_per_connection is None:
+            streams_per_connection = DEFAULT_STREAMS_PER_CONNECTION if http2 else 1
+        if streams_per_connection < 1:
+            raise ValueError(f"streams_per_connection must be >= 1, got {streams_per_connection}")
+        n_lanes = -(-max_concurrency // streams_per_connection)
+        per_lane = -(-max_concurrency // n_lanes)
+        # One httpx.AsyncClient per connection ("lane"), each with a pool of exactly one connection.
+        self._lanes = [
+            httpx.AsyncClient(
+                http2=http2,
+                http1=not (http2 and cleartext),  # h2c needs prior knowledge: no HTTP/1.1 upgrade dance
+                verify=verify,
+                timeout=httpx.Timeout(timeout),
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+                headers=headers,
+                follow_redirects=False,  # a redirect is a permanent error, and must not carry the key away
+                trust_env=trust_env,
+            )
+            for _ in range(n_lanes)
+        ]
+        # free request slots, interleaved so that consecutive requests spread over the connections
+        self._free = deque(lane for _ in range(per_lane) for lane in self._lanes)
         # close the transport even if the caller forgets `async with` (no key is held by the finalizer)
         self._finalizer = weakref.finalize(self, _warn_unclosed, id(self))
 
@@ -344,7 +369,8 @@ class PolygonClient:
 
     async def aclose(self) -> None:
         self._finalizer.detach()
-        await self._http.aclose()
+        for lane in self._lanes:
+            await lane.aclose()
 
     # ---------------------------------------------------------------- URL handling
     def url_for(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> str:
@@ -409,20 +435,24 @@ class PolygonClient:
                 if self._limiter is not None:
                     await self._limiter.acquire()
                 stats.requests += 1
+                lane = self._free.popleft()  # never empty: the semaphore admits at most len(_free) holders
                 try:
-                    response = await self._http.get(url)
+                    response = await lane.get(url)
                 except httpx.TimeoutException as exc:
                     stats.transport_errors += 1
                     failure = f"timeout ({type(exc).__name__})"
                 except httpx.TransportError as exc:
                     stats.transport_errors += 1
                     failure = f"{type(exc).__name__}: {_one_line(self._mask(str(exc)), 120) or 'connection failed'}"
+                    if attempt == 0:
+                        retry_after = 0.0  # a kept-alive connection was closed (GOAWAY, idle close): retry now
                 else:
                     status = response.status_code
                     body = response.content
                     stats.responses += 1
                     stats.bytes += len(body)
                     stats.status[status] = stats.status.get(status, 0) + 1
+                    stats.http_version = response.http_version
                     if 200 <= status < 300:
                         try:
                             obj = orjson.loads(body)
@@ -446,6 +476,8 @@ class PolygonClient:
                             hook(stats)
                         error_cls = NotFoundError if status == 404 else PermanentApiError
                         raise error_cls(self._error_line(response, url), status) from None
+                finally:
+                    self._free.append(lane)
                 if hook is not None:
                     hook(stats)
             # retryable failure: back off outside the semaphore so other requests keep flowing
