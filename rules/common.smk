@@ -22,6 +22,8 @@ try:
 except qm_config.ConfigError as exc:
     qm_runtime.die(str(exc))
 
+qm_runtime.clear_stale_lock()
+
 LAKE = LakePaths(config["data_root"])
 ROOT = config["data_root"]
 PARTITIONS = {(p.year, p.month): p for p in qm_config.month_partitions(config)}
@@ -59,12 +61,15 @@ def all_targets():
 
 
 onstart:
+    qm_runtime.record_run()
     qm_runtime.start_api(config)
 
 
 onsuccess:
     qm_runtime.stop_api()
+    qm_runtime.forget_run()
 
 
 onerror:
     qm_runtime.stop_api()
+    qm_runtime.forget_run()

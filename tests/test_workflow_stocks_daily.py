@@ -46,7 +46,7 @@ def built(sim, tmp_path_factory):
     """A lake built once for the module (Jan-Mar 2024), reused by the read-only checks."""
     work = tmp_path_factory.mktemp("lake_clean")
     write_config(work, start=START, end=END)
-    run_workflow(work, sim.url)
+    run_workflow(work, sim.url, "bronze")
     return work
 
 
@@ -81,16 +81,16 @@ def test_reports_and_no_weekend_requests(built, sim):
 
 def test_second_run_does_nothing_and_next_session_downloads_one_request(sim, tmp_path):
     write_config(tmp_path, start=START, end="2024-03-27")
-    run_workflow(tmp_path, sim.url)
+    run_workflow(tmp_path, sim.url, "bronze")
     lake = tmp_path / "lake"
     before = {p: p.stat().st_mtime_ns for p in (lake / "bronze").rglob("*.parquet")}
     n0 = len(sim.requests())
-    proc = run_workflow(tmp_path, sim.url)
+    proc = run_workflow(tmp_path, sim.url, "bronze")
     assert "Nothing to be done" in proc.stdout + proc.stderr
     assert len(sim.requests()) == n0
     # advance end by one session: exactly one request (for that session), one partition rebuilt
     write_config(tmp_path, start=START, end="2024-03-28")
-    run_workflow(tmp_path, sim.url)
+    run_workflow(tmp_path, sim.url, "bronze")
     new = sim.requests()[n0:]
     assert [r["path"].rsplit("/", 1)[-1] for r in new] == ["2024-03-28"]
     after = {p: p.stat().st_mtime_ns for p in (lake / "bronze").rglob("*.parquet")}
@@ -101,20 +101,24 @@ def test_second_run_does_nothing_and_next_session_downloads_one_request(sim, tmp
 def test_editing_a_rule_script_never_downloads_again(sim, tmp_path, built):
     # a private copy of the workflow, whose landing script we edit
     wf = tmp_path / "wf"
+    wf.mkdir()
     for item in ("Snakefile", "rules", "workflow_scripts", "config", "profiles"):
         src = REPO / item
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, wf / item)
+        if src.is_dir():
+            shutil.copytree(src, wf / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, wf / item)
     work = tmp_path / "work"
     work.mkdir()
     write_config(work, start=START, end=END)
-    run_workflow(work, sim.url, snakefile=wf / "Snakefile")
+    run_workflow(work, sim.url, "bronze", snakefile=wf / "Snakefile")
     n0 = len(sim.requests())
     script = wf / "workflow_scripts" / "landing_stocks_daily.py"
     script.write_text(script.read_text() + "\n# edited\n")
-    run_workflow(work, sim.url, snakefile=wf / "Snakefile")
+    run_workflow(work, sim.url, "bronze", snakefile=wf / "Snakefile")
     assert len(sim.requests()) == n0, "an edited landing script re-downloaded"
     # even a forced rerun of every landing job downloads nothing
-    run_workflow(work, sim.url, snakefile=wf / "Snakefile", extra=("-R", "landing_stocks_daily"))
+    run_workflow(work, sim.url, "bronze", snakefile=wf / "Snakefile", extra=("-R", "landing_stocks_daily"))
     assert len(sim.requests()) == n0
     assert read_bronze(work / "lake").equals(read_bronze(built / "lake"))
 
@@ -125,7 +129,7 @@ def test_faults_leave_an_identical_lake(built, tmp_path):
     with SimProcess(tickers=TICKERS, seed=SEED, start=START, end="2024-04-30", faults=faults,
                     request_log=str(log)) as faulty:
         write_config(tmp_path, start=START, end=END, retries=10)
-        run_workflow(tmp_path, faulty.url, env_extra={"QUANTMINI_TEST_FAST_BACKOFF": "1"})
+        run_workflow(tmp_path, faulty.url, "bronze")
         reqs = faulty.requests()
     assert sum(1 for r in reqs if r.get("fault")) >= 5, "the fault matrix did not fire"
     assert {r["status"] for r in reqs} >= {200, 429}
@@ -137,7 +141,7 @@ def test_sigkill_leaves_no_partial_partition_and_next_run_completes(sim, built, 
     write_config(tmp_path, start=START, end=END)
     env = {k: v for k, v in os.environ.items()}
     env["QUANTMINI_API_URL"] = sim.url
-    proc = subprocess.Popen(snakemake_cmd(tmp_path), env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(snakemake_cmd(tmp_path, "bronze"), env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     lake = tmp_path / "lake"
     deadline = time.monotonic() + 120
@@ -151,7 +155,7 @@ def test_sigkill_leaves_no_partial_partition_and_next_run_completes(sim, built, 
         if f.is_file() and f.name.endswith(".json.gz"):
             import gzip
             json.loads(gzip.decompress(f.read_bytes()))
-    run_workflow(tmp_path, sim.url)
+    run_workflow(tmp_path, sim.url, "bronze")
     assert tree_bytes(lake / "bronze") == tree_bytes(built / "lake" / "bronze")
 
 
@@ -159,7 +163,7 @@ def test_bad_api_key_fails_fast_with_one_line_and_never_leaks(tmp_path):
     marker = "QMKEY-7f3a9c-MARKER"
     with SimProcess(tickers=5, seed=1, start=START, end="2024-02-29", api_key="the-right-key") as s:
         write_config(tmp_path, start=START, end="2024-01-31", retries=3)
-        proc = run_workflow(tmp_path, s.url, env_extra={"MASSIVE_API_KEY": marker}, check=False)
+        proc = run_workflow(tmp_path, s.url, "bronze", env_extra={"MASSIVE_API_KEY": marker}, check=False)
         statuses = {r["status"] for r in s.requests()}
     assert proc.returncode != 0
     assert statuses == {401}, "a 401 was retried or something else was asked"

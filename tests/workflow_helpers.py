@@ -33,9 +33,9 @@ def write_config(workdir: Path, **overrides) -> Path:
 def snakemake_cmd(workdir: Path, *targets: str, snakefile: Path | None = None, extra=()) -> list[str]:
     snakefile = snakefile or REPO / "Snakefile"
     return [
-        sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(workdir),
+        sys.executable, "-m", "snakemake", *targets, "-s", str(snakefile), "--directory", str(workdir),
         "--profile", str(snakefile.parent / "profiles" / "default"), "--cores", "2",
-        "--configfile", str(workdir / "config.yaml"), *extra, *targets,
+        "--configfile", str(workdir / "config.yaml"), *extra,
     ]
 
 

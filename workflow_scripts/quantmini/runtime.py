@@ -6,10 +6,13 @@ params are recorded in Snakemake's metadata and a changing port would make every
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 from pathlib import Path
+
+from quantmini import atomic
 
 API_URL_ENV = "QUANTMINI_API_URL"
 API_VERIFY_ENV = "QUANTMINI_API_VERIFY"
@@ -22,6 +25,53 @@ def die(message: str, code: int = 1) -> None:
     """Print one line to stderr and exit: the form every user-facing error takes."""
     print(f"quantmini: {message}", file=sys.stderr, flush=True)
     sys.exit(code)
+
+
+RUN_FILE = Path(".snakemake") / "quantmini-run.json"
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of a live process (field 22 of /proc/PID/stat), None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def clear_stale_lock(workdir: Path = Path(".")) -> bool:
+    """Remove Snakemake's locks when the run that held them was killed (SIGKILL, power loss).
+
+    Our runs record their pid and process start time in .snakemake/quantmini-run.json once they hold
+    the lock. If that process is gone, its locks are stale and the next run may proceed; a live run's
+    locks stay, and Snakemake then refuses to start with its "Directory cannot be locked" message.
+    """
+    run_file = workdir / RUN_FILE
+    locks = workdir / ".snakemake" / "locks"
+    try:
+        run = json.loads(run_file.read_text())
+    except (OSError, ValueError):
+        return False
+    if _process_start(int(run.get("pid", 0))) == run.get("start"):
+        return False  # the run is alive: leave its locks alone
+    removed = 0
+    for lock in locks.glob("*.lock") if locks.is_dir() else []:
+        lock.unlink(missing_ok=True)
+        removed += 1
+    run_file.unlink(missing_ok=True)
+    if removed:
+        print(f"quantmini: removed a stale lock left by a killed run (pid {run.get('pid')})", file=sys.stderr)
+    return bool(removed)
+
+
+def record_run(workdir: Path = Path(".")) -> None:
+    """Note that this process holds the workflow lock (see clear_stale_lock)."""
+    pid = os.getpid()
+    atomic.write_text(workdir / RUN_FILE, json.dumps({"pid": pid, "start": _process_start(pid)}))
+
+
+def forget_run(workdir: Path = Path(".")) -> None:
+    (workdir / RUN_FILE).unlink(missing_ok=True)
 
 
 def start_api(cfg: dict) -> None:
