@@ -26,6 +26,7 @@ import http
 import logging
 import os
 import random
+import ssl
 import time
 import weakref
 from collections import deque
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+import certifi
 import httpx
 import orjson
 
@@ -256,6 +258,24 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return min(max(seconds, 0.0), RETRY_AFTER_CAP)
 
 
+def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
+    """verify=True: certifi's CAs (as httpx does); a str: that CA file or directory; False: no checks."""
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if verify is False:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    if verify is True:
+        return ssl.create_default_context(cafile=certifi.where())
+    if os.path.isdir(verify):
+        return ssl.create_default_context(capath=verify)
+    if not os.path.isfile(verify):
+        raise ValueError(f"verify: no CA file or directory at {verify!r}")
+    return ssl.create_default_context(cafile=verify)
+
+
 def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -290,7 +310,7 @@ class PolygonClient:
         backoff_max: float = 30.0,
         timeout: float = 30.0,
         http2: bool = True,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
         max_repeat_restarts: int = 3,
         trust_env: bool = True,
         streams_per_connection: int | None = None,
@@ -332,6 +352,7 @@ class PolygonClient:
             streams_per_connection = DEFAULT_STREAMS_PER_CONNECTION if http2 else 1
         if streams_per_connection < 1:
             raise ValueError(f"streams_per_connection must be >= 1, got {streams_per_connection}")
+        ssl_context = _ssl_context(verify)  # one context for all lanes (loading CAs costs ms each)
         n_lanes = -(-max_concurrency // streams_per_connection)
         per_lane = -(-max_concurrency // n_lanes)
         # One httpx.AsyncClient per connection ("lane"), each with a pool of exactly one connection.
@@ -339,7 +360,7 @@ class PolygonClient:
             httpx.AsyncClient(
                 http2=http2,
                 http1=not (http2 and cleartext),  # h2c needs prior knowledge: no HTTP/1.1 upgrade dance
-                verify=verify,
+                verify=ssl_context,
                 timeout=httpx.Timeout(timeout),
                 limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
                 headers=headers,
