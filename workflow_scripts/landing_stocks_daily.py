@@ -3,7 +3,6 @@
 import datetime as dt
 from pathlib import Path
 
-from quantmini import config as qm_config
 from quantmini import runtime
 from quantmini.landing import land_month
 from quantmini.lake import LakePaths
@@ -15,7 +14,7 @@ year, month = int(smk.wildcards.year), int(smk.wildcards.month)
 days = [dt.date.fromisoformat(s) for s in smk.params.sessions]
 try:
     fetched = land_month(
-        base_url=runtime.api_url(cfg), api_key=qm_config.api_key(), lake=LakePaths(cfg["data_root"]),
+        base_url=runtime.api_url(cfg), api_key=runtime.api_key(), lake=LakePaths(cfg["data_root"]),
         dtype="stocks_daily", year=year, month=month, days=days, manifest=Path(smk.output.manifest),
         max_concurrency=cfg["max_concurrency"], rate_per_minute=cfg["rate_limit_per_minute"],
         retries=cfg["retries"], verify=runtime.api_verify(),

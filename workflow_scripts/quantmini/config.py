@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from quantmini import calendar
+from quantmini.runtime import API_KEY_ENV_VARS, api_key  # noqa: F401 (re-exported)
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schemas" / "config.schema.yaml"
-API_KEY_ENV_VARS = ("MASSIVE_API_KEY", "POLYGON_API_KEY")
 
 
 class ConfigError(ValueError):
@@ -40,12 +39,12 @@ def _fill_defaults(instance: Any, schema: dict) -> None:
             _fill_defaults(instance[key], sub)
 
 
-def _where(error: jsonschema.ValidationError) -> str:
+def _where(error) -> str:
     path = ".".join(str(p) for p in error.absolute_path)
     return path or "(top level)"
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
+def _describe(error) -> str:
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown key")
     if error.validator == "oneOf" and error.absolute_path and error.absolute_path[-1] == "universe":
@@ -57,6 +56,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 def validate(raw: dict) -> dict:
     """Return a validated copy of `raw` with defaults filled; raise ConfigError (one line) if bad."""
+    import jsonschema  # imported here: job scripts import this module and need none of it
+
     cfg = copy.deepcopy(raw) if raw is not None else {}
     if not isinstance(cfg, dict):
         raise ConfigError("config: the configuration must be a mapping of keys to values")
@@ -104,16 +105,6 @@ def resolve_end(value: str, now: dt.datetime | None = None) -> dt.date:
 
 def resolve_range(cfg: dict, now: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
     return dt.date.fromisoformat(cfg["start"]), resolve_end(cfg["end"], now)
-
-
-def api_key(env: os._Environ | dict | None = None) -> str | None:
-    """The API key from the environment (never from a file we write, never from config)."""
-    env = os.environ if env is None else env
-    for name in API_KEY_ENV_VARS:
-        value = env.get(name)
-        if value:
-            return value
-    return None
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,22 @@ from pathlib import Path
 
 from quantmini import atomic
 
+API_KEY_ENV_VARS = ("MASSIVE_API_KEY", "POLYGON_API_KEY")
 API_URL_ENV = "QUANTMINI_API_URL"
 API_VERIFY_ENV = "QUANTMINI_API_VERIFY"
 
 log = logging.getLogger("quantmini.runtime")
 _SIM = None
+
+
+def api_key(env=None) -> str | None:
+    """The API key from the environment (never from config, never written anywhere by us)."""
+    env = os.environ if env is None else env
+    for name in API_KEY_ENV_VARS:
+        value = env.get(name)
+        if value:
+            return value
+    return None
 
 
 def die(message: str, code: int = 1) -> None:
