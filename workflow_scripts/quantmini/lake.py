@@ -28,6 +28,10 @@ class LakePaths:
     def landing_day(self, dtype: str, day: dt.date) -> Path:
         return self.landing_dir(dtype, day.year, day.month) / f"{day.isoformat()}.json.gz"
 
+    def landing_file(self, dtype: str, year: int, month: int, name: str) -> Path:
+        """A month's landing file that is not one per day (reference data: one per month and window)."""
+        return self.landing_dir(dtype, year, month) / name
+
     def landing_manifest(self, dtype: str, year: int, month: int) -> Path:
         return self.landing_dir(dtype, year, month) / "_manifest.json"
 

@@ -108,3 +108,36 @@ def validate_partition(
     }
     report["ok"] = not report["sessions_without_bars"] and not non_sessions
     return clean, quarantine, report
+
+
+def validate_rows(
+    rows: pl.DataFrame, schema: type[pa.DataFrameModel], *, sort_by: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    """Split any bronze table into (clean, quarantined with `reason`, report) by a pandera model.
+
+    The generic form of `validate_partition` for tables without sessions (corporate actions, reference
+    data). Exact duplicate rows are collapsed and counted; columns starting with `_` (helpers the
+    schema's checks read, e.g. a partition's date window) are dropped from both outputs. Row order is
+    kept among equal `sort_by` keys (the vendor's order).
+    """
+    rows_in = rows.height
+    deduped = rows.unique(maintain_order=True)
+    indexed = deduped.with_row_index("_row")
+    reasons = _reasons(deduped, schema)
+    good = indexed.join(reasons, on="_row", how="anti").sort("_row")
+    bad = indexed.join(reasons, on="_row", how="inner").sort("_row")
+    schema.validate(good.drop("_row"))  # must now pass
+    private = [c for c in indexed.columns if c.startswith("_")]
+    clean = good.drop(private).sort(sort_by, maintain_order=True, nulls_last=True)
+    quarantine = bad.drop(private).sort(sort_by, maintain_order=True, nulls_last=True)
+    report = {
+        "rows_in": rows_in,
+        "rows_valid": clean.height,
+        "rows_quarantined": quarantine.height,
+        "exact_duplicates_collapsed": rows_in - deduped.height,
+        "quarantined_by_reason": dict(
+            quarantine.group_by("reason").len().sort("reason").iter_rows()
+        ) if quarantine.height else {},
+    }
+    report["ok"] = report["rows_quarantined"] == 0
+    return clean, quarantine, report

@@ -1,0 +1,442 @@
+"""Corporate actions (splits, dividends) and reference data (tickers, ticker changes): landing and bronze.
+
+Why the partitions look like this (one month partition per type, like stocks_daily):
+- splits / dividends hold the events dated (execution / ex-dividend date) inside the month's window
+  [lo, hi]: lo is the month's first day (or the range's first session when the range starts inside
+  the month), hi the month's last day once the month is closed (its last XNYS session is in range),
+  else the last session in range. A closed month never changes; the current month grows with `end`;
+  a weekend-dated event of a closed month is not lost between two months.
+- tickers holds the reference snapshot as of the month's last session in range (active AND inactive).
+- ticker_changes holds the renames that took effect after the previous snapshot (the session before
+  the month's first session) and on or before this month's snapshot. Only the securities whose
+  composite FIGI shows more than one ticker across the two snapshots, with a changed set of tickers,
+  are asked for their events: one request per renamed security, not one per ticker of the market.
+
+Landing: one gzip JSON document per month and window holding every page's raw body verbatim,
+    {"dtype": ..., "window": [lo, hi], "requests": [{"path": ..., "params": {...}, "pages": [<body>...]}]}
+named after its window (ticker_changes: plus a digest of the FIGIs asked for), so it is immutable: a
+rerun for the same window (forced, or after a code edit) downloads nothing; a new window is a new file.
+The bronze jobs read only the landing files their month's `_manifest.json` lists (with sha256).
+
+Bronze checks (`corporate_actions_schemas`) are structural: types, required fields, unique ids, dates inside the window. Whether an event is
+plausible against the bars is `event_validation`'s job.
+
+pandera, exchange_calendars and quantmini.bronze (which loads both) are imported inside the functions
+that need them: a landing job then starts in a fraction of the time, which counts at 8 jobs a month.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import gzip
+import hashlib
+import io
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from quantmini import atomic
+from quantmini.client import PolygonClient
+from quantmini.lake import LakePaths
+
+log = logging.getLogger("quantmini.corporate_actions")
+
+DTYPES = ("splits", "dividends", "tickers", "ticker_changes")
+PAGE_LIMIT = 1000  # the maximum `limit` of the v3 reference listings
+SPLITS_PATH = "/v3/reference/splits"
+DIVIDENDS_PATH = "/v3/reference/dividends"
+TICKERS_PATH = "/v3/reference/tickers"
+EVENTS_PATH = "/vX/reference/tickers/{figi}/events"
+DATE_FIELD = {"splits": "execution_date", "dividends": "ex_dividend_date", "ticker_changes": "date"}
+_OK_STATUSES = ("OK", "DELAYED")
+
+Request = tuple[str, dict[str, str]]
+
+
+# ------------------------------------------------------------------------------------------ windows
+@dataclass(frozen=True)
+class Window:
+    """What a month partition covers; see the module docstring."""
+
+    lo: dt.date  # first event date of splits/dividends
+    hi: dt.date  # last event date of splits/dividends
+    first_session: dt.date
+    last_session: dt.date  # the tickers snapshot date
+    prev_session: dt.date  # the XNYS session before first_session (the previous snapshot)
+
+    @property
+    def name(self) -> str:
+        return f"{self.lo.isoformat()}_{self.hi.isoformat()}"
+
+    def to_params(self) -> dict[str, str]:
+        """For a rule's params (computed once by Snakemake, so jobs need not load the calendar)."""
+        return {k: getattr(self, k).isoformat() for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_params(cls, params: dict[str, str]) -> Window:
+        return cls(**{k: dt.date.fromisoformat(params[k]) for k in cls.__dataclass_fields__})
+
+
+def month_window(year: int, month: int, sessions: list[dt.date]) -> Window:
+    from quantmini import calendar
+
+    if not sessions:
+        raise ValueError(f"{year:04d}-{month:02d}: no sessions in range")
+    if any((d.year, d.month) != (year, month) for d in sessions):
+        raise ValueError(f"{year:04d}-{month:02d}: sessions outside the month: {sessions}")
+    first_day = dt.date(year, month, 1)
+    last_day = dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)
+    all_sessions = calendar.sessions(first_day, last_day)
+    first, last = min(sessions), max(sessions)
+    prev = calendar.sessions(first - dt.timedelta(days=20), first - dt.timedelta(days=1))[-1]
+    return Window(
+        lo=first_day if first == all_sessions[0] else first,
+        hi=last_day if last == all_sessions[-1] else last,
+        first_session=first, last_session=last, prev_session=prev,
+    )
+
+
+# ------------------------------------------------------------------------------------------ requests
+def listing_requests(dtype: str, w: Window, limit: int = PAGE_LIMIT) -> list[Request]:
+    """The listings a month of splits, dividends or tickers needs (each followed through all pages)."""
+    if dtype in ("splits", "dividends"):
+        field = DATE_FIELD[dtype]
+        path = SPLITS_PATH if dtype == "splits" else DIVIDENDS_PATH
+        return [(path, {f"{field}.gte": w.lo.isoformat(), f"{field}.lte": w.hi.isoformat(),
+                        "limit": str(limit)})]
+    if dtype == "tickers":
+        return snapshot_requests(w.last_session, limit)
+    raise ValueError(f"no listing for data type {dtype!r}")
+
+
+def snapshot_requests(day: dt.date, limit: int = PAGE_LIMIT) -> list[Request]:
+    """The whole stocks reference as of `day`: active and inactive tickers are two listings."""
+    return [(TICKERS_PATH, {"market": "stocks", "date": day.isoformat(), "active": active, "limit": str(limit)})
+            for active in ("true", "false")]
+
+
+def events_requests(figis: list[str]) -> list[Request]:
+    return [(EVENTS_PATH.format(figi=f), {"types": "ticker_change"}) for f in figis]
+
+
+async def _fetch(client: PolygonClient, requests: list[Request], listing: bool) -> list[list[bytes]]:
+    """Every page of every request (a 404 of a single-object request counts as no page)."""
+
+    async def one(path: str, params: dict) -> list[bytes]:
+        if listing:
+            return await client.get_pages(path, params)
+        body = await client.get_bytes(path, params, allow_404=True)
+        return [] if body is None else [body]
+
+    tasks = [asyncio.create_task(one(p, q)) for p, q in requests]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def landing_document(dtype: str, window: list[str], requests: list[Request], pages: list[list[bytes]]) -> bytes:
+    """The landing JSON: the raw page bodies spliced in verbatim (the client checked each is JSON)."""
+    parts = []
+    for (path, params), bodies in zip(requests, pages, strict=True):
+        head = orjson.dumps({"path": path, "params": params})[:-1]
+        parts.append(head + b',"pages":[' + b",".join(b.strip() for b in bodies) + b"]}")
+    doc = orjson.dumps({"dtype": dtype, "window": window})[:-1] + b',"requests":[' + b",".join(parts) + b"]}"
+    orjson.loads(doc)  # a page that broke the splice must fail here, not in bronze
+    return doc
+
+
+@dataclass
+class ClientOptions:
+    base_url: str
+    api_key: str | None
+    max_concurrency: int = 10
+    rate_per_minute: float | None = None
+    retries: int = 8
+    verify: bool | str = True
+
+
+def _download(opts: ClientOptions, requests: list[Request], listing: bool) -> list[list[bytes]]:
+    async def run() -> list[list[bytes]]:
+        async with PolygonClient(
+            opts.base_url, api_key=opts.api_key, max_concurrency=opts.max_concurrency,
+            rate_per_minute=opts.rate_per_minute, max_retries=opts.retries, verify=opts.verify,
+        ) as client:
+            t0 = time.monotonic()
+            pages = await _fetch(client, requests, listing)
+            log.info("%d request(s), %d page(s) in %.2fs (%d retries)", len(requests),
+                     sum(map(len, pages)), time.monotonic() - t0, client.stats.retries)
+            return pages
+
+    return asyncio.run(run())
+
+
+def _land_file(path: Path, dtype: str, window: list[str], requests: list[Request], listing: bool,
+               opts: ClientOptions) -> bool:
+    """Download into an immutable landing file unless it exists; True when downloaded now."""
+    if path.exists():
+        return False
+    pages = _download(opts, requests, listing)
+    atomic.write_bytes(path, gzip.compress(landing_document(dtype, window, requests, pages), 6, mtime=0))
+    return True
+
+
+def _write_manifest(path: Path, dtype: str, year: int, month: int, sessions: list[dt.date], w: Window,
+                    files: dict[str, Path]) -> None:
+    entries = []
+    for kind, f in files.items():
+        data = f.read_bytes()
+        entries.append({"kind": kind, "file": f.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    doc = {"dtype": dtype, "year": year, "month": month, "sessions": [d.isoformat() for d in sessions],
+           "window": [w.lo.isoformat(), w.hi.isoformat()], "snapshot_date": w.last_session.isoformat(),
+           "files": entries}
+    atomic.write_text(path, json.dumps(doc, indent=1) + "\n")
+
+
+def land_listing_month(dtype: str, lake: LakePaths, year: int, month: int, sessions: list[dt.date], w: Window,
+                       manifest: Path, opts: ClientOptions, limit: int = PAGE_LIMIT) -> bool:
+    """Land splits, dividends or tickers for one month; True when something was downloaded now."""
+    name = f"{w.last_session.isoformat()}.json.gz" if dtype == "tickers" else f"{w.name}.json.gz"
+    path = lake.landing_file(dtype, year, month, name)
+    fetched = _land_file(path, dtype, [w.lo.isoformat(), w.hi.isoformat()],
+                         listing_requests(dtype, w, limit), True, opts)
+    _write_manifest(manifest, dtype, year, month, sessions, w, {"listing": path})
+    return fetched
+
+
+def land_ticker_changes_month(lake: LakePaths, year: int, month: int, sessions: list[dt.date], w: Window,
+                              snapshot: Path, previous: Path | None, manifest: Path, opts: ClientOptions,
+                              limit: int = PAGE_LIMIT) -> list[str]:
+    """Land the ticker-change events of the securities renamed this month; return their FIGIs.
+
+    `snapshot` is this month's bronze tickers; `previous` the previous month's (None for the range's
+    first month: the snapshot as of the session before is then landed here).
+    """
+    closing = pl.read_parquet(snapshot)
+    files: dict[str, Path] = {}
+    if previous is not None:
+        opening = pl.read_parquet(previous)
+        dates = opening["snapshot_date"].unique().to_list()
+        if dates and dates != [w.prev_session]:
+            raise ValueError(f"previous tickers snapshot {previous} is as of {dates}, expected {w.prev_session}")
+    else:
+        path = lake.landing_file("ticker_changes", year, month, f"opening_{w.prev_session.isoformat()}.json.gz")
+        day = w.prev_session.isoformat()
+        _land_file(path, "tickers", [day, day], snapshot_requests(w.prev_session, limit), True, opts)
+        opening = parse_tickers(_read_landing(path), w.prev_session)
+        files["opening_snapshot"] = path
+    figis = rename_candidates(opening, closing)
+    digest = hashlib.sha256(",".join(figis).encode()).hexdigest()[:12]
+    span = [(w.prev_session + dt.timedelta(days=1)).isoformat(), w.last_session.isoformat()]
+    path = lake.landing_file("ticker_changes", year, month, f"{span[0]}_{span[1]}-{digest}.json.gz")
+    _land_file(path, "ticker_changes", span, events_requests(figis), False, opts)
+    files["events"] = path
+    _write_manifest(manifest, "ticker_changes", year, month, sessions, w, files)
+    return figis
+
+
+def rename_candidates(opening: pl.DataFrame, closing: pl.DataFrame) -> list[str]:
+    """FIGIs under more than one ticker across two snapshots whose set of tickers differs between them."""
+
+    def sets(df: pl.DataFrame, name: str) -> pl.DataFrame:
+        return (df.filter(pl.col("composite_figi").is_not_null()).group_by("composite_figi")
+                .agg(pl.col("ticker").unique().sort().alias(name)))
+
+    both = sets(opening, "o").join(sets(closing, "c"), on="composite_figi", how="full", coalesce=True)
+    both = both.with_columns(pl.col("o", "c").fill_null(pl.lit([], pl.List(pl.Utf8))))
+    return (both.filter((pl.concat_list("o", "c").list.unique().list.len() > 1) & (pl.col("o") != pl.col("c")))
+            ["composite_figi"].sort().to_list())
+
+
+# ------------------------------------------------------------------------------------------ parsing
+_SPLIT_WIRE = pl.Struct({"id": pl.Utf8, "ticker": pl.Utf8, "execution_date": pl.Utf8,
+                         "split_from": pl.Float64, "split_to": pl.Float64})
+_DIVIDEND_WIRE = pl.Struct({"id": pl.Utf8, "ticker": pl.Utf8, "cash_amount": pl.Float64, "currency": pl.Utf8,
+                            "declaration_date": pl.Utf8, "ex_dividend_date": pl.Utf8, "record_date": pl.Utf8,
+                            "pay_date": pl.Utf8, "frequency": pl.Int64, "dividend_type": pl.Utf8})
+_TICKER_WIRE = pl.Struct({"ticker": pl.Utf8, "name": pl.Utf8, "market": pl.Utf8, "type": pl.Utf8,
+                          "active": pl.Boolean, "primary_exchange": pl.Utf8, "composite_figi": pl.Utf8,
+                          "cik": pl.Utf8, "delisted_utc": pl.Utf8})
+_EVENTS_WIRE = pl.Struct({"composite_figi": pl.Utf8, "events": pl.List(pl.Struct(
+    {"type": pl.Utf8, "date": pl.Utf8, "ticker_change": pl.Struct({"ticker": pl.Utf8})}))})
+
+SPLITS_SCHEMA = {"id": pl.Utf8, "ticker": pl.Utf8, "execution_date": pl.Date, "split_from": pl.Float64,
+                 "split_to": pl.Float64}
+DIVIDENDS_SCHEMA = {"id": pl.Utf8, "ticker": pl.Utf8, "cash_amount": pl.Float64, "currency": pl.Utf8,
+                    "declaration_date": pl.Date, "ex_dividend_date": pl.Date, "record_date": pl.Date,
+                    "pay_date": pl.Date, "frequency": pl.Int64, "dividend_type": pl.Utf8}
+TICKERS_SCHEMA = {"ticker": pl.Utf8, "name": pl.Utf8, "market": pl.Utf8, "type": pl.Utf8, "active": pl.Boolean,
+                  "primary_exchange": pl.Utf8, "composite_figi": pl.Utf8, "cik": pl.Utf8,
+                  "delisted_utc": pl.Datetime("us", "UTC"), "snapshot_date": pl.Date}
+TICKER_CHANGES_SCHEMA = {"composite_figi": pl.Utf8, "date": pl.Date, "old_ticker": pl.Utf8,
+                         "new_ticker": pl.Utf8}
+
+
+def _pages(doc: bytes, results: pl.DataType, what: str) -> pl.DataFrame:
+    """path, status, error, message, results: one row per page of a landing document."""
+    envelope = pl.Struct({"status": pl.Utf8, "error": pl.Utf8, "message": pl.Utf8, "results": results})
+    schema = {"requests": pl.List(pl.Struct({"path": pl.Utf8, "pages": pl.List(envelope)}))}
+    try:
+        raw = pl.read_json(io.BytesIO(doc), schema=schema)
+    except Exception as exc:
+        from quantmini.bronze import CorruptLandingError
+
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CorruptLandingError(f"{what}: landing document is not the expected JSON: {first}") from None
+    pages = (raw.select(pl.col("requests").explode()).filter(pl.col("requests").is_not_null())
+             .unnest("requests").explode("pages").filter(pl.col("pages").is_not_null()).unnest("pages"))
+    bad = pages.filter(pl.col("status").is_not_null() & ~pl.col("status").is_in(_OK_STATUSES))
+    if bad.height:
+        from quantmini.bronze import CorruptLandingError
+
+        row = bad.row(0, named=True)
+        raise CorruptLandingError(f"{what}: a page of {row['path']} has status {row['status']}: "
+                                  f"{row['error'] or row['message'] or 'no error text'}")
+    return pages
+
+
+def _results(doc: bytes, wire: pl.Struct, what: str) -> pl.DataFrame:
+    rows = _pages(doc, pl.List(wire), what).select(pl.col("results").explode())
+    rows = rows.filter(pl.col("results").is_not_null())
+    return rows.unnest("results") if rows.height else pl.DataFrame(schema=dict(wire.to_schema()))
+
+
+def _date(name: str) -> pl.Expr:
+    return pl.col(name).str.to_date("%Y-%m-%d", strict=False)
+
+
+def _utc(name: str) -> pl.Expr:
+    return pl.col(name).str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_zone="UTC", time_unit="us")
+
+
+def _typed(raw: pl.DataFrame, schema: dict, parsers: dict[str, pl.Expr], **extra: pl.Expr) -> pl.DataFrame:
+    """Wire strings -> typed columns, plus `_unparsed`: the fields whose text did not parse (a schema check)."""
+    unparsed = pl.concat_str(
+        [pl.when(pl.col(c).is_not_null() & e.is_null()).then(pl.lit(c)) for c, e in parsers.items()],
+        separator=",", ignore_nulls=True,
+    ).alias("_unparsed")
+    out = raw.with_columns(unparsed, *[e.alias(c) for c, e in parsers.items()], **extra)
+    return out.select(*schema, "_unparsed").cast(schema)
+
+
+def parse_splits(doc: bytes) -> pl.DataFrame:
+    return _typed(_results(doc, _SPLIT_WIRE, "splits"), SPLITS_SCHEMA, {"execution_date": _date("execution_date")})
+
+
+def parse_dividends(doc: bytes) -> pl.DataFrame:
+    dates = ("declaration_date", "ex_dividend_date", "record_date", "pay_date")
+    return _typed(_results(doc, _DIVIDEND_WIRE, "dividends"), DIVIDENDS_SCHEMA, {c: _date(c) for c in dates})
+
+
+def parse_tickers(doc: bytes, snapshot_date: dt.date) -> pl.DataFrame:
+    return _typed(_results(doc, _TICKER_WIRE, "tickers"), TICKERS_SCHEMA, {"delisted_utc": _utc("delisted_utc")},
+                  snapshot_date=pl.lit(snapshot_date, pl.Date))
+
+
+def parse_ticker_changes(doc: bytes) -> pl.DataFrame:
+    """composite_figi, date, old_ticker, new_ticker: consecutive ticker_change events of each security.
+
+    The FIGI is the one asked for (the path); the vendor's example bodies do not repeat it.
+    """
+    pages = _pages(doc, _EVENTS_WIRE, "ticker_changes").filter(pl.col("results").is_not_null())
+    events = (pages.select(pl.col("path").str.extract(r"/tickers/([^/]+)/events", 1).alias("composite_figi"),
+                           pl.col("results").struct.field("events"))
+              .explode("events").filter(pl.col("events").is_not_null()).unnest("events")
+              .filter(pl.col("type") == "ticker_change"))
+    if events.is_empty():
+        return pl.DataFrame(schema={**TICKER_CHANGES_SCHEMA, "_unparsed": pl.Utf8})
+    events = events.select("composite_figi", "date",
+                           pl.col("ticker_change").struct.field("ticker").alias("new_ticker"))
+    return (_typed(events.with_columns(pl.lit(None, pl.Utf8).alias("old_ticker")), TICKER_CHANGES_SCHEMA,
+                   {"date": _date("date")})
+            .sort("composite_figi", "date", nulls_last=True)
+            .with_columns(pl.col("new_ticker").shift(1).over("composite_figi").alias("old_ticker"))
+            .filter(pl.col("old_ticker").is_not_null() & (pl.col("old_ticker") != pl.col("new_ticker"))))
+
+
+# ------------------------------------------------------------------------------------------ bronze
+EMPTY = {"splits": SPLITS_SCHEMA, "dividends": DIVIDENDS_SCHEMA, "tickers": TICKERS_SCHEMA,
+         "ticker_changes": TICKER_CHANGES_SCHEMA}
+
+
+def _read_landing(path: Path) -> bytes:
+    from quantmini.bronze import read_landing
+
+    return read_landing(path)
+
+
+def _landed(manifest: Path, kind: str) -> bytes:
+    """The landing file of `kind` the manifest lists, checked against its recorded sha256."""
+    from quantmini.bronze import CorruptLandingError
+
+    doc = json.loads(manifest.read_text())
+    entry = next((e for e in doc["files"] if e["kind"] == kind), None)
+    if entry is None:
+        raise CorruptLandingError(f"{manifest} lists no {kind} landing file (rerun the landing rule)")
+    path = manifest.parent / entry["file"]
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CorruptLandingError(f"landing file missing: {path} (rerun the landing rule)") from None
+    if hashlib.sha256(raw).hexdigest() != entry["sha256"]:
+        raise CorruptLandingError(f"landing file {path} does not match its manifest; delete both to download again")
+    return _read_landing(path)
+
+
+def load_month(dtype: str, manifest: Path, w: Window) -> tuple[pl.DataFrame, tuple[dt.date, dt.date]]:
+    """Parse a month's landing into the bronze columns; return it with the window its dates must be in."""
+    if dtype == "ticker_changes":
+        doc = _landed(manifest, "events")
+        lo, hi = w.prev_session + dt.timedelta(days=1), w.last_session
+        df = parse_ticker_changes(doc)
+        # the events endpoint returns a security's whole history: keep this month's renames
+        return df.filter(pl.col("date").is_between(lo, hi) | pl.col("date").is_null()), (lo, hi)
+    doc = _landed(manifest, "listing")
+    if dtype == "splits":
+        return parse_splits(doc), (w.lo, w.hi)
+    if dtype == "dividends":
+        return parse_dividends(doc), (w.lo, w.hi)
+    if dtype == "tickers":
+        return parse_tickers(doc, w.last_session), (w.last_session, w.last_session)
+    raise ValueError(f"unknown corporate-actions data type {dtype!r}")
+
+
+def in_universe(dtype: str, df: pl.DataFrame, universe: str | list[str]) -> pl.DataFrame:
+    """Reference data (tickers) stays market-wide: renames are found from it."""
+    if universe == "all" or dtype == "tickers":
+        return df
+    names = list(universe)
+    if dtype == "ticker_changes":
+        return df.filter(pl.col("old_ticker").is_in(names) | pl.col("new_ticker").is_in(names))
+    return df.filter(pl.col("ticker").is_in(names))
+
+
+def build_bronze_month(dtype: str, year: int, month: int, w: Window, universe: str | list[str],
+                       manifest: Path, out_bronze: Path, out_quarantine: Path, out_report: Path) -> dict:
+    """Landing -> validated bronze partition, quarantine (with reasons) and report, each written atomically."""
+    from quantmini.bronze import write_parquet
+    from quantmini.corporate_actions_schemas import SCHEMAS, SORT_BY
+    from quantmini.validation import validate_rows
+
+    rows, (lo, hi) = load_month(dtype, manifest, w)
+    rows = in_universe(dtype, rows, universe)
+    rows = rows.with_columns(pl.lit(lo, pl.Date).alias("_lo"), pl.lit(hi, pl.Date).alias("_hi"))
+    clean, quarantine, report = validate_rows(rows, SCHEMAS[dtype], sort_by=SORT_BY[dtype])
+    report = {"dtype": dtype, "partition": f"{year:04d}-{month:02d}", "window": [lo.isoformat(), hi.isoformat()],
+              **report}
+    write_parquet(clean.select(list(EMPTY[dtype])), out_bronze)
+    write_parquet(quarantine, out_quarantine)
+    atomic.write_text(out_report, json.dumps(report, indent=1, sort_keys=True) + "\n")
+    if quarantine.height:
+        log.warning("%s %04d-%02d: %d row(s) quarantined: %s", dtype, year, month, quarantine.height,
+                    report["quarantined_by_reason"])
+    return report
