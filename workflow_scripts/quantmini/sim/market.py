@@ -330,17 +330,47 @@ class Market:
         prev_close = self.c[self.div.idx - 1, self.div.sec] / TICK
         self.div_cash = np.maximum(0.01, np.round(self.div_yield[self.div.sec] * prev_close, 2))
 
-    def _build_split_segments(self) -> None:
-        """Per split k: the split-only factor for sessions before it (and after the previous one).
+    @staticmethod
+    def _segments(sec: np.ndarray, mult: np.ndarray) -> np.ndarray:
+        """Per event k (sorted by security, date): the product of k's and every later multiplier of the
+        same security -- the factor of the sessions before event k and on/after the previous one.
 
-        Computed once, so the grouped, range and truth paths multiply by bit-identical factors.
+        Multiplied from the last event backwards, once, so every path uses bit-identical factors.
         """
-        seg = np.ones(self.spl.sec.size)
-        for k in range(self.spl.sec.size - 1, -1, -1):
-            ratio = self.spl_from[k] / self.spl_to[k]
-            nxt = seg[k + 1] if k + 1 < seg.size and self.spl.sec[k + 1] == self.spl.sec[k] else 1.0
-            seg[k] = nxt * ratio
-        self.spl_seg_factor = seg
+        seg = np.ones(sec.size)
+        for k in range(sec.size - 1, -1, -1):
+            later = seg[k + 1] if k + 1 < sec.size and sec[k + 1] == sec[k] else 1.0
+            seg[k] = later * mult[k]
+        return seg
+
+    def _lookup(self, sec: np.ndarray, idx: np.ndarray, seg: np.ndarray,
+                rows: int | np.ndarray, cols: int | np.ndarray) -> np.ndarray:
+        """Factor of (session offset, security index) pairs: seg of the security's first event after it."""
+        ii, cc = np.broadcast_arrays(np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))
+        out = np.ones(ii.shape)
+        if not sec.size:
+            return out
+        stride = self.N + 1
+        keys = sec * stride + idx
+        pos = np.searchsorted(keys, cc * stride + ii, side="right")
+        ok = pos < keys.size
+        ok[ok] = sec[pos[ok]] == cc[ok]
+        out[ok] = seg[pos[ok]]
+        return out
+
+    def _build_split_segments(self) -> None:
+        self.spl_seg_factor = self._segments(self.spl.sec, self.spl_from / self.spl_to)
+
+    @cached_property
+    def _crsp_events(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(security, offset, segment factor) of all true splits and dividends, for daily_adjusted."""
+        prev_close = self.c[self.div.idx - 1, self.div.sec] / TICK
+        sec = np.concatenate([self.spl.sec, self.div.sec])
+        idx = np.concatenate([self.spl.idx, self.div.idx])
+        mult = np.concatenate([self.spl_from / self.spl_to, 1.0 - self.div_cash / prev_close])
+        order = np.lexsort((idx, sec))
+        sec, idx, mult = sec[order], idx[order], mult[order]
+        return sec, idx, self._segments(sec, mult)
 
     # ------------------------------------------------------------------ vendor splits (with errors)
     def _build_vendor_splits(self) -> None:
@@ -408,35 +438,46 @@ class Market:
                 out[self.sym0[j]] = (int(j), f, last)
         return out
 
-    def split_factor(self, i: int | np.ndarray, cols: int | np.ndarray) -> np.ndarray:
-        """Split-only factor for session offsets i of security indices cols (broadcast together).
+    def split_factor(self, rows: int | np.ndarray, cols: int | np.ndarray) -> np.ndarray:
+        """Split-only factor (the served `adjusted=true`) of session offsets rows x security indices cols."""
+        return self._lookup(self.spl.sec, self.spl.idx, self.spl_seg_factor, rows, cols)
 
-        The earliest split of the security executing after i carries the product of all later ones
-        (`spl_seg_factor`); found by one searchsorted on (security, offset) keys.
-        """
-        ii, cc = np.broadcast_arrays(np.asarray(i, dtype=np.int64), np.asarray(cols, dtype=np.int64))
-        out = np.ones(ii.shape)
-        if not self.spl.sec.size:
-            return out
-        stride = self.N + 1
-        keys = self.spl.sec * stride + self.spl.idx
-        pos = np.searchsorted(keys, cc * stride + ii, side="right")
-        ok = pos < keys.size
-        ok[ok] = self.spl.sec[pos[ok]] == cc[ok]
-        out[ok] = self.spl_seg_factor[pos[ok]]
-        return out
+    def crsp_factor(self, rows: int | np.ndarray, cols: int | np.ndarray) -> np.ndarray:
+        """CRSP factor (splits and dividends, module docstring) of session offsets rows x securities cols."""
+        return self._lookup(*self._crsp_events, rows, cols)
 
     def bars(self, rows: np.ndarray, cols: np.ndarray, adjusted: bool) -> dict[str, np.ndarray]:
         """Bars for (session offsets rows, security indices cols) pairs, as served (rounded)."""
-        o, h, l, c, vw = (a[rows, cols].astype(np.float64) for a in (self.o, self.h, self.l, self.c, self.vw))
-        v = self.v[rows, cols].astype(np.float64)
-        if adjusted and self.spl.sec.size:
-            f = self.split_factor(rows, cols)
-            o, h, l, c, vw = (np.rint(x * f) / TICK for x in (o, h, l, c, vw))
-            v = np.round(v / f, 4)
+        raw = [a[rows, cols] for a in self._stored]
+        return self._served(raw, self.split_factor(rows, cols) if adjusted else None)
+
+    @property
+    def _stored(self) -> tuple[np.ndarray, ...]:
+        return self.o, self.h, self.l, self.c, self.vw, self.v, self.tx
+
+    @staticmethod
+    def _served(raw: list[np.ndarray], factor: np.ndarray | None) -> dict[str, np.ndarray]:
+        """Stored ticks/counts -> served values; the one place the vendor's rounding is applied."""
+        o, h, l, c, vw, v, tx = raw
+        prices = (o, h, l, c, vw)
+        if factor is not None:
+            prices = [np.rint(x.astype(np.float64) * factor) / TICK for x in prices]
+            v = np.round(v.astype(np.float64) / factor, 4)
         else:
-            o, h, l, c, vw = (x / TICK for x in (o, h, l, c, vw))
-        return {"o": o, "h": h, "l": l, "c": c, "vw": vw, "v": v, "n": self.tx[rows, cols].astype(np.int64)}
+            prices = [x.astype(np.float64) / TICK for x in prices]
+            v = v.astype(np.float64)
+        return dict(zip(("o", "h", "l", "c", "vw"), prices), v=v, n=tx.astype(np.int64))
+
+    def _all_bars(self) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """(session offsets, security indices, stored columns) of every bar, security-major.
+
+        Read through contiguous transposed copies and a boolean mask: random 2-D gathers over a
+        12,000-wide array would cost a cache miss per value.
+        """
+        t = np.arange(self.N)[None, :]
+        mask_t = (t >= self.first_idx[:, None]) & (t <= self.last_idx[:, None])  # (security, session)
+        jj, tt = np.nonzero(mask_t)
+        return tt, jj, [np.ascontiguousarray(a.T)[mask_t] for a in self._stored]
 
     def traded_at(self, i: int) -> np.ndarray:
         """Security indices with a bar on session offset i, in security order."""
@@ -477,30 +518,22 @@ class Market:
                                           "start_date": pl.Date, "end_date": pl.Date},
                             orient="row").sort("security_id", "start_date")
 
-    def _traded_pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(session offsets, security indices) of every bar, sorted by security then date."""
-        mask = (np.arange(self.N)[None, :] >= self.first_idx[:, None]) & (
-            np.arange(self.N)[None, :] <= self.last_idx[:, None])
-        jj, tt = np.nonzero(mask)
-        return tt, jj
+    def _bars_ticker(self, tt: np.ndarray, jj: np.ndarray) -> pl.Series:
+        """Symbol in use per bar: code 2j before a ticker change, 2j+1 after, gathered in Rust."""
+        symbols = pl.Series(np.stack([self.sym0, self.sym1], axis=1).ravel().tolist(), dtype=pl.Utf8)
+        return symbols.gather(pl.Series(2 * jj + (tt >= self.change_off[jj]), dtype=pl.UInt32))
 
     def _bars_frame(self, adjusted: bool) -> pl.DataFrame:
-        tt, jj = self._traded_pairs()
-        b = self.bars(tt, jj, adjusted)
-        ticker = np.where(tt >= self.change_off[jj], self.sym1[jj], self.sym0[jj])
-        frame = pl.DataFrame({
-            "security_id": self.security_id[jj],
-            "ticker": pl.Series(ticker.tolist(), dtype=pl.Utf8),
-            "date": self.session_days[tt],
-            "open": b["o"], "high": b["h"], "low": b["l"], "close": b["c"],
-            "volume": b["v"], "vwap": b["vw"], "transactions": b["n"],
-        }).with_columns(pl.col("date").cast(pl.Date))
+        tt, jj, raw = self._all_bars()
+        factor = self.split_factor(tt, jj) if adjusted else None
+        b = self._served(raw, factor)
+        cols = {"security_id": self.security_id[jj], "ticker": self._bars_ticker(tt, jj),
+                "date": pl.Series(self.session_days[tt]).cast(pl.Date)}
         if adjusted:
-            f = self.split_factor(tt, jj) if self.spl.sec.size else np.ones(tt.size)
-            frame = frame.with_columns(pl.Series("factor", f)).select(
-                "security_id", "ticker", "date", "factor", "open", "high", "low", "close", "volume", "vwap",
-                "transactions")
-        return frame
+            cols["factor"] = factor
+        cols.update({"open": b["o"], "high": b["h"], "low": b["l"], "close": b["c"], "volume": b["v"],
+                     "vwap": b["vw"], "transactions": b["n"]})
+        return pl.DataFrame(cols)
 
     def daily_raw(self) -> pl.DataFrame:
         """Exactly what `adjusted=false` serves: one row per security per session it traded."""
@@ -556,30 +589,17 @@ class Market:
 
     def daily_adjusted(self) -> pl.DataFrame:
         """CRSP-style back-adjustment for splits and dividends (formula in the module docstring)."""
-        raw = self.daily_raw().sort("security_id", "date")
-        prev_close = raw.select("security_id", "date", pl.col("close").shift(1).over("security_id").alias("pc"))
-        divs = (self.dividends().join(prev_close, left_on=["security_id", "ex_dividend_date"],
-                                      right_on=["security_id", "date"], how="left")
-                .select("security_id", pl.col("ex_dividend_date").alias("date"),
-                        (1.0 - pl.col("cash_amount") / pl.col("pc")).alias("m")))
-        spl = self.splits().select("security_id", pl.col("execution_date").alias("date"),
-                                   (pl.col("split_from") / pl.col("split_to")).alias("m"))
-        events = pl.concat([divs, spl]).group_by("security_id", "date").agg(pl.col("m").product())
-        out = (raw.join(events, on=["security_id", "date"], how="left")
-               .with_columns(pl.col("m").fill_null(1.0))
-               .sort("security_id", "date", descending=[False, True])
-               # factor(t) = product of the multipliers of events strictly after t
-               .with_columns(pl.col("m").cum_prod().shift(1, fill_value=1.0).over("security_id").alias("factor"))
-               .sort("security_id", "date"))
-        return out.select(
-            "security_id", "ticker", "date", "factor",
-            (pl.col("open") * pl.col("factor")).alias("adj_open"),
-            (pl.col("high") * pl.col("factor")).alias("adj_high"),
-            (pl.col("low") * pl.col("factor")).alias("adj_low"),
-            (pl.col("close") * pl.col("factor")).alias("adj_close"),
-            (pl.col("vwap") * pl.col("factor")).alias("adj_vwap"),
-            (pl.col("volume") / pl.col("factor")).alias("adj_volume"),
-        )
+        tt, jj, raw = self._all_bars()
+        f = self.crsp_factor(tt, jj)
+        b = self._served(raw, None)
+        return pl.DataFrame({
+            "security_id": self.security_id[jj],
+            "ticker": self._bars_ticker(tt, jj),
+            "date": pl.Series(self.session_days[tt]).cast(pl.Date),
+            "factor": f,
+            "adj_open": b["o"] * f, "adj_high": b["h"] * f, "adj_low": b["l"] * f, "adj_close": b["c"] * f,
+            "adj_vwap": b["vw"] * f, "adj_volume": b["v"] / f,
+        })
 
     def export_truth(self, out_dir: str | Path) -> list[Path]:
         """Write every ground-truth frame as Parquet (atomically) into out_dir; return the paths."""
