@@ -4,6 +4,7 @@ security's ticker-change events."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 import numpy as np
 
@@ -18,6 +19,7 @@ RANGE_OPS = {"gte": np.greater_equal, "gt": np.greater, "lte": np.less_equal, "l
 class Reference:
     def __init__(self, market: Market):
         self.m = market
+        self._listing = lru_cache(maxsize=32)(self._build_listing)
 
     def routes(self, router) -> None:
         router.add(r"/v3/reference/tickers", self.tickers)
@@ -72,7 +74,18 @@ class Reference:
                                                  "composite_figi", "market", "locale"))
         active = req.get_bool("active", True)
         day = req.get_date("date")
-        listed, is_active, symbol = self._state(self._as_of(day))
+        filters = tuple(sorted((k, v) for k, v in params.items() if k not in ("offset", "limit", "cursor")))
+        rows = self._listing(filters, self._as_of(day), active, sort, order)
+        chunk, next_url = page(req, rows, limit)
+        payload = {"results": chunk, "status": "OK", "request_id": req.request_id, "count": len(chunk)}
+        if next_url:
+            payload["next_url"] = next_url
+        return json_response(payload)
+
+    def _build_listing(self, filters: tuple, i: int, active: bool | None, sort: str, order: str) -> list[dict]:
+        """Every row matching the (validated) filters, sorted; cached so each page is a slice."""
+        params = dict(filters)
+        listed, is_active, symbol = self._state(i)
         mask = listed & (is_active == active) if active is not None else listed.copy()
         market = params.get("market")
         if market and market != "stocks":
@@ -93,11 +106,7 @@ class Reference:
                           dtype=np.int64)
         rows = [self._row(int(j), symbol[j], is_active[j]) for j in js]
         rows.sort(key=lambda r: (r[sort], r["ticker"]), reverse=order == "desc")
-        chunk, next_url = page(req, rows, limit)
-        payload = {"results": chunk, "status": "OK", "request_id": req.request_id, "count": len(chunk)}
-        if next_url:
-            payload["next_url"] = next_url
-        return json_response(payload)
+        return rows
 
     # ------------------------------------------------------------------ /v3/reference/tickers/{ticker}
     def _resolve(self, symbol: str, day: dt.date | None) -> int | None:
