@@ -411,13 +411,15 @@ def load_month(dtype: str, manifest: Path, w: Window) -> tuple[pl.DataFrame, tup
 
 
 def in_universe(dtype: str, df: pl.DataFrame, universe: str | list[str]) -> pl.DataFrame:
-    """Reference data (tickers) stays market-wide: renames are found from it."""
+    """Rows of the configured universe. Reference data (tickers) stays market-wide: renames are found
+    from it. A row without a ticker is kept, to be quarantined rather than dropped unseen."""
     if universe == "all" or dtype == "tickers":
         return df
     names = list(universe)
     if dtype == "ticker_changes":
-        return df.filter(pl.col("old_ticker").is_in(names) | pl.col("new_ticker").is_in(names))
-    return df.filter(pl.col("ticker").is_in(names))
+        cols = [pl.col("old_ticker"), pl.col("new_ticker")]
+        return df.filter(pl.any_horizontal(*[c.is_in(names) for c in cols], *[c.is_null() for c in cols]))
+    return df.filter(pl.col("ticker").is_in(names) | pl.col("ticker").is_null())
 
 
 def build_bronze_month(dtype: str, year: int, month: int, w: Window, universe: str | list[str],
