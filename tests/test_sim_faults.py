@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
-
 from quantmini.sim import Market, MarketConfig, SimProcess
 
 START, END = "2024-01-02", "2024-03-28"

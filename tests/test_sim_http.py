@@ -9,14 +9,12 @@ import os
 from pathlib import Path
 
 import httpx
-import numpy as np
 import polars as pl
 import pytest
-
 from quantmini.sim import Market, MarketConfig, SimProcess
 
 START, END = "2024-01-02", "2024-04-30"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def shared_dir() -> Path:

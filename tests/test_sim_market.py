@@ -10,7 +10,6 @@ import sys
 import numpy as np
 import polars as pl
 import pytest
-
 from quantmini import calendar
 from quantmini.sim.market import Market, MarketConfig
 
@@ -182,7 +181,7 @@ def test_symbols_and_ticker_change(m):
 def test_export_truth_cli(tmp_path):
     out = tmp_path / "truth"
     proc = subprocess.run([sys.executable, "-m", "quantmini.sim", "truth", "--out", str(out), "--tickers", "12",
-                           "--start", START, "--end", "2024-02-29"], capture_output=True, text=True)
+                           "--start", START, "--end", "2024-02-29"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     names = {p.stem for p in out.glob("*.parquet")}
     assert {"securities", "symbols", "daily_raw", "daily_adjusted", "split_adjusted", "splits", "bogus_splits",
@@ -201,7 +200,7 @@ def test_export_truth_cli(tmp_path):
     (["serve", "--port", "70000"], "--port"),
 ])
 def test_cli_bad_options_one_line_exit_2(args, needle, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "quantmini.sim", *args], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "quantmini.sim", *args], capture_output=True, text=True, check=False,
                           cwd=tmp_path)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

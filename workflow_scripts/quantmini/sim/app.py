@@ -67,7 +67,8 @@ class SimApp:
         self._api_key = api_key
         self.faults = faults or FaultInjector({})
         self.latency_s = latency_ms / 1000.0
-        self._log = open(request_log, "a", buffering=1, encoding="utf-8") if request_log else None
+        # one line-buffered append handle for the server's life (closed at lifespan shutdown)
+        self._log = open(request_log, "a", buffering=1, encoding="utf-8") if request_log else None  # noqa: SIM115
         self.router = Router()
         for family in (Aggregates(market), Reference(market), CorporateActions(market)):
             family.routes(self.router)
@@ -140,7 +141,7 @@ class SimApp:
             return handler(req, **kwargs)
         except ApiError as err:
             return Response(err.status, orjson.dumps(err.body))
-        except Exception:  # a simulator bug: answer 500 like a vendor would, keep serving
+        except Exception:  # noqa: BLE001 -- a simulator bug: answer 500 like a vendor would, keep serving
             traceback.print_exc(file=sys.stderr)
             return Response(500, orjson.dumps({"status": "ERROR", "request_id": req.request_id,
                                                 "error": "Internal server error"}))

@@ -239,7 +239,7 @@ class Market:
 
     def _draw_events(self) -> None:
         """Clamp lifecycle events into each security's traded span; lay out the dividend ex-dates."""
-        inside = lambda off: (off > self.first_idx) & (off <= self.last_idx) & (off < self.N)  # noqa: E731
+        inside = lambda off: (off > self.first_idx) & (off <= self.last_idx) & (off < self.N)
         self.change_off = np.where(inside(self.change_off), self.change_off, NEVER)
         self.split_off = np.where(inside(self.split_off), self.split_off, NEVER)
         sec, idx = [], []
@@ -301,7 +301,7 @@ class Market:
             opn = prev * np.exp(jumps + push - np.vstack([push[:1], push[:-1]]) + 0.25 * sig * noise[0])
             hi = np.maximum(opn, close) * np.exp(np.abs(0.6 * sig * noise[1]))
             lo = np.minimum(opn, close) * np.exp(-np.abs(0.6 * sig * noise[2]))
-            to_ticks = lambda x: np.maximum(np.rint(x * TICK), MIN_TICKS).astype(np.int64)  # noqa: E731
+            to_ticks = lambda x: np.maximum(np.rint(x * TICK), MIN_TICKS).astype(np.int64)
             c_t, o_t, h_t, l_t = to_ticks(close), to_ticks(opn), to_ticks(hi), to_ticks(lo)
             l_t = np.minimum(l_t, np.minimum(o_t, c_t))
             h_t = np.maximum(np.maximum(h_t, np.maximum(o_t, c_t)), l_t + 2)

@@ -48,7 +48,7 @@ class Reference:
         if m.delist_off[j] >= NEVER or m.delist_off[j] > m.N - 1:
             return None
         day = m.sessions[int(m.delist_off[j])] + dt.timedelta(days=1)  # midnight New York after the last bar
-        stamp = dt.datetime(day.year, day.month, day.day, tzinfo=NY).astimezone(dt.timezone.utc)
+        stamp = dt.datetime(day.year, day.month, day.day, tzinfo=NY).astimezone(dt.UTC)
         return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _row(self, j: int, symbol: str, active: bool) -> dict:

@@ -17,6 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from quantmini.atomic import write_text
 
@@ -187,7 +188,8 @@ class SimProcess:
             self.options.request_log = str(self._tmp / "requests.jsonl")
         if self.options.tls and not self.options.tls_dir:
             self.options.tls_dir = str(self._tmp / "tls")
-        ready = self._tmp / "ready.json"
+        ready = Path(self.options.ready_file) if self.options.ready_file else self._tmp / "ready.json"
+        ready.unlink(missing_ok=True)
         env = dict(os.environ)
         env.pop("QUANTMINI_SIM_API_KEY", None)
         if self.options.api_key:
@@ -235,7 +237,7 @@ class SimProcess:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
-    def __enter__(self) -> SimProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:
