@@ -26,19 +26,17 @@ import polars as pl
 
 from quantmini.rolling import (
     PAD,
+    STD_ZERO,
     WINDOWS,
     Layout,
     Moments,
     finite_or_nan,
     idx_extreme,
-    pandas_std,
-    std_is_zero,
+    rolling_std,
     window_corr,
-    window_counts,
     window_quantiles,
     window_rank,
     window_regression,
-    window_sums,
 )
 
 FIELDS = ("open", "high", "low", "close", "volume", "vwap")
@@ -114,37 +112,34 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
     """All 158 features of a run of whole symbols. raw: float32 per field (rows symbol-major, in
     session order); out: (158, rows) float32 view to fill."""
     lay = Layout.for_lengths(lengths)
-    pos = lay.pos
-    o, h, l, c, v, vw = (lay.spread(raw[f]) for f in FIELDS)
+    o, h, l, c, v, vw = (raw[f] for f in FIELDS)
 
     def put(name: str, values: np.ndarray) -> None:
-        out[_INDEX[name]] = values[pos]
+        out[_INDEX[name]] = values
 
-    e32 = np.float32(1e-12)
+    e32, one32, zero32 = np.float32(1e-12), np.float32(1), np.float32(0)
     with np.errstate(all="ignore"):
         # --- element-wise, in float32 like numpy inside pyqlib
         hl = h - l + e32
-        cmo = c - o
-        up, lo_ = h - np.maximum(o, c), np.minimum(o, c) - l
-        sft = 2 * c - h - l
-        for name, num in (("KMID", cmo), ("KUP", up), ("KLOW", lo_), ("KSFT", sft)):
+        for name, num in (("KMID", c - o), ("KUP", h - np.maximum(o, c)), ("KLOW", np.minimum(o, c) - l),
+                          ("KSFT", 2 * c - h - l)):
             put(name, num / o)
             put(name + "2", num / hl)
         put("KLEN", (h - l) / o)
         for name, x in (("OPEN0", o), ("HIGH0", h), ("LOW0", l), ("VWAP0", vw)):
             put(name, x / c)
         for d in WINDOWS:
-            put(f"ROC{d}", lay.shift(c, d) / c)
+            put(f"ROC{d}", lay.ref(c, d) / c)
 
-        c_prev, v_prev = lay.shift(c, 1), lay.shift(v, 1)
+        c_prev, v_prev = lay.ref(c, 1), lay.ref(v, 1)
         cd = c.astype(np.float64)  # $close as float64 (the divisor after a rolling op)
         cf = finite_or_nan(c)
-        mc = Moments.of(cf, ~np.isnan(cf))
-        c_std = pandas_std(cf, lay)
-        c_flat = {d: std_is_zero(c_std[d]) for d in WINDOWS}
+        mc = Moments.of(lay, cf, center=True)
+        c_std = rolling_std(lay, cf, mc)
+        c_flat = {d: s <= STD_ZERO for d, s in c_std.items()}
 
         # --- Mean / Std / Slope / Rsquare / Resi of $close
-        slope, rsq, resi = window_regression(cd, lay, mc)
+        slope, rsq, resi = window_regression(lay, mc)
         for d in WINDOWS:
             put(f"MA{d}", mc.mean(d) / cd)
             put(f"STD{d}", c_std[d] / cd)
@@ -155,8 +150,8 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
             put(f"RESI{d}", resi[d] / cd)
 
         # --- Max/Min/IdxMax/IdxMin of $high / $low, RSV
-        hmax, himax = idx_extreme(h, lay, window_counts(np.isfinite(h)), "max")
-        lmin, limin = idx_extreme(l, lay, window_counts(np.isfinite(l)), "min")
+        hmax, himax = idx_extreme(lay, h, "max")
+        lmin, limin = idx_extreme(lay, l, "min")
         for d in WINDOWS:
             put(f"MAX{d}", hmax[d] / cd)
             put(f"MIN{d}", lmin[d] / cd)
@@ -166,33 +161,31 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
             put(f"IMXD{d}", (himax[d] - limin[d]) / d)
 
         # --- Quantile / Rank of $close
-        qs = window_quantiles(c, (0.8, 0.2))
-        ranks = window_rank(c, mc.n)
+        qs = window_quantiles(lay, c, (0.8, 0.2))
+        ranks = window_rank(lay, c, mc.n)
         for d in WINDOWS:
             put(f"QTLU{d}", qs[d][0] / cd)
             put(f"QTLD{d}", qs[d][1] / cd)
             put(f"RANK{d}", ranks[d])
 
         # --- Corr($close, Log($volume+1)) and Corr of the daily ratios
-        def flat(x):
-            return {d: std_is_zero(s) for d, s in pandas_std(x, lay).items()}
+        def moments_and_flat(x, center=False):
+            m = Moments.of(lay, x, center=center)
+            return m, {d: s <= STD_ZERO for d, s in rolling_std(lay, x, m).items()}
 
-        ly = finite_or_nan(np.log(v + np.float32(1)))
-        corr = window_corr(cf, ly, mc, Moments.of(ly, ~np.isnan(ly)), c_flat, flat(ly))
-        rx = finite_or_nan(c / c_prev)
-        ry = finite_or_nan(np.log(v / v_prev + np.float32(1)))
-        cord = window_corr(rx, ry, Moments.of(rx, ~np.isnan(rx)), Moments.of(ry, ~np.isnan(ry)), flat(rx), flat(ry))
+        my, ly_flat = moments_and_flat(finite_or_nan(np.log(v + one32)))
+        corr = window_corr(lay, mc, my, c_flat, ly_flat)
+        mrx, rx_flat = moments_and_flat(finite_or_nan(c / c_prev), center=True)
+        mry, ry_flat = moments_and_flat(finite_or_nan(np.log(v / v_prev + one32)))
+        cord = window_corr(lay, mrx, mry, rx_flat, ry_flat)
         for d in WINDOWS:
             put(f"CORR{d}", corr[d])
             put(f"CORD{d}", cord[d])
 
-        # --- counts of up/down days: Mean of a boolean over the symbol's rows
-        real = lay.t_local >= 0
-        n_real = window_counts(real)
-        n_up = window_counts(c > c_prev)
-        n_dn = window_counts(c < c_prev)
+        # --- counts of up/down days: Mean of a boolean over all of the symbol's rows
+        n_up, n_dn = lay.window_sums((c > c_prev).astype(np.float64), (c < c_prev).astype(np.float64))
         for d in WINDOWS:
-            p, q = n_up[d] / n_real[d], n_dn[d] / n_real[d]
+            p, q = n_up[d] / lay.full[d], n_dn[d] / lay.full[d]
             put(f"CNTP{d}", p)
             put(f"CNTN{d}", q)
             put(f"CNTD{d}", p - q)
@@ -200,26 +193,30 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
         # --- gains / losses / total moves of $close and $volume
         for prefix, x, x_prev in (("", c, c_prev), ("V", v, v_prev)):
             diff = x - x_prev
-            valid = np.isfinite(diff)
-            n = window_counts(valid)
-            gain = window_sums(np.where(valid, np.maximum(diff, np.float32(0)), 0).astype(np.float64))
-            loss = window_sums(np.where(valid, np.maximum(x_prev - x, np.float32(0)), 0).astype(np.float64))
-            move = window_sums(np.where(valid, np.abs(diff), 0).astype(np.float64))
+            missing = ~np.isfinite(diff)
+            n = lay.counts(~missing)
+            gain = np.maximum(diff, zero32).astype(np.float64)
+            loss = np.maximum(x_prev - x, zero32).astype(np.float64)
+            move = np.abs(diff).astype(np.float64)
+            for arr in (gain, loss, move):
+                arr[missing] = 0.0
+            gain, loss, move = lay.window_sums(gain, loss, move)
             for d in WINDOWS:
                 none = n[d] == 0
-                g, s, m = gain[d], loss[d], move[d]
-                g[none] = s[none] = m[none] = np.nan
-                m = m + 1e-12
+                g, s_, m = gain[d], loss[d], move[d] + 1e-12
+                g[none] = s_[none] = m[none] = np.nan
                 put(f"{prefix}SUMP{d}", g / m)
-                put(f"{prefix}SUMN{d}", s / m)
-                put(f"{prefix}SUMD{d}", (g - s) / m)
+                put(f"{prefix}SUMN{d}", s_ / m)
+                put(f"{prefix}SUMD{d}", (g - s_) / m)
 
         # --- volume level, dispersion, and volume-weighted price moves
         vf = finite_or_nan(v)
-        mv, v_std = Moments.of(vf, ~np.isnan(vf)), pandas_std(vf, lay)
+        mv = Moments.of(lay, vf)
+        v_std = rolling_std(lay, vf, mv)
         v_e = (v + e32).astype(np.float64)
-        wv = finite_or_nan(np.abs(c / c_prev - np.float32(1)) * v)
-        mw, wv_std = Moments.of(wv, ~np.isnan(wv)), pandas_std(wv, lay)
+        wv = finite_or_nan(np.abs(c / c_prev - one32) * v)
+        mw = Moments.of(lay, wv)
+        wv_std = rolling_std(lay, wv, mw)
         for d in WINDOWS:
             put(f"VMA{d}", mv.mean(d) / v_e)
             put(f"VSTD{d}", v_std[d] / v_e)
