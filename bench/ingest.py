@@ -89,7 +89,7 @@ async def fetch_all(url: str, paths: list[tuple[str, dict]], concurrency: int, h
     async with PolygonClient(url, max_concurrency=concurrency, http2=http2, timeout=60,
                              streams_per_connection=STREAMS_PER_CONNECTION) as client:
         await client.get_bytes("/v1/marketstatus/upcoming", allow_404=True)  # connect outside the window
-        prof = cProfile.Profile() if profile else None
+        prof = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall
         gc.collect()
         cpu0, scpu0, t0 = time.process_time(), proc_cpu(SIM_PID), time.perf_counter()
         if prof:
@@ -136,10 +136,11 @@ def run_workload(name, url, paths, parse, truth_of, concurrencies, baseline_n, h
         runs.append(Run(name, conc, len(todo), wall, cpu, server_cpu, nbytes, retries, parse_ms,
                         fingerprint(parsed), ok))
         r = runs[-1]
+        load = os.getloadavg()[0]
         print(f"  {name:8s} c={conc:<3d} {r.requests:5d} req  {r.rps:7.1f} req/s ({r.rps / r.limit * 100:5.1f}% of "
               f"{r.limit:5.0f})  {r.nbytes / 1e6 / r.wall:6.1f} MB/s  client CPU {r.cpu * 1000 / r.requests:5.2f} ms/req"
-              f"  server CPU {r.server_cpu * 1000 / r.requests:5.2f} ms/req  parse {r.parse_ms:5.2f} ms/body  retries {r.retries}  truth {'OK' if r.truth_ok else 'MISMATCH'}",
-              flush=True)
+              f"  server CPU {r.server_cpu * 1000 / r.requests:5.2f} ms/req  parse {r.parse_ms:5.2f} ms/body  retries {r.retries}  truth {'OK' if r.truth_ok else 'MISMATCH'}"
+              f"  (machine load {load:.1f})", flush=True)
     return runs
 
 

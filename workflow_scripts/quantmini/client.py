@@ -28,7 +28,6 @@ import os
 import random
 import ssl
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -161,6 +160,14 @@ def install_secret_filter(target: logging.Logger | logging.Handler | None = None
         logger = logging.getLogger(name)
         if SECRET_FILTER not in logger.filters:
             logger.addFilter(SECRET_FILTER)
+
+
+def quiet_httpx_request_log() -> None:
+    """httpx logs every request at INFO; under an INFO root logger that is a line and CPU per request.
+    Raise its threshold to WARNING unless someone configured the `httpx` logger explicitly."""
+    httpx_log = logging.getLogger("httpx")
+    if httpx_log.level == logging.NOTSET:
+        httpx_log.setLevel(logging.WARNING)
 
 
 def resolve_api_key(env: Mapping[str, str] = os.environ) -> str | None:
@@ -326,6 +333,7 @@ class PolygonClient:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
         if max_retries < 0 or max_repeat_restarts < 0:
             raise ValueError("max_retries and max_repeat_restarts must be >= 0")
+        quiet_httpx_request_log()
         self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self._origin = f"{parts.scheme}://{parts.netloc}"
         self._prefix = parts.path.rstrip("/")
@@ -371,8 +379,6 @@ class PolygonClient:
         ]
         # free request slots, interleaved so that consecutive requests spread over the connections
         self._free = deque(lane for _ in range(per_lane) for lane in self._lanes)
-        # close the transport even if the caller forgets `async with` (no key is held by the finalizer)
-        self._finalizer = weakref.finalize(self, _warn_unclosed, id(self))
 
     def __repr__(self) -> str:
         key = "***" if self._key else None
@@ -389,7 +395,6 @@ class PolygonClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        self._finalizer.detach()
         for lane in self._lanes:
             await lane.aclose()
 
@@ -580,7 +585,3 @@ class PolygonClient:
                     f"page {len(pages) + 1} repeats an earlier next_url ({self._where(url)})"
                 )
             seen.add(url)
-
-
-def _warn_unclosed(_client_id: int) -> None:
-    log.debug("PolygonClient garbage-collected without aclose(); its connections are dropped")
