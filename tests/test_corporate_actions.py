@@ -171,21 +171,27 @@ def market():
     return Market(MarketConfig(seed=SEED, n_tickers=TICKERS, start="2024-01-02", end="2024-04-30"))
 
 
-def test_landing_follows_every_page_and_never_downloads_twice(tmp_path, market):
-    log = tmp_path / "requests.jsonl"
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    log = tmp_path_factory.mktemp("sim") / "requests.jsonl"
+    with SimProcess(tickers=TICKERS, seed=SEED, start="2024-01-02", end="2024-04-30", request_log=str(log)) as s:
+        yield s
+
+
+def test_landing_follows_every_page_and_never_downloads_twice(tmp_path, market, sim):
     lake = LakePaths(tmp_path / "lake")
     jan = calendar.sessions("2024-01-02", "2024-01-31")
     w = ca.month_window(2024, 1, jan)
-    with SimProcess(tickers=TICKERS, seed=SEED, start="2024-01-02", end="2024-04-30", request_log=str(log)) as sim:
-        opts = ca.ClientOptions(sim.url, None, max_concurrency=4)
-        for dtype in ("splits", "tickers"):
-            assert ca.land_listing_month(dtype, lake, 2024, 1, jan, w, lake.landing_manifest(dtype, 2024, 1),
-                                         opts, limit=2)
-        n = len(sim.requests())
-        assert not ca.land_listing_month("splits", lake, 2024, 1, jan, w, lake.landing_manifest("splits", 2024, 1),
-                                         opts, limit=2)
-        assert len(sim.requests()) == n, "an existing landing file was downloaded again"
-        reqs = sim.requests()
+    opts = ca.ClientOptions(sim.url, None, max_concurrency=4)
+    n0 = len(sim.requests())
+    for dtype in ("splits", "tickers"):
+        assert ca.land_listing_month(dtype, lake, 2024, 1, jan, w, lake.landing_manifest(dtype, 2024, 1),
+                                     opts, limit=2)
+    n = len(sim.requests())
+    assert not ca.land_listing_month("splits", lake, 2024, 1, jan, w, lake.landing_manifest("splits", 2024, 1),
+                                     opts, limit=2)
+    assert len(sim.requests()) == n, "an existing landing file was downloaded again"
+    reqs = sim.requests()[n0:]
     served = [r for r in market.vendor_split_rows if r["execution_date"] <= D(2024, 1, 31)]
     splits_pages = [r for r in reqs if r["path"] == "/v3/reference/splits"]
     assert len(served) == 3 and len(splits_pages) == 2  # 3 rows at limit=2: a second page via next_url
@@ -278,3 +284,33 @@ def test_event_validation_against_simulator_truth(seed, n):
     ref = m.daily_adjusted().select("ticker", "date", pl.col("factor").alias("t"))
     j = adj.join(ref, on=["ticker", "date"])
     assert j.height == bars.height and (j["factor"] - j["t"]).abs().max() < 1e-12
+
+
+def test_first_month_finds_a_rename_from_the_opening_snapshot(tmp_path, market, sim):
+    """February as the range's first month: the rename of 2024-02-22 shows only against the snapshot
+    as of the session before (landed by the ticker_changes job itself); one events request."""
+    lake = LakePaths(tmp_path / "lake")
+    feb = calendar.sessions("2024-02-01", "2024-02-29")
+    w = ca.month_window(2024, 2, feb)
+    opts = ca.ClientOptions(sim.url, None)
+    ca.land_listing_month("tickers", lake, 2024, 2, feb, w, lake.landing_manifest("tickers", 2024, 2), opts)
+    closing = tmp_path / "tickers.parquet"
+    ca.parse_tickers(ca._read_landing(lake.landing_file("tickers", 2024, 2, "2024-02-29.json.gz")),
+                     w.last_session).write_parquet(closing)
+    n0 = len(sim.requests())
+    manifest = lake.landing_manifest("ticker_changes", 2024, 2)
+    figis = ca.land_ticker_changes_month(lake, 2024, 2, feb, w, closing, None, manifest, opts)
+    figi = market.securities().select("security_id", "composite_figi")
+    truth = market.ticker_changes().join(figi, on="security_id").select(list(ca.TICKER_CHANGES_SCHEMA))
+    assert figis == truth["composite_figi"].to_list() and len(figis) == 1
+    asked = sorted((r["path"], r["query"]) for r in sim.requests()[n0:])
+    assert asked == [("/v3/reference/tickers", "market=stocks&date=2024-01-31&active=false&limit=1000"),
+                     ("/v3/reference/tickers", "market=stocks&date=2024-01-31&active=true&limit=1000"),
+                     (f"/vX/reference/tickers/{figis[0]}/events", "types=ticker_change")]
+    out = {k: tmp_path / f"{k}.parquet" for k in ("bronze", "quarantine")}
+    ca.build_bronze_month("ticker_changes", 2024, 2, w, "all", manifest, out["bronze"], out["quarantine"],
+                          tmp_path / "report.json")
+    assert pl.read_parquet(out["bronze"]).equals(truth)
+    n1 = len(sim.requests())
+    assert ca.land_ticker_changes_month(lake, 2024, 2, feb, w, closing, None, manifest, opts) == figis
+    assert len(sim.requests()) == n1, "a rerun downloaded the opening snapshot or the events again"
