@@ -1,12 +1,18 @@
 """Async HTTP/2 client for the Polygon/Massive REST API (and our Polygon-compatible simulator).
 
 Why it looks like this:
-- One `httpx.AsyncClient` for the whole run, HTTP/2 by default (h2c with prior knowledge for
-  http:// targets): httpcore's HTTP/1.1 pool costs several ms of CPU per request at high concurrency.
-- Bounded concurrency (a semaphore), an exact client-side rate limit (GCRA, the token bucket's
-  scheduling form) and retries with exponential backoff and full jitter for 429, 5xx, timeouts,
-  connection resets, protocol errors and truncated bodies; Retry-After (seconds or HTTP date) is
-  honoured. 400/401/403 (and every other 4xx) are never retried.
+- HTTP/2 by default (h2c with prior knowledge for http:// targets, ALPN for https), HTTP/1.1
+  selectable. Connections are opened once per client and reused for the whole run, as "lanes": one
+  `httpx.AsyncClient` per connection, each with a pool of exactly one connection, and by default one
+  request in flight per connection. Two httpcore 1.0 behaviours make this faster than one shared
+  pool: its HTTP/2 connection lets the stream holding the read lock block on the socket while other
+  streams' frames wait behind it (a stall of up to one server latency; 78% of the latency limit at
+  concurrency 10 on one connection), and its HTTP/1.1 pool slows down and over-opens as it grows.
+- Bounded concurrency (a semaphore), an exact client-side rate limit (a sliding log of actual start
+  times) and retries with exponential backoff and full jitter for 429, 5xx, timeouts, connection
+  resets, protocol errors and truncated bodies; Retry-After (seconds or HTTP date) is honoured. The
+  first retry after a transport error goes at once (a kept-alive connection closed by GOAWAY or an
+  idle timeout is normal life, not an outage). 400/401/403 (and every other 4xx) are never retried.
 - The API key travels only in the `Authorization: Bearer` header, to `base_url` only. It is never
   put in a URL, an exception message, a repr or a log record (a logging filter masks it).
 - Cheap per-request bookkeeping (`ClientStats` counters, no INFO logging per request).
@@ -15,7 +21,7 @@ Why it looks like this:
 `base_url`. The real API hands out next_urls on api.polygon.io (sometimes with :443) even when called
 on api.massive.com, and a proxy/simulator base must keep receiving the follow-up pages; resolving
 against our own base also means the key is never sent to a host we were not configured with.
-A full URL passed to `get_*` is treated the same way.
+A full URL passed to `get_*` is treated the same way. An `apiKey` in a next_url is dropped.
 """
 
 from __future__ import annotations
@@ -41,9 +47,7 @@ import orjson
 log = logging.getLogger("quantmini.client")
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-# httpcore 1.0's HTTP/2 connection lets whichever stream holds its read lock block on the socket while
-# events for other streams wait behind it (up to one server latency); with few streams per connection
-# that stall is rare. Measured against the simulator (bench/ingest.py): see the bench's figures.
+# HTTP/2 streams per connection by default (see the module docstring; bench/ingest.py --streams-per-connection)
 DEFAULT_STREAMS_PER_CONNECTION = 1
 RETRY_AFTER_CAP = 600.0  # never sleep longer than this on a server's say-so
 _MAX_DETAIL = 300

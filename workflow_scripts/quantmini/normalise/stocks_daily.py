@@ -78,29 +78,28 @@ def _read_envelope(body: bytes | str, what: str) -> dict:
 
 def _bars(env: pl.DataFrame, ticker_expr: pl.Expr) -> pl.DataFrame:
     """Explode the `results` list into BARS_SCHEMA (empty frame when results is absent/null/[])."""
-    results = env.get_column("results")
-    if results.null_count() or results.list.len()[0] == 0:
+    if not env.get_column("results").list.len()[0]:  # None (absent/null) or 0
         return pl.DataFrame(schema=BARS_SCHEMA)
-    bars = env.select(pl.col("results").explode()).unnest("results")
-    missing_t = bars.get_column("t").null_count()
+    out = (
+        env.select(pl.col("results").explode())
+        .unnest("results")
+        .select(
+            ticker_expr.alias("ticker"),
+            pl.col("t").cast(pl.Datetime("ms", "UTC")).dt.convert_time_zone(NY_TZ).dt.date().alias("date"),
+            pl.col("o").alias("open"),
+            pl.col("h").alias("high"),
+            pl.col("l").alias("low"),
+            pl.col("c").alias("close"),
+            pl.col("v").alias("volume"),
+            pl.col("vw").alias("vwap"),
+            pl.col("n").alias("transactions"),
+            pl.col("otc").fill_null(False).alias("otc"),
+        )
+    )
+    missing_t = out.get_column("date").null_count()
     if missing_t:
         raise BodyError(f"aggregates body has {missing_t} bars without a timestamp (t)")
-    return bars.select(
-        ticker_expr.alias("ticker"),
-        pl.from_epoch("t", time_unit="ms")
-        .dt.replace_time_zone("UTC")
-        .dt.convert_time_zone(NY_TZ)
-        .dt.date()
-        .alias("date"),
-        pl.col("o").alias("open"),
-        pl.col("h").alias("high"),
-        pl.col("l").alias("low"),
-        pl.col("c").alias("close"),
-        pl.col("v").alias("volume"),
-        pl.col("vw").alias("vwap"),
-        pl.col("n").alias("transactions"),
-        pl.col("otc").fill_null(False).alias("otc"),
-    ).cast(BARS_SCHEMA)
+    return out
 
 
 def parse_grouped(body: bytes | str) -> pl.DataFrame:
