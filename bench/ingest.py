@@ -2,7 +2,7 @@
 
 Workloads
   (a) grouped daily: every session of --years years, whole market of --tickers securities, adjusted=false
-  (b) range day bars: one year (~250 bars) per symbol, adjusted=false
+  (b) range day bars: --tickers one-year windows (~250 bars each; each symbol's last year first), adjusted=false
 For a sequential baseline (concurrency 1, on the first --baseline-requests requests) and for our
 client at each --concurrency, prints requests/s, MB/s, client CPU ms per request (process CPU of this
 process while fetching: HTTP, HTTP/2 framing, JSON check; the simulator's CPU is not in it) beside the
@@ -159,6 +159,24 @@ def report(runs: list[Run]) -> bool:
     return same and all(r.truth_ok for r in runs)
 
 
+def range_windows(market: Market, count: int) -> list[tuple[str, dt.date, dt.date]]:
+    """`count` (symbol, first, last) one-year windows: each symbol's last year of bars first, then
+    earlier years of the same symbols until `count` is reached (windows of >= 200 sessions only,
+    or 3/4 of a shorter market)."""
+    days = market.sessions
+    min_len = min(200, len(days) * 3 // 4)
+    out: list[tuple[str, dt.date, dt.date]] = []
+    for back in range(0, len(days), 252):
+        for sym, (_j, first, last) in sorted(market.symbol_spans.items()):
+            hi = last - back
+            lo = max(first, hi - 251)
+            if hi - lo + 1 >= min_len:
+                out.append((sym, days[lo], days[hi]))
+                if len(out) == count:
+                    return out
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tickers", type=int, default=2000)
@@ -209,17 +227,17 @@ def main(argv: list[str] | None = None) -> int:
                                 concurrencies, args.baseline_requests, not args.http1, args.profile)
             ok &= report(runs)
         if args.only in (None, "range"):
-            year_start = sessions(end - dt.timedelta(days=364), end)[0]
-            spans = market.symbol_spans
-            symbols = sorted(s for s, (_j, _f, last) in spans.items() if last >= market.N - 200)[: args.tickers]
-            paths = [(RANGE.format(ticker=s, start=year_start.isoformat(), end=end.isoformat()),
-                      {"adjusted": "false"}) for s in symbols]
-            window = raw.filter(pl.col("date") >= year_start)
-            by_ticker = window.partition_by("ticker", as_dict=True)
+            windows = range_windows(market, args.tickers)
+            paths = [(RANGE.format(ticker=t, start=a.isoformat(), end=b.isoformat()), {"adjusted": "false"})
+                     for t, a, b in windows]
+            print(f"range: {len(windows)} requests over {len({t for t, _, _ in windows})} symbols", flush=True)
 
             def range_truth(todo):
-                want = [p.split("/")[4] for p, _ in todo]
-                return pl.concat([by_ticker[(t,)] for t in want if (t,) in by_ticker])
+                want = pl.DataFrame([[p.split("/")[i] for i in (4, 8, 9)] for p, _ in todo],
+                                    schema=["ticker", "start", "end"], orient="row").with_columns(
+                    pl.col("start", "end").str.to_date(), pl.int_range(pl.len()).alias("k"))
+                return (raw.join(want, on="ticker").filter(pl.col("date").is_between("start", "end"))
+                        .drop("start", "end", "k"))
 
             runs = run_workload("range", sim.url, paths, lambda b, p: parse_range(b, p[0].split("/")[4]),
                                 range_truth, concurrencies, args.baseline_requests, not args.http1, args.profile)
