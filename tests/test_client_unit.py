@@ -131,3 +131,14 @@ def test_key_never_in_repr_or_logs(caplog):
         assert SECRET_FILTER.mask(f"x{MARKER}y") == "x***y"
     finally:
         asyncio.run(client.aclose())
+
+
+def test_backoff_is_full_jitter_capped():
+    client = PolygonClient("http://127.0.0.1:9", backoff_base=0.5, backoff_max=4.0)
+    try:
+        for attempt, cap in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (7, 4.0)]:
+            draws = [client._backoff(attempt) for _ in range(400)]
+            assert 0.0 <= min(draws) and max(draws) <= cap
+            assert max(draws) > 0.8 * cap and min(draws) < 0.2 * cap  # spread over the whole range
+    finally:
+        asyncio.run(client.aclose())
