@@ -3,6 +3,7 @@
 
 include: "rules/common.smk"
 include: "rules/stocks_daily.smk"
+include: "rules/corporate_actions.smk"
 include: "rules/silver.smk"
 include: "rules/gold.smk"
 

@@ -4,7 +4,7 @@
 rule gold_qlib:
     input:
         silver=per_month(rules.silver_stocks_daily.output.silver),
-        events=per_month(rules.silver_events.output.events),
+        events=per_month(rules.silver_stocks_daily.output.events),
         changes=bronze_months("ticker_changes"),
     output:
         stamp=f"{ROOT}/gold/qlib/.published.json",

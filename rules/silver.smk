@@ -1,5 +1,6 @@
-# silver: per month, validated corporate actions (event multipliers) and point-in-time adjusted
-# stocks_daily with Alpha158. A month depends on its own and the LOOKBACK_MONTHS earlier months only,
+# silver: per month, point-in-time adjusted stocks_daily with Alpha158, and the month's validated
+# corporate actions (event multipliers, quarantine, report). A month depends on its own and the
+# LOOKBACK_MONTHS earlier months only,
 # so closed months never rebuild when later data arrives.
 from quantmini.silver import LOOKBACK_MONTHS, lookback_months
 
@@ -14,48 +15,30 @@ def window(wildcards, before):
     return [ym for ym in lookback_months(year, month, before) if ym in PARTITIONS] + [(year, month)]
 
 
-def window_files(dtype, before, pattern=None):
+def window_files(dtype, before):
     def files(wildcards):
-        if not enabled(dtype) and dtype != "events":
+        if not enabled(dtype):
             return []
-        pat = pattern or (lambda y, m: bronze_file(dtype, y, m))
-        return [pat(y, m) for y, m in window(wildcards, before)]
+        return [bronze_file(dtype, y, m) for y, m in window(wildcards, before)]
 
     return files
-
-
-def events_file(y, m):
-    return f"{ROOT}/silver/corporate_actions/year={y:04d}/month={m:02d}/events.parquet"
 
 
 def bronze_months(dtype):
     return per_month(f"{ROOT}/bronze/{dtype}/{MONTH}/data.parquet") if enabled(dtype) else []
 
 
-rule silver_events:
-    input:
-        bars=window_files("stocks_daily", 1),
-        splits=window_files("splits", 0),
-        dividends=window_files("dividends", 0),
-    output:
-        events=f"{ROOT}/silver/corporate_actions/{MONTH}/events.parquet",
-        quarantine=f"{ROOT}/quarantine/corporate_actions/{MONTH}/data.parquet",
-        report=f"{ROOT}/reports/validation/corporate_actions/{MONTH}.json",
-    log:
-        f"{ROOT}/logs/silver_events/{MONTH}.log",
-    benchmark:
-        f"{ROOT}/benchmarks/silver_events/{MONTH}.tsv"
-    script:
-        "../workflow_scripts/silver_events.py"
-
-
 rule silver_stocks_daily:
     input:
-        bronze=window_files("stocks_daily", LOOKBACK_MONTHS),
-        events=window_files("events", LOOKBACK_MONTHS, events_file),
+        bronze=window_files("stocks_daily", LOOKBACK_MONTHS + 1),
+        splits=window_files("splits", LOOKBACK_MONTHS),
+        dividends=window_files("dividends", LOOKBACK_MONTHS),
         changes=window_files("ticker_changes", LOOKBACK_MONTHS),
     output:
         silver=f"{ROOT}/silver/stocks_daily/{MONTH}/data.parquet",
+        events=f"{ROOT}/silver/corporate_actions/{MONTH}/events.parquet",
+        quarantine=f"{ROOT}/quarantine/corporate_actions/{MONTH}/data.parquet",
+        report=f"{ROOT}/reports/validation/corporate_actions/{MONTH}.json",
     params:
         features=config["alpha158"],
     log:

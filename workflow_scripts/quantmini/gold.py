@@ -23,7 +23,7 @@ def latest_adjusted(silver_files: list[Path], event_files: list[Path], change_fi
                     features: list[str] = ()) -> pl.DataFrame:
     """All silver bars re-keyed to the latest symbols and adjusted with every event (lake-end factor)."""
     raw = read_many(silver_files).select("ticker", "date", *RAW, "transactions", *features)
-    events = read_many(event_files, EVENT_SCHEMA).select(EVENT_SCHEMA)
+    events = read_many(event_files, EVENT_SCHEMA).select(list(EVENT_SCHEMA))
     changes = read_many(change_files, CHANGE_SCHEMA).unique()
     return adjusted_bars(raw, events, adjust.symbol_map(changes))
 

@@ -85,59 +85,69 @@ def adjusted_bars(bars: pl.DataFrame, events: pl.DataFrame, symbols: pl.DataFram
     )
 
 
+def month_events(bars: pl.DataFrame, splits: pl.DataFrame, dividends: pl.DataFrame, year: int, month: int
+                 ) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    """Validate one month of vendor splits and dividends against the raw bars; return their multipliers.
+
+    Doubtful events (duplicates, absurd ratios, splits the bars do not show, ...) are quarantined with
+    their reason by `event_validation.validate_events` and never applied. Events are keyed by the ticker
+    they were announced under, and judged on the bars of their month and the one before (the close
+    before an ex-date may be last month's) — the same inputs whichever silver job validates them.
+    """
+    from quantmini import event_validation
+
+    lo, hi = month_bounds(year, month)
+    prev_lo = month_bounds(*lookback_months(year, month, 1)[0])[0]
+    b = bars.filter((pl.col("date") >= prev_lo) & (pl.col("date") < hi)).with_columns(
+        pl.col("ticker").alias("security"))
+    s = splits.filter((pl.col("execution_date") >= lo) & (pl.col("execution_date") < hi))
+    d = dividends.filter((pl.col("ex_dividend_date") >= lo) & (pl.col("ex_dividend_date") < hi))
+    s = s.with_columns(pl.col("ticker").alias("security"))
+    d = d.with_columns(pl.col("ticker").alias("security"))
+    splits_ok, dividends_ok, quarantine, report = event_validation.validate_events(b, s, d)
+    events = adjust.event_multipliers(b, splits_ok, dividends_ok).rename({"security": "ticker"})
+    events = events.filter((pl.col("date") >= lo) & (pl.col("date") < hi)).select(list(EVENT_SCHEMA))
+    return events, quarantine, {"partition": f"{year:04d}-{month:02d}", **report}
+
+
+SPLIT_SCHEMA = {"id": pl.Utf8, "ticker": pl.Utf8, "execution_date": pl.Date, "split_from": pl.Float64,
+                "split_to": pl.Float64}
+DIVIDEND_SCHEMA = {"id": pl.Utf8, "ticker": pl.Utf8, "ex_dividend_date": pl.Date, "cash_amount": pl.Float64}
+
+
 def build_month(
-    bronze_files: list[Path], event_files: list[Path], change_files: list[Path], year: int, month: int,
-    out: Path, *, features: bool = True,
+    bronze_files: list[Path], split_files: list[Path], dividend_files: list[Path], change_files: list[Path],
+    year: int, month: int, out: Path, out_events: Path, out_quarantine: Path, *, features: bool = True,
 ) -> dict:
-    """Write the silver partition of (year, month) from the window's bronze, events and renames."""
+    """Write the silver partition of (year, month) and its validated events, from the window's bronze.
+
+    Returns the month's event-validation report.
+    """
     bars = read_many(bronze_files)
     if bars.is_empty():
         raise ValueError(f"no bronze stocks_daily rows for {year:04d}-{month:02d}")
     lo, hi = month_bounds(year, month)
+    splits = read_many(split_files, SPLIT_SCHEMA)
+    dividends = read_many(dividend_files, DIVIDEND_SCHEMA)
+    window = [ym for ym in lookback_months(year, month) + [(year, month)]]
+    validated = {ym: month_events(bars, splits, dividends, *ym) for ym in window}
+    events = pl.concat([v[0] for v in validated.values()])
     changes = read_many(change_files, CHANGE_SCHEMA).filter(pl.col("date") < hi).unique()
-    events = read_many(event_files, EVENT_SCHEMA).filter(pl.col("date") < hi).select(EVENT_SCHEMA)
-    bars = adjusted_bars(bars, events, adjust.symbol_map(changes))
+    first_bar = month_bounds(*window[0])[0]
+    adjusted = adjusted_bars(bars.filter(pl.col("date") >= first_bar), events, adjust.symbol_map(changes))
     cols = ["security", "ticker", "date", *RAW, "transactions", "factor", *ADJ, "change"]
-    result = bars.select(cols)
+    result = adjusted.select(cols)
     if features:
         from quantmini import alpha158
 
         feats = alpha158.compute(
-            bars.select("security", "date", *[pl.col(a).alias(r) for a, r in zip(ADJ, RAW)]),
+            adjusted.select("security", "date", *[pl.col(a).alias(r) for a, r in zip(ADJ, RAW)]),
             symbol_col="security", date_col="date",
         )
         result = result.join(feats, on=["security", "date"], how="left")
     result = result.filter((pl.col("date") >= lo) & (pl.col("date") < hi) & pl.col("close").is_not_null())
-    result = result.sort("security", "date")
-    write_parquet(result, out)
-    return {"rows": result.height, "securities": result["security"].n_unique()}
-
-
-def build_month_events(
-    bars_files: list[Path], split_files: list[Path], dividend_files: list[Path], year: int, month: int,
-    out_events: Path, out_quarantine: Path,
-) -> dict:
-    """Validate one month of vendor splits and dividends against the raw bars; write their multipliers.
-
-    Doubtful events (duplicates, absurd ratios, splits the bars do not show, ...) are quarantined with
-    their reason by `event_validation.validate_events` and never applied. Events are keyed by the ticker
-    they were announced under; `bars_files` holds this month and the one before (the close before an
-    ex-date may be last month's).
-    """
-    from quantmini import event_validation
-
-    bars = read_many(bars_files).with_columns(pl.col("ticker").alias("security"))
-    lo, hi = month_bounds(year, month)
-    splits = read_many(split_files, {"id": pl.Utf8, "ticker": pl.Utf8, "execution_date": pl.Date,
-                                     "split_from": pl.Float64, "split_to": pl.Float64})
-    dividends = read_many(dividend_files, {"id": pl.Utf8, "ticker": pl.Utf8, "ex_dividend_date": pl.Date,
-                                           "cash_amount": pl.Float64})
-    splits = splits.with_columns(pl.col("ticker").alias("security"))
-    dividends = dividends.with_columns(pl.col("ticker").alias("security"))
-    splits_ok, dividends_ok, quarantine, report = event_validation.validate_events(bars, splits, dividends)
-    events = (adjust.event_multipliers(bars, splits_ok, dividends_ok)
-              .rename({"security": "ticker"})
-              .filter((pl.col("date") >= lo) & (pl.col("date") < hi)))
-    write_parquet(events.select(EVENT_SCHEMA), out_events)
-    write_parquet(quarantine, out_quarantine)
-    return report
+    events_m, quarantine_m, report = validated[(year, month)]
+    write_parquet(result.sort("security", "date"), out)
+    write_parquet(events_m, out_events)
+    write_parquet(quarantine_m, out_quarantine)
+    return {**report, "rows": result.height, "securities": result["security"].n_unique()}
