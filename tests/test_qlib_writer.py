@@ -199,3 +199,37 @@ def test_unsorted_calendar_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PublishError, match="strictly increasing"):
         publish(tmp_path, make_bars(CAL[:5]), [CAL[1], CAL[0], *CAL[2:5]], FIELDS)
     assert os.listdir(tmp_path) == []
+
+
+def test_row_order_and_memory_blocks_do_not_change_the_bytes(tmp_path: Path, monkeypatch) -> None:
+    import quantmini.qlib_writer as qw
+
+    bars = make_bars(CAL, split_at=CAL[50])
+    publish(tmp_path / "shuffled", bars, CAL, FIELDS)
+    publish(tmp_path / "sorted", bars.sort("symbol", "date"), CAL, FIELDS)
+    monkeypatch.setattr(qw, "_BLOCK_ELEMENTS", 100)  # ~one symbol per block: the gather path
+    publish(tmp_path / "blocks", bars, CAL, FIELDS)
+    ref = tree_bytes(tmp_path / "shuffled")
+    assert tree_bytes(tmp_path / "sorted") == ref
+    assert tree_bytes(tmp_path / "blocks") == ref
+
+
+def test_intraday_freq_is_read_by_pyqlib(tmp_path: Path) -> None:
+    from datetime import datetime, timedelta
+
+    minutes = [datetime(2024, 1, d, 9, 30) + timedelta(minutes=m) for d in (2, 3) for m in range(5)]
+    bars = pl.DataFrame(
+        {"symbol": ["AAA"] * 3 + ["BBB"] * 9,
+         "date": [minutes[i] for i in (1, 2, 4)] + [minutes[i] for i in range(10) if i != 5],
+         "close": [1.0, 2.0, 3.0] + [10.0 + i for i in range(9)]},
+        schema={"symbol": pl.String, "date": pl.Datetime("us"), "close": pl.Float64},
+    )
+    publish(tmp_path, bars, minutes, ["close"], freq="1min")
+    assert (tmp_path / "calendars/1min.txt").read_text().splitlines()[:2] == ["2024-01-02 09:30:00", "2024-01-02 09:31:00"]
+    assert (tmp_path / "instruments/all.txt").read_text() == "AAA\t2024-01-02 09:31:00\t2024-01-02 09:34:00\nBBB\t2024-01-02 09:30:00\t2024-01-03 09:34:00\n"
+    view = pyqlib_read(tmp_path, ["$close"], freq="1min")
+    assert [t.to_pydatetime() for t in view.calendar] == minutes
+    aaa = view.features.loc["AAA", "$close"]
+    np.testing.assert_array_equal(aaa.to_numpy(), np.array([1, 2, np.nan, 3], dtype=np.float32))
+    assert list(aaa.index) == [pd.Timestamp(m) for m in minutes[1:5]]
+    assert view.features.loc["BBB", "$close"].isna().sum() == 1
