@@ -18,11 +18,12 @@ named after its window (ticker_changes: plus a digest of the FIGIs asked for), s
 rerun for the same window (forced, or after a code edit) downloads nothing; a new window is a new file.
 The bronze jobs read only the landing files their month's `_manifest.json` lists (with sha256).
 
-Bronze checks (`corporate_actions_schemas`) are structural: types, required fields, unique ids, dates inside the window. Whether an event is
-plausible against the bars is `event_validation`'s job.
+Bronze checks (`corporate_actions_schemas`) are structural: types, required fields, unique ids, dates
+inside the window. Whether an event is plausible against the bars is `event_validation`'s job.
 
 pandera, exchange_calendars and quantmini.bronze (which loads both) are imported inside the functions
-that need them: a landing job then starts in a fraction of the time, which counts at 8 jobs a month.
+that need them, and the window comes from the rule's params: a landing job then starts in a fraction
+of the time, which counts at 8 jobs a month.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ SPLITS_PATH = "/v3/reference/splits"
 DIVIDENDS_PATH = "/v3/reference/dividends"
 TICKERS_PATH = "/v3/reference/tickers"
 EVENTS_PATH = "/vX/reference/tickers/{figi}/events"
-DATE_FIELD = {"splits": "execution_date", "dividends": "ex_dividend_date", "ticker_changes": "date"}
+DATE_FIELD = {"splits": "execution_date", "dividends": "ex_dividend_date"}
 _OK_STATUSES = ("OK", "DELAYED")
 
 Request = tuple[str, dict[str, str]]
