@@ -26,7 +26,7 @@ import polars as pl
 
 from quantmini.rolling import (
     PAD,
-    STD_ZERO,
+    W_COL,
     WINDOWS,
     Layout,
     Moments,
@@ -37,12 +37,13 @@ from quantmini.rolling import (
     window_quantiles,
     window_rank,
     window_regression,
+    ufunc,
 )
 
 FIELDS = ("open", "high", "low", "close", "volume", "vwap")
 LABEL_NAME = "LABEL0"
 LABEL_EXPRESSION = "Ref($close, -2)/Ref($close, -1) - 1"
-CHUNK_ROWS = 1 << 16  # padded rows per chunk: working arrays stay in cache, chunks run in threads
+CHUNK_ROWS = 1 << 13  # padded rows per chunk: working arrays stay in L2, chunks run in threads
 
 
 def _expressions() -> dict[str, str]:
@@ -105,6 +106,65 @@ FEATURE_NAMES: list[str] = list(QLIB_EXPRESSIONS)
 _INDEX = {name: k for k, name in enumerate(FEATURE_NAMES)}
 
 
+# ------------------------------------------------------------------------ formulas (float32 results)
+# pyqlib evaluates `rolling result (float64) <op> $close (float32)` in float64 and rounds the feature
+# to float32 at the end; these do the same in one pass and write the float32 rows directly.
+
+
+@ufunc("float32(float64, float64)")
+def _ratio(a, b):
+    return a / b
+
+
+@ufunc("float32(float64, float64, float64, float64)")
+def _mean_ratio(s1, n, ref, b):
+    """Mean(x, d) / b, the mean rebuilt from the sum of x - ref over n values."""
+    return (s1 / n + ref) / b
+
+
+@ufunc("float32(float64, float64, float64)")
+def _rsv(c, lo, hi):
+    return (c - lo) / (hi - lo + 1e-12)
+
+
+@ufunc("float32(float64, float64, float64)")
+def _diff_ratio(a, b, d):
+    return (a - b) / d
+
+
+@ufunc("float32(float64, float64, float64)")
+def _mean_diff(up, down, n):
+    """Mean(a, d) - Mean(b, d) from the two sums."""
+    return up / n - down / n
+
+
+@ufunc("float32(float64, float64, float64)")
+def _share(part, total, n):
+    """Sum(part)/(Sum(total)+1e-12); NaN where the window holds no value (pandas Sum -> NaN)."""
+    if n == 0.0:
+        return np.nan
+    return part / (total + 1e-12)
+
+
+@ufunc("float32(float64, float64, float64, float64)")
+def _net_share(gain, loss, total, n):
+    if n == 0.0:
+        return np.nan
+    return (gain - loss) / (total + 1e-12)
+
+
+@ufunc("float32(float64, float64, float64)")
+def _cv(std, s1, n):
+    """Std(x, d)/(Mean(x, d)+1e-12)."""
+    return std / (s1 / n + 1e-12)
+
+
+def _rows(out: np.ndarray, group: str) -> np.ndarray:
+    """The (windows, rows) block of `out` holding GROUP5 .. GROUP60."""
+    k = _INDEX[f"{group}{WINDOWS[0]}"]
+    return out[k : k + len(WINDOWS)]
+
+
 # ------------------------------------------------------------------------------------- one chunk
 
 
@@ -113,114 +173,86 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
     session order); out: (158, rows) float32 view to fill."""
     lay = Layout.for_lengths(lengths)
     o, h, l, c, v, vw = (raw[f] for f in FIELDS)
-
-    def put(name: str, values: np.ndarray) -> None:
-        out[_INDEX[name]] = values
-
     e32, one32, zero32 = np.float32(1e-12), np.float32(1), np.float32(0)
     with np.errstate(all="ignore"):
-        # --- element-wise, in float32 like numpy inside pyqlib
+        # --- element-wise, in float32 exactly as numpy runs it inside pyqlib
         hl = h - l + e32
         for name, num in (("KMID", c - o), ("KUP", h - np.maximum(o, c)), ("KLOW", np.minimum(o, c) - l),
                           ("KSFT", 2 * c - h - l)):
-            put(name, num / o)
-            put(name + "2", num / hl)
-        put("KLEN", (h - l) / o)
+            np.divide(num, o, out=out[_INDEX[name]])
+            np.divide(num, hl, out=out[_INDEX[name + "2"]])
+        np.divide(h - l, o, out=out[_INDEX["KLEN"]])
         for name, x in (("OPEN0", o), ("HIGH0", h), ("LOW0", l), ("VWAP0", vw)):
-            put(name, x / c)
-        for d in WINDOWS:
-            put(f"ROC{d}", lay.ref(c, d) / c)
-
+            np.divide(x, c, out=out[_INDEX[name]])
+        for i, d in enumerate(WINDOWS):
+            np.divide(lay.ref(c, d), c, out=_rows(out, "ROC")[i])
         c_prev, v_prev = lay.ref(c, 1), lay.ref(v, 1)
-        cd = c.astype(np.float64)  # $close as float64 (the divisor after a rolling op)
-        cf = finite_or_nan(c)
-        mc = Moments.of(lay, cf, center=True)
-        c_std = rolling_std(lay, cf, mc)
-        c_flat = {d: s <= STD_ZERO for d, s in c_std.items()}
 
         # --- Mean / Std / Slope / Rsquare / Resi of $close
-        slope, rsq, resi = window_regression(lay, mc)
-        for d in WINDOWS:
-            put(f"MA{d}", mc.mean(d) / cd)
-            put(f"STD{d}", c_std[d] / cd)
-            put(f"BETA{d}", slope[d] / cd)
-            r = rsq[d]
-            r[c_flat[d]] = np.nan
-            put(f"RSQR{d}", r)
-            put(f"RESI{d}", resi[d] / cd)
+        cf = finite_or_nan(c)
+        mc = Moments.of(lay, cf, center=True, weighted=True)
+        c_std = rolling_std(lay, cf, mc)
+        _mean_ratio(mc.s1, mc.n, mc.ref, c, out=_rows(out, "MA"))
+        _ratio(c_std, c, out=_rows(out, "STD"))
+        window_regression(lay, mc, c_std, c, _rows(out, "BETA"), _rows(out, "RSQR"), _rows(out, "RESI"))
 
         # --- Max/Min/IdxMax/IdxMin of $high / $low, RSV
         hmax, himax = idx_extreme(lay, h, "max")
         lmin, limin = idx_extreme(lay, l, "min")
-        for d in WINDOWS:
-            put(f"MAX{d}", hmax[d] / cd)
-            put(f"MIN{d}", lmin[d] / cd)
-            put(f"RSV{d}", (cd - lmin[d]) / (hmax[d] - lmin[d] + 1e-12))
-            put(f"IMAX{d}", himax[d] / d)
-            put(f"IMIN{d}", limin[d] / d)
-            put(f"IMXD{d}", (himax[d] - limin[d]) / d)
+        _ratio(hmax, c, out=_rows(out, "MAX"))
+        _ratio(lmin, c, out=_rows(out, "MIN"))
+        _rsv(c, lmin, hmax, out=_rows(out, "RSV"))
+        _ratio(himax, W_COL, out=_rows(out, "IMAX"))
+        _ratio(limin, W_COL, out=_rows(out, "IMIN"))
+        _diff_ratio(himax, limin, W_COL, out=_rows(out, "IMXD"))
 
         # --- Quantile / Rank of $close
-        qs = window_quantiles(lay, c, (0.8, 0.2))
-        ranks = window_rank(lay, c, mc.n)
-        for d in WINDOWS:
-            put(f"QTLU{d}", qs[d][0] / cd)
-            put(f"QTLD{d}", qs[d][1] / cd)
-            put(f"RANK{d}", ranks[d])
+        q80, q20 = window_quantiles(lay, c, (0.8, 0.2))
+        _ratio(q80, c, out=_rows(out, "QTLU"))
+        _ratio(q20, c, out=_rows(out, "QTLD"))
+        _rows(out, "RANK")[:] = window_rank(lay, c, mc.n)
 
         # --- Corr($close, Log($volume+1)) and Corr of the daily ratios
-        def moments_and_flat(x, center=False):
+        def moments_std(x, center=False):
             m = Moments.of(lay, x, center=center)
-            return m, {d: s <= STD_ZERO for d, s in rolling_std(lay, x, m).items()}
+            return m, rolling_std(lay, x, m)
 
-        my, ly_flat = moments_and_flat(finite_or_nan(np.log(v + one32)))
-        corr = window_corr(lay, mc, my, c_flat, ly_flat)
-        mrx, rx_flat = moments_and_flat(finite_or_nan(c / c_prev), center=True)
-        mry, ry_flat = moments_and_flat(finite_or_nan(np.log(v / v_prev + one32)))
-        cord = window_corr(lay, mrx, mry, rx_flat, ry_flat)
-        for d in WINDOWS:
-            put(f"CORR{d}", corr[d])
-            put(f"CORD{d}", cord[d])
+        mly, ly_std = moments_std(finite_or_nan(np.log(v + one32)))
+        _rows(out, "CORR")[:] = window_corr(lay, mc, mly, c_std, ly_std)
+        rx = finite_or_nan(c / c_prev)
+        mrx, rx_std = moments_std(rx, center=True)
+        mry, ry_std = moments_std(finite_or_nan(np.log(v / v_prev + one32)))
+        _rows(out, "CORD")[:] = window_corr(lay, mrx, mry, rx_std, ry_std)
 
         # --- counts of up/down days: Mean of a boolean over all of the symbol's rows
-        n_up, n_dn = lay.window_sums((c > c_prev).astype(np.float64), (c < c_prev).astype(np.float64))
-        for d in WINDOWS:
-            p, q = n_up[d] / lay.full[d], n_dn[d] / lay.full[d]
-            put(f"CNTP{d}", p)
-            put(f"CNTN{d}", q)
-            put(f"CNTD{d}", p - q)
+        n_up = lay.window_sums((c > c_prev).astype(np.float32))[0]
+        n_dn = lay.window_sums((c < c_prev).astype(np.float32))[0]
+        _ratio(n_up, lay.full, out=_rows(out, "CNTP"))
+        _ratio(n_dn, lay.full, out=_rows(out, "CNTN"))
+        _mean_diff(n_up, n_dn, lay.full, out=_rows(out, "CNTD"))
 
         # --- gains / losses / total moves of $close and $volume
         for prefix, x, x_prev in (("", c, c_prev), ("V", v, v_prev)):
+            # Sum(Greater(d, 0)) and Sum(Abs(d)) of d = x - Ref(x, 1); the losses are their difference
+            # (equal to Sum(Greater(-d, 0)) to ~1e-16 of the total move, exactly 0 if no move is down)
             diff = x - x_prev
-            missing = ~np.isfinite(diff)
-            n = lay.counts(~missing)
-            gain = np.maximum(diff, zero32).astype(np.float64)
-            loss = np.maximum(x_prev - x, zero32).astype(np.float64)
-            move = np.abs(diff).astype(np.float64)
-            for arr in (gain, loss, move):
-                arr[missing] = 0.0
-            gain, loss, move = lay.window_sums(gain, loss, move)
-            for d in WINDOWS:
-                none = n[d] == 0
-                g, s_, m = gain[d], loss[d], move[d] + 1e-12
-                g[none] = s_[none] = m[none] = np.nan
-                put(f"{prefix}SUMP{d}", g / m)
-                put(f"{prefix}SUMN{d}", s_ / m)
-                put(f"{prefix}SUMD{d}", (g - s_) / m)
+            gain = lay.window_sums(np.maximum(diff, zero32))[0]
+            move = lay.window_sums(np.abs(diff))[0]
+            loss = move - gain
+            n = lay.counts(np.isfinite(diff))
+            _share(gain, move, n, out=_rows(out, prefix + "SUMP"))
+            _share(loss, move, n, out=_rows(out, prefix + "SUMN"))
+            _net_share(gain, loss, move, n, out=_rows(out, prefix + "SUMD"))
 
         # --- volume level, dispersion, and volume-weighted price moves
         vf = finite_or_nan(v)
         mv = Moments.of(lay, vf)
-        v_std = rolling_std(lay, vf, mv)
-        v_e = (v + e32).astype(np.float64)
+        v_e = v + e32
+        _mean_ratio(mv.s1, mv.n, 0.0, v_e, out=_rows(out, "VMA"))
+        _ratio(rolling_std(lay, vf, mv), v_e, out=_rows(out, "VSTD"))
         wv = finite_or_nan(np.abs(c / c_prev - one32) * v)
         mw = Moments.of(lay, wv)
-        wv_std = rolling_std(lay, wv, mw)
-        for d in WINDOWS:
-            put(f"VMA{d}", mv.mean(d) / v_e)
-            put(f"VSTD{d}", v_std[d] / v_e)
-            put(f"WVMA{d}", wv_std[d] / (mw.mean(d) + 1e-12))
+        _cv(rolling_std(lay, wv, mw), mw.s1, mw.n, out=_rows(out, "WVMA"))
 
 
 # -------------------------------------------------------------------------------------- the frame

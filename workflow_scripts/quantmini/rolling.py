@@ -1,21 +1,24 @@
 """Vectorised rolling-window kernels with pyqlib 0.9.7 / pandas 3.1 semantics, for a run of symbols.
 
 A chunk holds whole symbols back to back ("compact" rows, symbol-major, in session order). Every kernel
-returns, per window w in WINDOWS, one float64 value per compact row. Kernels that slide over the data
-(rank, arg max, the regression's x*y sums) use a padded copy in which each symbol is preceded by PAD
-(= the longest window) empty rows: a window ending at a real row then never reaches the previous symbol,
-and the empty rows act exactly like the rows before a series starts (pandas' ``min_periods=1`` warm-up,
-the NaN-initialised deques of Qlib's Cython kernels). No per-symbol or per-window Python loop anywhere.
+returns a stack of shape (len(WINDOWS), rows): one float64 value per window size and compact row.
+Kernels that slide over the data (rank, arg max, the regression's x*y sums) use a padded copy in which
+each symbol is preceded by PAD (= the longest window) empty rows: a window ending at a real row then
+never reaches the previous symbol, and the empty rows act exactly like the rows before a series starts
+(pandas' ``min_periods=1`` warm-up, the NaN-initialised deques of Qlib's Cython kernels). Sequential
+recurrences (window sums, pandas' std, sorted windows for quantiles) are small numba loops over each
+symbol's rows; per-row algebra is fused into numba ufuncs. No Python loop over rows, windows or symbols.
 
 Semantics reproduced (pandas rolling as called by ``qlib.data.ops``, Qlib's own Cython kernels):
 - pandas inputs are float64 with +-inf turned into NaN; NaN is skipped; a window without a valid value
-  gives NaN. Std (ddof=1) is pandas' own online recurrence, replayed operation for operation (numba),
-  because Qlib amplifies its rounding residue (division by 1e-12, the 2e-5 masks).
+  gives NaN. Std (ddof=1) equals pandas' own online recurrence, whose rounding residue on windows of
+  equal values Qlib amplifies (division by 1e-12, the 2e-5 masks): it is replayed where it can occur.
 - Rank: average rank of the last value among the window's valid values, divided by their count.
 - IdxMax/IdxMin: 1-based position in the (partial) window; a window holding a NaN gives the position of
   its first NaN (numpy's argmax quirk, reached through ``rolling.apply(raw=True)``).
 - Quantile: linear interpolation between order statistics of the valid values.
 - Slope/Rsquare/Resi: OLS on x = 1..N, a missing value keeping its slot.
+- Corr: pairwise-complete Pearson correlation.
 
 Window sums come from prefix sums that restart at every symbol and every BLOCK rows, so rounding depends
 on the local magnitude of one symbol's data, not on everything summed before; a window of zeros sums to
@@ -34,6 +37,14 @@ WINDOWS = (5, 10, 20, 30, 60)
 PAD = 60  # empty rows before each symbol in the padded copy: the longest window
 BLOCK = 128  # prefix sums restart every BLOCK rows (> the longest window)
 STD_ZERO = 2e-5  # Qlib: np.isclose(rolling std, 0, atol=2e-5) -> NaN (Rsquare, Corr)
+W_COL = np.asarray(WINDOWS, dtype=np.float64)[:, None]  # window sizes as a column, for broadcasting
+_WINDOWS = np.asarray(WINDOWS, dtype=np.int64)
+WINDOWS_T = WINDOWS  # a tuple numba can read as a constant
+
+
+def ufunc(signature: str):
+    """A fused element-wise formula: one pass, numpy broadcasting and ``out=``, IEEE arithmetic."""
+    return numba.vectorize([signature], nopython=True, cache=True)
 
 
 @dataclasses.dataclass(eq=False)
@@ -56,8 +67,6 @@ class Layout:
         pos = np.arange(n, dtype=np.int64) + PAD * np.repeat(np.arange(1, len(lengths) + 1), lengths)
         return cls(n=n, lengths=lengths, row0=row0, tl=tl, padded_length=n + PAD * len(lengths), pos=pos)
 
-    # --- moving between compact and padded rows
-
     def padded(self, x: np.ndarray, fill=np.nan) -> np.ndarray:
         out = np.full(self.padded_length, fill, dtype=x.dtype)
         out[self.pos] = x
@@ -72,21 +81,22 @@ class Layout:
         return out
 
     @functools.cached_property
-    def full(self) -> dict[int, np.ndarray]:
-        """Rows in the window when no value is missing: min(w, row within symbol + 1)."""
-        return {w: np.minimum(self.tl + 1, w).astype(np.float64) for w in WINDOWS}
+    def full(self) -> np.ndarray:
+        """Rows in each window when no value is missing: min(w, row within symbol + 1)."""
+        return np.minimum(self.tl + 1.0, W_COL)
 
-    def counts(self, valid: np.ndarray) -> dict[int, np.ndarray]:
+    def counts(self, valid: np.ndarray) -> np.ndarray:
         """Number of valid rows in each window (exact)."""
         if valid.all():
             return self.full
-        return self.window_sums(valid.astype(np.float64))[0]
+        return self.window_sums(valid.astype(np.float32))[0]
 
-    def window_sums(self, *series: np.ndarray) -> list[dict[int, np.ndarray]]:
-        """Sum over each window of each series (float64, 0 where missing), per compact row."""
-        out = np.empty((len(series), len(WINDOWS), self.n))
-        _window_sums(np.stack(series), self.row0, self.lengths, _WINDOWS, out)
-        return [dict(zip(WINDOWS, o)) for o in out]
+    def window_sums(self, x: np.ndarray, squares: bool = False, weighted: bool = False) -> np.ndarray:
+        """Sums over each window of x (NaN and inf count as 0) and, on request, of x^2 and of i*x (i: row
+        within the symbol), as a (1 + squares + weighted, windows, n) float64 stack."""
+        out = np.empty((1 + squares + weighted, len(WINDOWS), self.n))
+        _window_sums(x, self.row0, self.lengths, _WINDOWS, squares, weighted, out)
+        return out
 
     def repeats(self, x: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Rows whose value equals the previous valid value of the same symbol (missing rows skipped)."""
@@ -105,43 +115,52 @@ class Layout:
         return np.logical_or.reduceat(flags, self.row0)
 
 
-_WINDOWS = np.asarray(WINDOWS, dtype=np.int64)
-
-
 @numba.njit(nogil=True, cache=True)
-def _window_sums(x0, row0, lengths, windows, out):
+def _window_sums(x, row0, lengths, windows, squares, weighted, out):
     """Window sums from prefix sums that restart at each symbol's first row and every BLOCK rows.
 
     P[i]: sum from the start of i's block to i; Q[i] = P[i] - the block's total. With j the row before
     the window: same block -> P[i] - P[j]; previous block -> P[i] - Q[j]; no row before -> P[i].
     Rounding is relative to at most two blocks of one symbol, and a window of zeros gives exactly 0.
-    x0: (series, n); out: (series, windows, n).
+    Sums x (non-finite as 0), then x^2 if `squares`, then i*x if `weighted`; out: (quantities, windows, n).
     """
+    nq = out.shape[0]
     m = lengths.max() if lengths.shape[0] else 0
-    p = np.empty(m)
-    q = np.empty(m)
-    for s in range(x0.shape[0]):
-        for k in range(row0.shape[0]):
-            s0 = row0[k]
-            n = lengths[k]
-            for b0 in range(0, n, BLOCK):
-                b1 = min(b0 + BLOCK, n)
-                acc = 0.0
+    p = np.empty((nq, m))
+    q = np.empty((nq, m))
+    acc = np.empty(nq)
+    for k in range(row0.shape[0]):
+        s0 = row0[k]
+        n = lengths[k]
+        for b0 in range(0, n, BLOCK):
+            b1 = min(b0 + BLOCK, n)
+            acc[:] = 0.0
+            for i in range(b0, b1):
+                v = np.float64(x[s0 + i])
+                if not np.isfinite(v):  # pandas' sums skip NaN and (turned to NaN) inf
+                    v = 0.0
+                acc[0] += v
+                p[0, i] = acc[0]
+                if squares:
+                    acc[1] += v * v
+                    p[1, i] = acc[1]
+                if weighted:
+                    acc[nq - 1] += i * v
+                    p[nq - 1, i] = acc[nq - 1]
+            for c in range(nq):
                 for i in range(b0, b1):
-                    acc += x0[s, s0 + i]
-                    p[i] = acc
-                for i in range(b0, b1):
-                    q[i] = p[i] - acc
+                    q[c, i] = p[c, i] - acc[c]
+        for c in range(nq):
             for wi in range(windows.shape[0]):
                 w = windows[wi]
                 for i in range(min(w, n)):
-                    out[s, wi, s0 + i] = p[i]
+                    out[c, wi, s0 + i] = p[c, i]
                 for i in range(w, n):
                     j = i - w
                     if (j // BLOCK) == (i // BLOCK):
-                        out[s, wi, s0 + i] = p[i] - p[j]
+                        out[c, wi, s0 + i] = p[c, i] - p[c, j]
                     else:
-                        out[s, wi, s0 + i] = p[i] - q[j]
+                        out[c, wi, s0 + i] = p[c, i] - q[c, j]
 
 
 def finite_or_nan(x: np.ndarray) -> np.ndarray:
@@ -153,47 +172,44 @@ def finite_or_nan(x: np.ndarray) -> np.ndarray:
 
 @dataclasses.dataclass
 class Moments:
-    """Count, sum and sum of squares of a series' valid values over each window (compact rows).
+    """Count, sum and sum of squares of a series' valid values over each window, as (windows, n) stacks.
 
-    The sums are of ``xc = x - ref`` (0 where missing): a per-symbol reference (its largest value)
+    The sums are of ``xc = x - ref`` (NaN where missing): a per-symbol reference (its largest value)
     for price-like series keeps the squares small when a price hardly moves, so variances and
     covariances of nearly flat windows keep their digits; ref = 0 keeps a window of zeros exact.
+    With ``weighted`` also the sum of i*xc (i: row within the symbol), for the regression.
     """
 
     valid: np.ndarray
     xc: np.ndarray
     ref: np.ndarray | float
-    n: dict[int, np.ndarray]
-    s1: dict[int, np.ndarray]
-    s2: dict[int, np.ndarray]
+    n: np.ndarray
+    s1: np.ndarray
+    s2: np.ndarray
+    si: np.ndarray | None = None
 
     @classmethod
-    def of(cls, lay: Layout, x: np.ndarray, valid: np.ndarray | None = None, center: bool = False) -> Moments:
-        valid = ~np.isnan(x) if valid is None else valid
+    def of(cls, lay: Layout, x: np.ndarray, center: bool = False, weighted: bool = False) -> Moments:
+        valid = ~np.isnan(x)
         ref: np.ndarray | float = 0.0
         if center and lay.n:
-            peak = np.fmax.reduceat(np.where(valid, x, np.nan), lay.row0)
+            peak = np.fmax.reduceat(x, lay.row0)
             ref = np.repeat(np.nan_to_num(peak, nan=0.0), lay.lengths)
             xc = x - ref
         else:
-            xc = x.copy()
-        xc[~valid] = 0.0
-        s1, s2 = lay.window_sums(xc, xc * xc)
-        return cls(valid=valid, xc=xc, ref=ref, n=lay.counts(valid), s1=s1, s2=s2)
+            xc = x
+        sums = lay.window_sums(xc, squares=True, weighted=weighted)
+        return cls(valid=valid, xc=xc, ref=ref, n=lay.counts(valid), s1=sums[0], s2=sums[1],
+                   si=sums[2] if weighted else None)
 
-    def mean(self, w: int) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            m = self.s1[w] / self.n[w]  # 0/0 -> NaN where the window has no value
-        return m + self.ref if isinstance(self.ref, np.ndarray) else m
 
-    def var(self, w: int) -> np.ndarray:
-        """ddof=1 from the sums; NaN below 2 values, never negative."""
-        n = self.n[w]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            v = (self.s2[w] - self.s1[w] * self.s1[w] / n) / (n - 1.0)
-        np.maximum(v, 0.0, out=v)
-        v[n < 2] = np.nan
-        return v
+@ufunc("float64(float64, float64, float64)")
+def _std_from_sums(n, s1, s2):
+    """ddof=1 std from count, sum and sum of squares; NaN below 2 values, 0 if rounding went negative."""
+    if n < 2.0:
+        return np.nan
+    v = (s2 - s1 * s1 / n) / (n - 1.0)
+    return np.sqrt(v) if v > 0.0 else 0.0
 
 
 # --------------------------------------------------------------------------- std, as pandas computes it
@@ -280,28 +296,26 @@ def _pandas_rolling_std(x, row0, lengths, windows, out):
                     out[wi, t] = np.nan
 
 
-def rolling_std(lay: Layout, x: np.ndarray, mom: Moments) -> dict[int, np.ndarray]:
-    """{w: what pandas rolling(w, min_periods=1).std() gives} for a compact float64 series (inf as NaN).
+def rolling_std(lay: Layout, x: np.ndarray, mom: Moments) -> np.ndarray:
+    """What pandas rolling(w, min_periods=1).std() gives, per window, for a compact float64 series.
 
-    Where no window can hold equal values only (no valid value equals the previous valid one),
-    pandas' result is the true std to ~1e-15 and the window sums give it. Symbols that can have such
-    a window get pandas' own recurrence replayed, because there pandas returns its rounding residue
-    (or 0), which Qlib then amplifies.
+    Where no window can hold equal values only (no valid value equals the previous valid one), pandas'
+    result is the true std to ~1e-15 and the window sums give it. Symbols that can have such a window
+    get pandas' own recurrence replayed, because there pandas returns its rounding residue (or 0),
+    which Qlib then amplifies.
     """
-    out = np.empty((len(WINDOWS), lay.n))
-    for k, w in enumerate(WINDOWS):
-        np.sqrt(mom.var(w), out=out[k])
+    out = _std_from_sums(mom.n, mom.s1, mom.s2)
     replay = lay.per_symbol_any(lay.repeats(x, mom.valid))
     if replay.any():
         _pandas_rolling_std(x, lay.row0[replay], lay.lengths[replay], _WINDOWS, out)
-    return dict(zip(WINDOWS, out))
+    return out
 
 
-def pandas_std(lay: Layout, x: np.ndarray) -> dict[int, np.ndarray]:
-    """pandas' rolling std replayed for every symbol (reference path of rolling_std)."""
+def pandas_std(lay: Layout, x: np.ndarray) -> np.ndarray:
+    """pandas' rolling std replayed for every symbol (the reference for rolling_std)."""
     out = np.empty((len(WINDOWS), lay.n))
     _pandas_rolling_std(x, lay.row0, lay.lengths, _WINDOWS, out)
-    return dict(zip(WINDOWS, out))
+    return out
 
 
 # ------------------------------------------------------------------------------- max/min and arg max
@@ -311,13 +325,20 @@ def _level(w: int) -> int:
     return 1 << (w.bit_length() - 1)
 
 
-def idx_extreme(lay: Layout, x: np.ndarray, kind: str) -> tuple[dict, dict]:
+@ufunc("float64(int32, int64, int32, float64)")
+def _position(first, pos, tl, w):
+    """1-based position of `first` in the window of w rows ending at padded row `pos`."""
+    span = min(w - 1.0, float(tl))  # rows before pos inside the (partial) window
+    return first - pos + span + 1.0
+
+
+def idx_extreme(lay: Layout, x: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Qlib Max/Min and IdxMax/IdxMin (1-based, first occurrence, NaN quirk) over every window.
 
-    Sparse table on the padded copy: level k holds, per row i, the extreme of rows [i-k+1, i] and
-    its first position; a window of w rows is the union of two overlapping level-k blocks
-    (k = largest power of two <= w), the earlier block winning ties.
-    x: compact float32 (NaN missing). Returns ({w: extreme}, {w: position}), float64 per compact row.
+    Sparse table on the padded copy: level k holds, per row i, the extreme of rows [i-k+1, i] and its
+    first position; a window of w rows is the union of two overlapping level-k blocks (k = the largest
+    power of two <= w), the earlier block winning ties. x: compact float32 (NaN missing).
+    Returns (extreme, position), each (windows, n) float64.
     """
     bad = ~np.isfinite(x)  # pandas turns inf into NaN before rolling.apply
     v = (x if kind == "max" else -x).astype(np.float32)
@@ -335,41 +356,50 @@ def idx_extreme(lay: Layout, x: np.ndarray, kind: str) -> tuple[dict, dict]:
         vals[2 * k], idxs[2 * k] = nv, ni
         k *= 2
     pos = lay.pos
-    tl = lay.tl.astype(np.int64)
-    any_bad = bool(bad.any())
-    if any_bad:
-        # first missing real row at or after each padded row: numpy's argmax returns it
+    ext = np.empty((len(WINDOWS), lay.n))
+    arg = np.empty((len(WINDOWS), lay.n))
+    for i, w in enumerate(WINDOWS):
+        k = _level(w)
+        s = w - k  # the earlier block ends s rows before the later one
+        va, vb = vals[k], vals[k]
+        ia, ib = idxs[k], idxs[k]
+        if s:
+            va, vb, ia, ib = va[:-s], vb[s:], ia[:-s], ib[s:]
+        first = ib + (ia - ib) * (va >= vb)  # row t of the padded copy is index t - s here
+        at = pos - s
+        ext[i] = np.maximum(va[at], vb[at])
+        _position(first[at], pos, lay.tl, float(w), out=arg[i])
+    if bad.any():
+        # numpy's argmax returns the first NaN of a window holding one; no valid value -> NaN
         padded_bad = lay.padded(bad, fill=False)
         cand = np.where(padded_bad, np.arange(len(v)), len(v))
         next_bad = np.minimum.accumulate(cand[::-1])[::-1]
         n_valid = lay.counts(~bad)
-    ext, arg = {}, {}
-    for w in WINDOWS:
-        k = _level(w)
-        lo = pos - w + k  # end of the earlier block
-        la, ra = vals[k][lo], vals[k][pos]
-        li, ri = idxs[k][lo], idxs[k][pos]
-        first = ri + (li - ri) * (la >= ra)
-        span = np.minimum(w - 1, tl)  # rows before t inside the (partial) window
-        p = (first - pos + span + 1).astype(np.float64)
-        m = np.maximum(la, ra).astype(np.float64)
-        if any_bad:
-            start = pos - span
+        for i, w in enumerate(WINDOWS):
+            start = pos - np.minimum(w - 1, lay.tl)
             nb = next_bad[start]
             hit = nb <= pos
-            p[hit] = (nb - start + 1)[hit]
-            none = n_valid[w] == 0
-            p[none] = np.nan
-            m[none] = np.nan
-        ext[w] = m if kind == "max" else -m
-        arg[w] = p
+            arg[i][hit] = (nb - start + 1)[hit]
+            none = n_valid[i] == 0
+            arg[i][none] = np.nan
+            ext[i][none] = np.nan
+    if kind == "min":
+        np.negative(ext, out=ext)
     return ext, arg
 
 
 # -------------------------------------------------------------------------------------------- rank
 
 
-def window_rank(lay: Layout, x: np.ndarray, n_valid: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+@ufunc("float64(float64, float64, float64, float32)")
+def _pct_rank(less, same, n, last):
+    """Average rank of the last value among n valid ones, as a fraction; NaN if it is missing."""
+    if last != last:
+        return np.nan
+    return (less + 1.0 + 0.5 * same) / n
+
+
+def window_rank(lay: Layout, x: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
     """pandas rolling(w, min_periods=1).rank(pct=True): average rank of the last value / valid count.
 
     One pass over the window offsets (not over windows): counts of earlier values below and equal to
@@ -382,33 +412,30 @@ def window_rank(lay: Layout, x: np.ndarray, n_valid: dict[int, np.ndarray]) -> d
     less = np.zeros(n, dtype=np.uint8)
     same = np.zeros(n, dtype=np.uint8)
     tmp = np.empty(n, dtype=bool)
-    out = {}
-    last_missing = np.isnan(xc)
+    out = np.empty((len(WINDOWS), lay.n))
     for o in range(1, max(WINDOWS)):
         np.less(xp[:-o], xp[o:], out=tmp[o:])
         less[o:] += tmp[o:]
         np.equal(xp[:-o], xp[o:], out=tmp[o:])
         same[o:] += tmp[o:]
         if o + 1 in WINDOWS:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                r = (less[lay.pos] + 1.0 + 0.5 * same[lay.pos]) / n_valid[o + 1]
-            r[last_missing] = np.nan
-            out[o + 1] = r
+            i = WINDOWS.index(o + 1)
+            _pct_rank(less[lay.pos], same[lay.pos], n_valid[i], xc, out=out[i])
     return out
 
 
 # ---------------------------------------------------------------------------------------- quantile
 
-
 @numba.njit(nogil=True, cache=True)
 def _rolling_quantiles(x, row0, lengths, windows, qs, out):
     """pandas rolling(w, min_periods=1).quantile(q, 'linear') for each w and q, NaN skipped.
 
-    Keeps each window's valid values sorted: the value leaving and the one entering are swapped in
-    with one shift of the values between their places. out: (len(windows) * len(qs), n).
+    Keeps each window's valid values sorted. Places are found by counting the values below (a
+    branch-free, vectorisable scan of at most 60 values) and the values in between are shifted by
+    one, so no data-dependent branch is taken per value. out: (len(windows) * len(qs), n).
     """
     nq = qs.shape[0]
-    buf = np.empty(windows.max(), dtype=np.float64)
+    buf = np.empty(windows.max() + 1, dtype=x.dtype)
     for k in range(row0.shape[0]):
         s0 = row0[k]
         for wi in range(windows.shape[0]):
@@ -418,33 +445,34 @@ def _rolling_quantiles(x, row0, lengths, windows, qs, out):
                 t = s0 + i
                 old = x[t - window] if i >= window else np.nan
                 v = x[t]
-                if old == old:  # remove: find it, then
-                    lo, hi = 0, n
-                    while lo < hi:
-                        mid = (lo + hi) >> 1
-                        if buf[mid] < old:
-                            lo = mid + 1
+                if old == old:
+                    po = 0  # place of (one copy of) old
+                    for j in range(n):
+                        po += buf[j] < old
+                    if v == v:
+                        pv = 0  # place of v once old is gone
+                        for j in range(n):
+                            pv += buf[j] < v
+                        if old < v:
+                            pv -= 1
+                        if pv > po:
+                            for j in range(po, pv):
+                                buf[j] = buf[j + 1]
                         else:
-                            hi = mid
-                    if v == v:  # ... replace it by v, shifting the values in between
-                        j = lo
-                        while j + 1 < n and buf[j + 1] < v:
-                            buf[j] = buf[j + 1]
-                            j += 1
-                        while j > 0 and buf[j - 1] > v:
-                            buf[j] = buf[j - 1]
-                            j -= 1
-                        buf[j] = v
+                            for j in range(po, pv, -1):
+                                buf[j] = buf[j - 1]
+                        buf[pv] = v
                     else:
-                        for j in range(lo, n - 1):
+                        for j in range(po, n - 1):
                             buf[j] = buf[j + 1]
                         n -= 1
-                elif v == v:  # insert
-                    j = n
-                    while j > 0 and buf[j - 1] > v:
+                elif v == v:
+                    pv = 0
+                    for j in range(n):
+                        pv += buf[j] < v
+                    for j in range(n, pv, -1):
                         buf[j] = buf[j - 1]
-                        j -= 1
-                    buf[j] = v
+                    buf[pv] = v
                     n += 1
                 for q in range(nq):
                     row = wi * nq + q
@@ -456,90 +484,114 @@ def _rolling_quantiles(x, row0, lengths, windows, qs, out):
                         if f == idx:
                             out[row, t] = buf[idx]
                         else:
-                            lo_v = buf[idx]
-                            out[row, t] = lo_v + (buf[idx + 1] - lo_v) * (f - idx)
+                            lo_v = np.float64(buf[idx])
+                            out[row, t] = lo_v + (np.float64(buf[idx + 1]) - lo_v) * (f - idx)
 
 
-def window_quantiles(lay: Layout, x: np.ndarray, qs: tuple[float, ...]) -> dict[int, np.ndarray]:
-    """{w: array (len(qs), n)} of rolling linear quantiles of a compact series (inf as NaN, like pandas)."""
+def window_quantiles(lay: Layout, x: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """(len(qs), windows, n): rolling linear quantiles of a compact float32 series (inf as NaN, like
+    pandas; the values are kept as float32, which orders them as their float64 images)."""
     out = np.empty((len(WINDOWS) * len(qs), lay.n))
-    _rolling_quantiles(finite_or_nan(x), lay.row0, lay.lengths, _WINDOWS, np.asarray(qs, dtype=np.float64), out)
-    return {w: out[i * len(qs) : (i + 1) * len(qs)] for i, w in enumerate(WINDOWS)}
+    x = np.where(np.isfinite(x), x, np.nan).astype(np.float32)
+    _rolling_quantiles(x, lay.row0, lay.lengths, _WINDOWS, np.asarray(qs, dtype=np.float64), out)
+    return out.reshape(len(WINDOWS), len(qs), lay.n).transpose(1, 0, 2)
 
 
 # -------------------------------------------------------------------------------------- regression
 
 
-def window_regression(lay: Layout, mom: Moments):
-    """Qlib Slope, Rsquare (unmasked) and Resi on x = 1..w of the series behind `mom`, a missing value
-    keeping its slot.
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _regression_out(n, si, sy, syy, sx, sxx, tl, last, std, divisor, beta, rsqr, resi):
+    """Slope/divisor, Rsquare (NaN where std is ~0) and Resi/divisor as float32, per window and row.
 
-    The sum of x*y is a correlation of the padded (centred) series with the ramp 1..w; sums of x and
-    x^2 over the valid slots are closed-form when no value is missing (the valid slots are then the
-    highest min(w, t+1)), else correlations of the validity mask. Centring shifts the intercept only.
+    Slot of row i in the window ending at row t: i - t + w (the newest is w). So the sum of slot*y is
+    si - (t - w)*sy with si the window's sum of i*y. Then Qlib's formulas: slope = (N*Sxy - Sx*Sy) /
+    (N*Sxx - Sx^2), intercept = Sy/N - slope*Sx/N, Rsquare = r^2, Resi = y_t - (slope*w + intercept).
     """
-    yc = mom.xc
-    yp = lay.padded(yc, fill=0.0)
-    gaps = not mom.valid.all()
-    if gaps:
-        vp = lay.padded(mom.valid.astype(np.float64), fill=0.0)
-    last = np.where(mom.valid, yc, np.nan)
-    slope, rsq, resi = {}, {}, {}
-    for w in WINDOWS:
-        ramp = np.arange(1, w + 1, dtype=np.float64)
-        at = lay.pos - (w - 1)  # correlate(..., 'valid')[i] is the window starting at row i
-        sxy = np.correlate(yp, ramp, "valid")[at]
-        n = mom.n[w]
-        if gaps:
-            sx = np.correlate(vp, ramp, "valid")[at]
-            sxx = np.correlate(vp, ramp * ramp, "valid")[at]
-        else:  # slots w-n+1 .. w
-            lo = w - n
-            sx = n * (w + lo + 1) / 2.0
-            sxx = (w * (w + 1) * (2 * w + 1) - lo * (lo + 1) * (2 * lo + 1)) / 6.0
-        sy, syy = mom.s1[w], mom.s2[w]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            num = n * sxy - sx * sy
-            den = n * sxx - sx * sx
+    for k in range(n.shape[0]):
+        w = float(WINDOWS_T[k])
+        for t in range(n.shape[1]):
+            nn = n[k, t]
+            b0 = float(tl[t]) - w
+            sxy = si[k, t] - b0 * sy[k, t]
+            num = nn * sxy - sx[k, t] * sy[k, t]
+            den = nn * sxx[k, t] - sx[k, t] * sx[k, t]
             b = num / den
-            r = num / np.sqrt(den * (n * syy - sy * sy))
-            a = sy / n - b * (sx / n)
-            resi[w] = last - (b * w + a)
-        slope[w], rsq[w] = b, r * r
-    return slope, rsq, resi
+            beta[k, t] = b / divisor[t]
+            if std[k, t] <= STD_ZERO:
+                rsqr[k, t] = np.nan
+            else:
+                r = num / np.sqrt(den * (nn * syy[k, t] - sy[k, t] * sy[k, t]))
+                rsqr[k, t] = r * r
+            a = sy[k, t] / nn - b * (sx[k, t] / nn)
+            resi[k, t] = (last[t] - (b * w + a)) / divisor[t]
+
+
+@ufunc("float64(float64, float64)")
+def _slot_sum(n, w):
+    """Sum of the slots w-n+1 .. w (the valid slots when none is missing)."""
+    lo = w - n
+    return n * (w + lo + 1.0) / 2.0
+
+
+@ufunc("float64(float64, float64)")
+def _slot_sum_sq(n, w):
+    lo = w - n
+    return (w * (w + 1.0) * (2.0 * w + 1.0) - lo * (lo + 1.0) * (2.0 * lo + 1.0)) / 6.0
+
+
+def window_regression(lay: Layout, mom: Moments, std: np.ndarray, divisor: np.ndarray,
+                      beta: np.ndarray, rsqr: np.ndarray, resi: np.ndarray) -> None:
+    """Qlib Slope/divisor, Rsquare (NaN where `std` is ~0) and Resi/divisor on x = 1..w of the series
+    behind `mom` (built with weighted=True), a missing value keeping its slot; written into three
+    (windows, n) float32 blocks.
+
+    Sums of slot and slot^2 over the valid slots are closed-form when no value is missing (the valid
+    slots are then the highest min(w, t+1)); otherwise they come, exactly, from window sums of the
+    validity, i*validity and i^2*validity. Centring the series shifts the intercept only.
+    """
+    if mom.valid.all():
+        sx = _slot_sum(mom.n, W_COL)
+        sxx = _slot_sum_sq(mom.n, W_COL)
+    else:
+        i = lay.tl.astype(np.float64)
+        v = mom.valid.astype(np.float64)
+        cnt, si = lay.window_sums(v, weighted=True)
+        si2 = lay.window_sums(v * i * i)[0]
+        b0 = i - W_COL  # slot = i - b0
+        sx = si - b0 * cnt
+        sxx = si2 - 2.0 * b0 * si + b0 * b0 * cnt
+    _regression_out(mom.n, mom.si, mom.s1, mom.s2, sx, sxx, lay.tl, mom.xc, std, divisor, beta, rsqr, resi)
 
 
 # ------------------------------------------------------------------------------------- correlation
 
 
-def window_corr(lay: Layout, mx: Moments, my: Moments, flat_x: dict[int, np.ndarray],
-                flat_y: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
-    """Qlib Corr(x, y, w): pandas' pairwise-complete rolling Pearson correlation (inf as NaN), set to
-    NaN where either side's own rolling std is ~0 (flat_x, flat_y: those masks per window).
+@ufunc("float64(float64, float64, float64, float64, float64, float64, float64, float64)")
+def _corr(n, sx, sy, sxx, syy, sxy, std_x, std_y):
+    """Pearson correlation from window sums; NaN below 2 pairs, for a flat side (variance <= 0) and
+    where either side's own std is ~0 (Qlib's mask)."""
+    if n < 2.0 or std_x <= STD_ZERO or std_y <= STD_ZERO:
+        return np.nan
+    vx = n * sxx - sx * sx
+    vy = n * syy - sy * sy
+    if vx <= 0.0 or vy <= 0.0:
+        return np.nan
+    return (n * sxy - sx * sy) / np.sqrt(vx * vy)
 
-    mx, my: Moments of x and y (inf already NaN); their sums serve the pairs when one side has no
-    missing value where the other has one.
+
+def window_corr(lay: Layout, mx: Moments, my: Moments, std_x: np.ndarray, std_y: np.ndarray) -> np.ndarray:
+    """Qlib Corr(x, y, w): pandas' pairwise-complete rolling Pearson correlation (inf as NaN), set to
+    NaN where either side's own rolling std (std_x, std_y) is ~0.
+
+    mx, my: Moments of x and y; their sums serve the pairs when both sides miss the same rows.
     """
-    pair = mx.valid & my.valid
-    xc, yc = mx.xc, my.xc
-    if not np.array_equal(pair, mx.valid):
-        xc = np.where(pair, xc, 0.0)
-    if not np.array_equal(pair, my.valid):
-        yc = np.where(pair, yc, 0.0)
-    if xc is mx.xc and yc is my.xc:
-        n, (sx, sy, sxy) = mx.n, (mx.s1, my.s1, *lay.window_sums(xc * yc))
-        sxx, syy = mx.s2, my.s2
+    sxy = lay.window_sums(mx.xc * my.xc)[0]  # NaN (a missing side) counts as 0
+    if np.array_equal(mx.valid, my.valid):
+        n, sx, sy, sxx, syy = mx.n, mx.s1, my.s1, mx.s2, my.s2
     else:
+        pair = mx.valid & my.valid
         n = lay.counts(pair)
-        sx, sy, sxx, syy, sxy = lay.window_sums(xc, yc, xc * xc, yc * yc, xc * yc)
-    out = {}
-    for w in WINDOWS:
-        nw = n[w]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cov = nw * sxy[w] - sx[w] * sy[w]
-            varx = nw * sxx[w] - sx[w] * sx[w]
-            vary = nw * syy[w] - sy[w] * sy[w]
-            c = cov / np.sqrt(varx * vary)
-        c[(varx <= 0) | (vary <= 0) | (nw < 2) | flat_x[w] | flat_y[w]] = np.nan
-        out[w] = c
-    return out
+        sx, sxx = lay.window_sums(np.where(pair, mx.xc, np.nan), squares=True)
+        sy, syy = lay.window_sums(np.where(pair, my.xc, np.nan), squares=True)
+    return _corr(n, sx, sy, sxx, syy, sxy, std_x, std_y)
