@@ -107,7 +107,11 @@ def test_silver_alpha158_equals_pyqlib_on_gold(lake, silver):
     ref = pl.from_pandas(view.features.reset_index())
     ref.columns = ["security", "date", *names]
     ref = ref.with_columns(pl.col("date").cast(pl.Date))
-    ours = pl.concat(list(silver.values())).select("security", "date", *names)
+    m = market(END)
+    latest = m.daily_raw().join(m.securities(), on="security_id").select(
+        "ticker", "date", pl.col("current_ticker").alias("symbol"))
+    ours = (pl.concat(list(silver.values())).join(latest, on=["ticker", "date"])
+            .select(pl.col("symbol").alias("security"), "date", *names))
     j = ours.join(ref, on=["security", "date"], suffix="_q")
     assert j.height == ours.height
     worst = {}
