@@ -21,7 +21,7 @@ from quantmini.qlib_reader import pyqlib_features
 from quantmini.qlib_writer import publish
 
 CAL = sessions("2023-01-03", "2024-03-28")  # 312 sessions
-RTOL = 1e-5
+RTOL = 1e-5  # |ours - pyqlib| <= RTOL * max(1, |pyqlib|), and NaN exactly where pyqlib has NaN
 
 
 def _walk(rng: np.random.Generator, n: int, price: float, vol: float = 0.02, tick: float | None = None) -> dict:
@@ -89,6 +89,26 @@ def awkward_bars(cal: list[date] = CAL, seed: int = 7) -> pl.DataFrame:
     return pl.concat(frames).with_columns(pl.col("date").cast(pl.Date))
 
 
+def market_bars(cal: list[date] = CAL) -> pl.DataFrame:
+    """The simulator's demo market, adjusted, calendar-aligned, one symbol per security."""
+    from quantmini.sim.market import Market, MarketConfig
+
+    adj = Market(MarketConfig(n_tickers=50, start=cal[0], end=cal[-1])).daily_adjusted()
+    bars = adj.select(
+        pl.format("M{}", pl.col("security_id")).alias("symbol"), "date",
+        *[pl.col(f"adj_{f}").alias(f) for f in alpha158.FIELDS],
+    )
+    return calendar_aligned(bars, cal)
+
+
+def calendar_aligned(bars: pl.DataFrame, cal: list[date]) -> pl.DataFrame:
+    """One row per session of each symbol's span, nulls where it has no bar (gold's layout)."""
+    grid = pl.DataFrame({"date": cal}).with_columns(pl.col("date").cast(pl.Date))
+    spans = bars.group_by("symbol").agg(pl.col("date").min().alias("lo"), pl.col("date").max().alias("hi"))
+    full = spans.join(grid, how="cross").filter(pl.col("date").is_between(pl.col("lo"), pl.col("hi")))
+    return full.select("symbol", "date").join(bars, on=["symbol", "date"], how="left").sort("symbol", "date")
+
+
 def pyqlib_reference(tmp_path, bars: pl.DataFrame, cal: list[date]) -> pd.DataFrame:
     """158 features + label computed by real pyqlib from a provider directory of `bars`."""
     publish(tmp_path / "qlib", bars, cal, list(alpha158.FIELDS))
@@ -121,3 +141,164 @@ def mismatches(ours: pd.DataFrame, ref: pd.DataFrame, names: list[str], rtol: fl
             bad[name] = (f"{int(off.sum())} rows, e.g. {ref.index[k]}: ours {a[k]!r} pyqlib {b[k]!r}"
                          f" (nan-mismatch {int((na != nb).sum())}, max rel err {np.nanmax(np.where(both, err, 0)):.2e})")
     return bad
+
+
+# ------------------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def bars() -> pl.DataFrame:
+    return pl.concat([awkward_bars(), market_bars()])
+
+
+@pytest.fixture(scope="module")
+def reference(bars, tmp_path_factory) -> pd.DataFrame:
+    return pyqlib_reference(tmp_path_factory.mktemp("alpha158"), bars, CAL)
+
+
+def ours_indexed(bars: pl.DataFrame) -> pd.DataFrame:
+    feats = alpha158.compute(bars)
+    return as_pandas(feats.join(alpha158.compute_label(bars), on=["symbol", "date"]))
+
+
+# ---------------------------------------------------------------------------------------------- tests
+
+
+def test_names_and_expressions_are_qlibs():
+    from qlib.contrib.data.loader import Alpha158DL
+
+    fields, names = Alpha158DL.get_feature_config()
+    assert alpha158.FEATURE_NAMES == names
+    assert [alpha158.QLIB_EXPRESSIONS[n] for n in names] == fields
+
+
+def test_every_feature_and_the_label_match_pyqlib(bars, reference):
+    assert len(reference) == len(bars)  # pyqlib has a row for every session of every span, as we do
+    ours = ours_indexed(bars)
+    assert list(ours.columns) == [*alpha158.FEATURE_NAMES, alpha158.LABEL_NAME]
+    assert all(ours[n].dtype == np.float32 for n in ours.columns)
+    bad = mismatches(ours, reference, [*alpha158.FEATURE_NAMES, alpha158.LABEL_NAME])
+    assert not bad, "\n".join(f"{k}: {v}" for k, v in bad.items())
+    # the data reaches the awkward branches: NaN warm-ups, masks, zero volume, ties
+    assert reference["RSQR20"].loc["FLAT"].isna().sum() > 40  # Rsquare masked on constant prices
+    assert reference["CORD5"].loc["ZVOL"].iloc[104:110].isna().all()  # 0/0 and x/0 volume ratios
+    doubled = (reference["RANK5"].loc["RW1"].iloc[5:] * 10).round(4)  # 2 * average rank in full windows
+    assert (doubled % 2 == 1).sum() > 5  # ties, ranked by their average
+
+
+def _ddof0(monkeypatch):
+    orig = alpha158.rolling_std
+
+    def std_ddof0(lay, x, mom):
+        with np.errstate(all="ignore"):
+            return orig(lay, x, mom) * np.sqrt((mom.n - 1) / mom.n)
+
+    monkeypatch.setattr(alpha158, "rolling_std", std_ddof0)
+    return ["STD", "VSTD", "WVMA"]
+
+
+def _min_rank(monkeypatch):
+    @rolling.ufunc("float64(float64, float64, float64, float32)")
+    def min_rank(less, same, n, last):
+        return np.nan if last != last else (less + 1.0) / n
+
+    monkeypatch.setattr(rolling, "_pct_rank", min_rank)
+    return ["RANK"]
+
+
+def _zero_based_idx(monkeypatch):
+    orig = alpha158.idx_extreme
+
+    def idx0(lay, x, kind):
+        ext, pos = orig(lay, x, kind)
+        return ext, pos - 1
+
+    monkeypatch.setattr(alpha158, "idx_extreme", idx0)
+    return ["IMAX", "IMIN"]
+
+
+def _corr_unmasked(monkeypatch):
+    orig = alpha158.window_corr
+
+    def corr(lay, mx, my, std_x, std_y):
+        return orig(lay, mx, my, np.ones_like(std_x), np.ones_like(std_y))
+
+    monkeypatch.setattr(alpha158, "window_corr", corr)
+    return ["CORD"]  # constant windows have zero variance anyway: the mask shows on nearly flat ones
+
+
+def _full_windows_only(monkeypatch):
+    orig = alpha158.window_quantiles
+
+    def quantiles(lay, x, qs):
+        q = orig(lay, x, qs).copy()
+        q[:, lay.tl[None, :] < np.asarray(rolling.WINDOWS)[:, None] - 1] = np.nan  # min_periods = w
+        return q
+
+    monkeypatch.setattr(alpha158, "window_quantiles", quantiles)
+    return ["QTLU", "QTLD"]
+
+
+@pytest.mark.parametrize("alter", [_ddof0, _min_rank, _zero_based_idx, _corr_unmasked, _full_windows_only],
+                         ids=["std-ddof0", "rank-min-ties", "idxmax-0-based", "corr-no-std-mask", "no-warm-up"])
+def test_comparison_catches_a_changed_operator(bars, reference, monkeypatch, alter):
+    """The comparison is sharp: one operator with other semantics makes it fail on that operator's
+    features (every group named by the alteration) and leaves the others matching."""
+    groups = alter(monkeypatch)
+    bad = mismatches(ours_indexed(bars), reference, alpha158.FEATURE_NAMES)
+    missed = [g for g in groups if not any(n.rstrip("0123456789") == g for n in bad)]
+    assert not missed, f"alteration not caught in {missed}; mismatching: {sorted(bad)}"
+    assert all(n.rstrip("0123456789") in groups for n in bad), f"collateral mismatches: {sorted(bad)}"
+
+
+def test_point_in_time(bars):
+    """A feature at session t reads rows up to t only: changing or dropping later rows changes nothing."""
+    cut = CAL[200]
+    full = alpha158.compute(bars).filter(pl.col("date") <= cut)
+    altered = bars.with_columns(
+        [pl.when(pl.col("date") > cut).then(pl.col(f) * 3.0 + 1.0).otherwise(pl.col(f)).alias(f)
+         for f in alpha158.FIELDS]
+    )
+    for variant in (altered, bars.filter(pl.col("date") <= cut)):
+        got = alpha158.compute(variant).filter(pl.col("date") <= cut)
+        a = full.select(alpha158.FEATURE_NAMES).to_numpy()
+        b = got.select(alpha158.FEATURE_NAMES).to_numpy()
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-9, equal_nan=True)
+    label = alpha158.compute_label(bars)  # the label alone looks ahead: its last two rows are NaN
+    assert label.group_by("symbol").agg(pl.col("LABEL0").tail(2).is_nan().all())["LABEL0"].all()
+
+
+def test_sixty_rows_of_history_suffice():
+    """With 60 earlier sessions (61 for CORD60: Ref then a 60-row window) a feature no longer depends
+    on older history: what a monthly partition with its look-back rows relies on."""
+    rng = np.random.default_rng(3)
+    n = 200
+    frames = [pl.DataFrame({"symbol": f"S{k}", "date": CAL[:n], **_walk(rng, n, 20.0 + 10 * k)}) for k in range(6)]
+    bars = pl.concat(frames).with_columns(pl.col("date").cast(pl.Date))
+    full = alpha158.compute(bars)
+    tail = alpha158.compute(bars.filter(pl.col("date") >= CAL[n - 80]))
+    check = full.filter(pl.col("date") >= CAL[n - 80 + 61])
+    got = tail.filter(pl.col("date") >= CAL[n - 80 + 61])
+    np.testing.assert_allclose(got.select(alpha158.FEATURE_NAMES).to_numpy(),
+                               check.select(alpha158.FEATURE_NAMES).to_numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_rows_come_back_sorted_with_any_symbol_type_and_input_order():
+    bars = awkward_bars().filter(pl.col("symbol").is_in(["RW0", "GAPS", "TINY"]))
+    ref = alpha158.compute(bars)
+    keyed = bars.with_columns(pl.col("symbol").replace_strict({"RW0": 3, "GAPS": 1, "TINY": 2}).alias("security"))
+    got = alpha158.compute(keyed.drop("symbol").sample(fraction=1.0, shuffle=True, seed=1), symbol_col="security")
+    assert got["security"].to_list() == sorted(got["security"].to_list())
+    by_symbol = ref.with_columns(pl.col("symbol").replace_strict({"RW0": 3, "GAPS": 1, "TINY": 2}).alias("security"))
+    expect = by_symbol.drop("symbol").sort("security", "date").select(got.columns)
+    assert got.equals(expect)
+
+
+def test_bad_input_is_refused():
+    bars = awkward_bars().filter(pl.col("symbol") == "SHRT")
+    with pytest.raises(ValueError, match="lacks"):
+        alpha158.compute(bars.drop("vwap"))
+    with pytest.raises(ValueError, match="more than one row"):
+        alpha158.compute(pl.concat([bars, bars.head(1)]))
+    empty = alpha158.compute(bars.head(0))
+    assert empty.height == 0 and empty.columns[2:] == alpha158.FEATURE_NAMES

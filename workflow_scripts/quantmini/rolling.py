@@ -174,9 +174,10 @@ def finite_or_nan(x: np.ndarray) -> np.ndarray:
 class Moments:
     """Count, sum and sum of squares of a series' valid values over each window, as (windows, n) stacks.
 
-    The sums are of ``xc = x - ref`` (NaN where missing): a per-symbol reference (its largest value)
-    for price-like series keeps the squares small when a price hardly moves, so variances and
-    covariances of nearly flat windows keep their digits; ref = 0 keeps a window of zeros exact.
+    The sums are of ``xc = x - ref`` (NaN where missing): for price-like series a per-symbol reference
+    (its first valid value: nothing from the future) keeps the squares small while a price hardly
+    moves, so variances and covariances of nearly flat windows keep their digits; ref = 0 keeps a
+    window of zeros exact.
     With ``weighted`` also the sum of i*xc (i: row within the symbol), for the regression.
     """
 
@@ -193,8 +194,8 @@ class Moments:
         valid = ~np.isnan(x)
         ref: np.ndarray | float = 0.0
         if center and lay.n:
-            peak = np.fmax.reduceat(x, lay.row0)
-            ref = np.repeat(np.nan_to_num(peak, nan=0.0), lay.lengths)
+            first = np.minimum.reduceat(np.where(valid, np.arange(lay.n), lay.n), lay.row0)
+            ref = np.repeat(np.where(first < lay.n, x[np.minimum(first, lay.n - 1)], 0.0), lay.lengths)
             xc = x - ref
         else:
             xc = x
