@@ -6,9 +6,11 @@ include: "rules/stocks_daily.smk"
 include: "rules/corporate_actions.smk"
 include: "rules/silver.smk"
 include: "rules/gold.smk"
+include: "rules/targets.smk"
 
 
 rule all:
     input:
-        all_targets(),
+        bronze_targets(),
+        gold_targets(),
     default_target: True

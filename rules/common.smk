@@ -53,11 +53,7 @@ def enabled(dtype):
     return dtype in config["data_types"]
 
 
-TARGETS = {}
-
-
-def all_targets():
-    return [f for dtype, files in TARGETS.items() if enabled(dtype) for f in files]
+TARGETS = {}  # data type -> its bronze partitions; each rules/<type>.smk registers its own
 
 
 onstart:

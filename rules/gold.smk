@@ -19,11 +19,3 @@ rule gold_qlib:
         f"{ROOT}/benchmarks/gold_qlib.tsv"
     script:
         "../workflow_scripts/gold_qlib.py"
-
-
-rule gold:
-    input:
-        rules.gold_qlib.output.stamp,
-
-
-TARGETS["stocks_daily"] = TARGETS["stocks_daily"] + [rules.gold_qlib.output.stamp]

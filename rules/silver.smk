@@ -47,8 +47,3 @@ rule silver_stocks_daily:
         f"{ROOT}/benchmarks/silver_stocks_daily/{MONTH}.tsv"
     script:
         "../workflow_scripts/silver_stocks_daily.py"
-
-
-rule silver:
-    input:
-        per_month(rules.silver_stocks_daily.output.silver),

@@ -35,8 +35,3 @@ rule bronze_stocks_daily:
 
 
 TARGETS["stocks_daily"] = per_month(rules.bronze_stocks_daily.output.bronze)
-
-
-rule bronze:
-    input:
-        all_targets(),
