@@ -13,22 +13,14 @@ import polars as pl
 
 from quantmini import atomic
 from quantmini.lake import LakePaths
+from quantmini.parquet_io import PARQUET_OPTIONS, write_parquet  # noqa: F401 (re-exported)
 from quantmini.normalise.stocks_daily import BARS_SCHEMA, parse_grouped
 from quantmini.validation import validate_partition
 
 log = logging.getLogger("quantmini.bronze")
 
-PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "statistics": True}
-
-
 class CorruptLandingError(RuntimeError):
     """A landing file that cannot be read back (truncated gzip, invalid JSON)."""
-
-
-def write_parquet(df: pl.DataFrame, path: str | Path) -> None:
-    """Write a Parquet file atomically (temp file, fsync, rename)."""
-    with atomic.atomic_path(path) as tmp:
-        df.write_parquet(tmp, **PARQUET_OPTIONS)
 
 
 def read_landing(path: Path) -> bytes:

@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from quantmini import adjust, calendar
-from quantmini.bronze import write_parquet
+from quantmini.parquet_io import write_parquet
 
 log = logging.getLogger("quantmini.silver")
 
