@@ -343,3 +343,15 @@ def test_api_key_never_leaks(sim, fault_sim, caplog):
     assert any(r.name.startswith(("httpx", "httpcore")) for r in caplog.records)
     assert MARKER not in caplog.text
     assert all(MARKER not in line["query"] for line in sim.requests() + fault_sim.requests())
+
+
+def test_untrusted_certificate_is_permanent(sim):
+    before = len(log_lines(sim))
+
+    async def go():
+        async with PolygonClient(sim.tls_url, api_key=KEY, backoff_base=0.01) as c:  # certifi CAs only
+            await c.get_bytes(GROUPED.format("2024-01-03"))
+
+    with pytest.raises(PermanentApiError, match=r"^TLS certificate rejected for GET /v2/aggs/grouped/.*CERTIFICATE_VERIFY_FAILED"):
+        run(go())
+    assert len(log_lines(sim, before)) == 0

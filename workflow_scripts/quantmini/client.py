@@ -287,6 +287,17 @@ def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=verify)
 
 
+def _is_certificate_error(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(8):  # httpx -> httpcore -> ssl: a short cause/context chain
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -474,6 +485,8 @@ class PolygonClient:
                 except httpx.TransportError as exc:
                     stats.transport_errors += 1
                     failure = f"{type(exc).__name__}: {_one_line(self._mask(str(exc)), 120) or 'connection failed'}"
+                    if _is_certificate_error(exc):  # retrying cannot make an untrusted certificate trusted
+                        raise PermanentApiError(f"TLS certificate rejected for {self._where(url)}: {failure}") from None
                     if attempt == 0:
                         retry_after = 0.0  # a kept-alive connection was closed (GOAWAY, idle close): retry now
                 else:
