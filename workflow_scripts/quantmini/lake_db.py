@@ -1,0 +1,220 @@
+"""DuckDB over the lake: one SQL view per bronze/silver/quarantine table, Hive-partitioned by year/month.
+
+Views read `<layer>/<type>/year=YYYY/month=MM/*.parquet` with typed partition columns, so a filter on
+`year`/`month` skips whole files (DuckDB prunes the file list before opening anything). Every value a
+caller gives (tickers, dates) is bound as a parameter, never pasted into SQL. `lake.duckdb` holds the
+same views for BI tools and `quantmini query`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from quantmini import atomic
+from quantmini.calendar import to_date
+
+LAYERS = ("bronze", "silver", "quarantine")
+CATALOG_NAME = "lake.duckdb"
+_META = "_quantmini_views"
+
+
+def _sql_literal(text: str) -> str:
+    """A quoted SQL string literal (used for file globs we discovered ourselves, never user input)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def table_globs(root: str | os.PathLike) -> dict[str, str]:
+    """View name (`<layer>_<type>`) -> Parquet glob, for every table with at least one partition file."""
+    root = Path(root).resolve()
+    out = {}
+    for layer in LAYERS:
+        base = root / layer
+        if not base.is_dir():
+            continue
+        for tdir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if next(tdir.glob("year=*/month=*/*.parquet"), None) is not None:
+                out[f"{layer}_{tdir.name}"] = str(tdir / "year=*" / "month=*" / "*.parquet")
+    return out
+
+
+def view_sql(name: str, glob: str) -> str:
+    return (
+        f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet({_sql_literal(glob)}, '
+        "hive_partitioning = true, hive_types = {'year': INTEGER, 'month': INTEGER})"
+    )
+
+
+def month_filter(start: dt.date | None, end: dt.date | None) -> tuple[list[str], list[int]]:
+    """Conditions on the partition columns only (the form DuckDB prunes files by), with their params."""
+    where, params = [], []
+    if start is not None:
+        where.append("(year > ? OR (year = ? AND month >= ?))")
+        params += [start.year, start.year, start.month]
+    if end is not None:
+        where.append("(year < ? OR (year = ? AND month <= ?))")
+        params += [end.year, end.year, end.month]
+    return where, params
+
+
+class Lake:
+    """The lake as SQL: `Lake(root).query("SELECT ...")`, `Lake(root).stocks_daily(...)` -> polars."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root).resolve()
+        self.views = table_globs(self.root)
+        self.con = duckdb.connect()
+        for name, glob in self.views.items():
+            self.con.execute(view_sql(name, glob))
+
+    def __enter__(self) -> Lake:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def query(self, sql: str, params: Sequence | dict | None = None) -> pl.DataFrame:
+        return self.con.sql(sql, params=params or None).pl()
+
+    def explain_analyze(self, sql: str, params: Sequence | dict | None = None) -> str:
+        return "\n".join(row[1] for row in self.con.execute("EXPLAIN ANALYZE " + sql, params or []).fetchall())
+
+    def stocks_daily_sql(
+        self, tickers: Iterable[str] | str | None = None, start: dt.date | str | None = None,
+        end: dt.date | str | None = None, layer: str = "bronze",
+    ) -> tuple[str, list]:
+        """The SQL and bound parameters of `stocks_daily` (kept apart so a test can EXPLAIN it)."""
+        if layer not in ("bronze", "silver"):
+            raise ValueError(f"layer must be 'bronze' or 'silver', not {layer!r}")
+        view = f"{layer}_stocks_daily"
+        if view not in self.views:
+            raise LookupError(f"the lake at {self.root} has no {layer} stocks_daily partitions")
+        start = to_date(start) if start is not None else None
+        end = to_date(end) if end is not None else None
+        where, params = month_filter(start, end)
+        if start is not None:
+            where.append("date >= ?")
+            params.append(start)
+        if end is not None:
+            where.append("date <= ?")
+            params.append(end)
+        if tickers is not None:
+            tickers = [tickers] if isinstance(tickers, str) else [str(t) for t in tickers]
+            if layer == "silver":  # a security's history under any symbol it traded as
+                where.append("(list_contains(?, ticker) OR list_contains(?, security))")
+                params += [tickers, tickers]
+            else:
+                where.append("list_contains(?, ticker)")
+                params.append(tickers)
+        key = "security, date" if layer == "silver" else "ticker, date"
+        sql = f'SELECT * EXCLUDE (year, month) FROM "{view}"'
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return sql + f" ORDER BY {key}", params
+
+    def stocks_daily(
+        self, tickers: Iterable[str] | str | None = None, start: dt.date | str | None = None,
+        end: dt.date | str | None = None, layer: str = "bronze",
+    ) -> pl.DataFrame:
+        """Daily bars of `tickers` in [start, end] (inclusive) from bronze (raw) or silver (adjusted)."""
+        return self.query(*self.stocks_daily_sql(tickers, start, end, layer))
+
+    # ------------------------------------------------------------------ persistent catalog for BI tools
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / CATALOG_NAME
+
+    def _catalog_is_current(self) -> bool:
+        try:
+            con = duckdb.connect(str(self.catalog_path), read_only=True)
+        except duckdb.Error:
+            return False
+        try:
+            stored = con.execute(f"SELECT name, pattern FROM {_META}").fetchall()
+        except duckdb.Error:
+            return False
+        finally:
+            con.close()
+        return dict(stored) == self.views
+
+    def write_catalog(self, force: bool = False) -> Path:
+        """Write `<root>/lake.duckdb` (views only, absolute paths) unless it already lists every table.
+
+        Written under a temporary name and renamed: a BI tool never opens a half-built file.
+        """
+        path = self.catalog_path
+        if not force and path.exists() and self._catalog_is_current():
+            return path
+        with atomic.atomic_path(path) as tmp:
+            tmp.unlink()  # DuckDB creates its own file
+            con = duckdb.connect(str(tmp))
+            try:
+                for name, glob in self.views.items():
+                    con.execute(view_sql(name, glob))
+                con.execute(f"CREATE TABLE {_META} (name VARCHAR, pattern VARCHAR)")
+                if self.views:
+                    con.executemany(f"INSERT INTO {_META} VALUES (?, ?)", list(self.views.items()))
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+        return path
+
+    # ------------------------------------------------------------------ what the lake holds
+    def status(self) -> pl.DataFrame:
+        """Per table: partitions, first/last partition, rows, bytes, last update (from Parquet metadata)."""
+        rows = []
+        for name, glob in self.views.items():
+            layer, dtype = name.split("_", 1)
+            files = sorted(Path(p) for p in _glob(glob))
+            meta = self.con.execute(
+                "SELECT sum(num_rows)::BIGINT FROM (SELECT DISTINCT file_name, num_rows FROM "
+                "parquet_file_metadata(?))", [[str(f) for f in files]]
+            ).fetchone()
+            parts = sorted({(f.parent.parent.name[5:], f.parent.name[6:]) for f in files})
+            stats = [f.stat() for f in files]
+            rows.append({
+                "layer": layer, "type": dtype, "partitions": len(parts),
+                "first": f"{parts[0][0]}-{parts[0][1]}", "last": f"{parts[-1][0]}-{parts[-1][1]}",
+                "rows": int(meta[0] or 0), "bytes": sum(s.st_size for s in stats),
+                "updated": dt.datetime.fromtimestamp(max(s.st_mtime for s in stats)).replace(microsecond=0),
+            })
+        return pl.DataFrame(rows, schema={
+            "layer": pl.Utf8, "type": pl.Utf8, "partitions": pl.Int64, "first": pl.Utf8, "last": pl.Utf8,
+            "rows": pl.Int64, "bytes": pl.Int64, "updated": pl.Datetime,
+        })
+
+    def validation_reports(self) -> pl.DataFrame:
+        """Every validation report (reports/validation/<type>/year=YYYY/month=MM.json), one row each."""
+        rows = []
+        for f in sorted((self.root / "reports" / "validation").glob("*/year=*/month=*.json")):
+            rep = json.loads(f.read_text())
+            # corporate_actions reports count splits and dividends apart and have no `ok`: their
+            # quarantined events are deliberate rejections of vendor errors, not a failure
+            events = {k: rep.get(f"splits_{k}", 0) + rep.get(f"dividends_{k}", 0) for k in ("in", "kept", "quarantined")}
+            rows.append({
+                "type": f.parent.parent.name, "partition": f"{f.parent.name[5:]}-{f.stem[6:]}",
+                "rows_in": rep.get("rows_in", events["in"]), "rows_valid": rep.get("rows_valid", events["kept"]),
+                "rows_quarantined": rep.get("rows_quarantined", events["quarantined"]),
+                "ok": bool(rep.get("ok", True)),
+                "reasons": json.dumps(rep.get("quarantined_by_reason") or {}, sort_keys=True),
+                "sessions_without_bars": ",".join(rep.get("sessions_without_bars") or []),
+            })
+        return pl.DataFrame(rows, schema={
+            "type": pl.Utf8, "partition": pl.Utf8, "rows_in": pl.Int64, "rows_valid": pl.Int64,
+            "rows_quarantined": pl.Int64, "ok": pl.Boolean, "reasons": pl.Utf8, "sessions_without_bars": pl.Utf8,
+        })
+
+
+def _glob(pattern: str) -> list[str]:
+    import glob
+
+    return glob.glob(pattern)
