@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 import polars as pl
 
@@ -138,19 +139,21 @@ def _mean_diff(up, down, n):
     return up / n - down / n
 
 
-@ufunc("float32(float64, float64, float64)")
-def _share(part, total, n):
-    """Sum(part)/(Sum(total)+1e-12); NaN where the window holds no value (pandas Sum -> NaN)."""
-    if n == 0.0:
-        return np.nan
-    return part / (total + 1e-12)
-
-
-@ufunc("float32(float64, float64, float64, float64)")
-def _net_share(gain, loss, total, n):
-    if n == 0.0:
-        return np.nan
-    return (gain - loss) / (total + 1e-12)
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _gain_loss_shares(gain, move, n, sump, sumn, sumd):
+    """SUMP, SUMN, SUMD from Sum(Greater(d, 0)) and Sum(Abs(d)) per window (loss = move - gain);
+    NaN where the window holds no value (pandas' Sum gives NaN there)."""
+    for k in range(gain.shape[0]):
+        for t in range(gain.shape[1]):
+            if n[k, t] == 0.0:
+                sump[k, t] = sumn[k, t] = sumd[k, t] = np.nan
+            else:
+                g = gain[k, t]
+                m = move[k, t]
+                s = m - g
+                sump[k, t] = g / (m + 1e-12)
+                sumn[k, t] = s / (m + 1e-12)
+                sumd[k, t] = (g - s) / (m + 1e-12)
 
 
 @ufunc("float32(float64, float64, float64)")
@@ -225,8 +228,7 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
         _rows(out, "CORD")[:] = window_corr(lay, mrx, mry, rx_std, ry_std)
 
         # --- counts of up/down days: Mean of a boolean over all of the symbol's rows
-        n_up = lay.window_sums((c > c_prev).astype(np.float32))[0]
-        n_dn = lay.window_sums((c < c_prev).astype(np.float32))[0]
+        n_up, n_dn = lay.window_sums((c > c_prev).astype(np.float32), (c < c_prev).astype(np.float32))
         _ratio(n_up, lay.full, out=_rows(out, "CNTP"))
         _ratio(n_dn, lay.full, out=_rows(out, "CNTN"))
         _mean_diff(n_up, n_dn, lay.full, out=_rows(out, "CNTD"))
@@ -236,13 +238,9 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
             # Sum(Greater(d, 0)) and Sum(Abs(d)) of d = x - Ref(x, 1); the losses are their difference
             # (equal to Sum(Greater(-d, 0)) to ~1e-16 of the total move, exactly 0 if no move is down)
             diff = x - x_prev
-            gain = lay.window_sums(np.maximum(diff, zero32))[0]
-            move = lay.window_sums(np.abs(diff))[0]
-            loss = move - gain
-            n = lay.counts(np.isfinite(diff))
-            _share(gain, move, n, out=_rows(out, prefix + "SUMP"))
-            _share(loss, move, n, out=_rows(out, prefix + "SUMN"))
-            _net_share(gain, loss, move, n, out=_rows(out, prefix + "SUMD"))
+            gain, move = lay.window_sums(np.maximum(diff, zero32), np.abs(diff))
+            _gain_loss_shares(gain, move, lay.counts(np.isfinite(diff)), _rows(out, prefix + "SUMP"),
+                              _rows(out, prefix + "SUMN"), _rows(out, prefix + "SUMD"))
 
         # --- volume level, dispersion, and volume-weighted price moves
         vf = finite_or_nan(v)

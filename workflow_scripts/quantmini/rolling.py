@@ -91,39 +91,27 @@ class Layout:
             return self.full
         return self.window_sums(valid.astype(np.float32))[0]
 
-    def window_sums(self, x: np.ndarray, squares: bool = False, weighted: bool = False) -> np.ndarray:
-        """Sums over each window of x (NaN and inf count as 0) and, on request, of x^2 and of i*x (i: row
-        within the symbol), as a (1 + squares + weighted, windows, n) float64 stack."""
-        out = np.empty((1 + squares + weighted, len(WINDOWS), self.n))
-        _window_sums(x, self.row0, self.lengths, _WINDOWS, squares, weighted, out)
+    def window_sums(self, *series: np.ndarray, squares: bool = False, weighted: bool = False) -> np.ndarray:
+        """Sums over each window of each series (NaN and inf count as 0) and, on request, of the first
+        series' squares and of i * the first series (i: row within the symbol); a
+        (len(series) + squares + weighted, windows, n) float64 stack."""
+        xs = series[0][None, :] if len(series) == 1 else np.stack(series)
+        out = np.empty((len(series) + squares + weighted, len(WINDOWS), self.n))
+        _window_sums(xs, self.row0, self.lengths, _WINDOWS, squares, weighted, out)
         return out
-
-    def repeats(self, x: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        """Rows whose value equals the previous valid value of the same symbol (missing rows skipped)."""
-        r = np.arange(self.n)
-        last = np.maximum.accumulate(np.where(valid, r, -1))  # last valid row at or before each row
-        prev = np.empty(self.n, dtype=np.int64)
-        prev[:1] = -1
-        prev[1:] = last[:-1]
-        ok = valid & (prev >= r - self.tl)  # a previous valid row in the same symbol
-        return ok & (x == x[np.maximum(prev, 0)])
-
-    def per_symbol_any(self, flags: np.ndarray) -> np.ndarray:
-        """bool per symbol: any flag set among its rows."""
-        if self.n == 0:
-            return np.zeros(0, dtype=bool)
-        return np.logical_or.reduceat(flags, self.row0)
 
 
 @numba.njit(nogil=True, cache=True)
-def _window_sums(x, row0, lengths, windows, squares, weighted, out):
+def _window_sums(xs, row0, lengths, windows, squares, weighted, out):
     """Window sums from prefix sums that restart at each symbol's first row and every BLOCK rows.
 
     P[i]: sum from the start of i's block to i; Q[i] = P[i] - the block's total. With j the row before
     the window: same block -> P[i] - P[j]; previous block -> P[i] - Q[j]; no row before -> P[i].
     Rounding is relative to at most two blocks of one symbol, and a window of zeros gives exactly 0.
-    Sums x (non-finite as 0), then x^2 if `squares`, then i*x if `weighted`; out: (quantities, windows, n).
+    Sums each row of xs (non-finite as 0), then xs[0]^2 if `squares`, then i*xs[0] if `weighted`;
+    out: (quantities, windows, n).
     """
+    ns = xs.shape[0]
     nq = out.shape[0]
     m = lengths.max() if lengths.shape[0] else 0
     p = np.empty((nq, m))
@@ -136,17 +124,19 @@ def _window_sums(x, row0, lengths, windows, squares, weighted, out):
             b1 = min(b0 + BLOCK, n)
             acc[:] = 0.0
             for i in range(b0, b1):
-                v = np.float64(x[s0 + i])
-                if not np.isfinite(v):  # pandas' sums skip NaN and (turned to NaN) inf
-                    v = 0.0
-                acc[0] += v
-                p[0, i] = acc[0]
-                if squares:
-                    acc[1] += v * v
-                    p[1, i] = acc[1]
-                if weighted:
-                    acc[nq - 1] += i * v
-                    p[nq - 1, i] = acc[nq - 1]
+                for c in range(ns):
+                    v = np.float64(xs[c, s0 + i])
+                    if not np.isfinite(v):  # pandas' sums skip NaN and (turned to NaN) inf
+                        v = 0.0
+                    acc[c] += v
+                    p[c, i] = acc[c]
+                    if c == 0:
+                        if squares:
+                            acc[ns] += v * v
+                            p[ns, i] = acc[ns]
+                        if weighted:
+                            acc[nq - 1] += i * v
+                            p[nq - 1, i] = acc[nq - 1]
             for c in range(nq):
                 for i in range(b0, b1):
                     q[c, i] = p[c, i] - acc[c]
@@ -161,6 +151,26 @@ def _window_sums(x, row0, lengths, windows, squares, weighted, out):
                         out[c, wi, s0 + i] = p[c, i] - p[c, j]
                     else:
                         out[c, wi, s0 + i] = p[c, i] - q[c, j]
+
+
+@numba.njit(nogil=True, cache=True)
+def _equal_run_symbols(x, row0, lengths, min_run, out):
+    """out[k]: symbol k has `min_run` consecutive rows whose valid values (NaN skipped) are all equal."""
+    for k in range(row0.shape[0]):
+        s0 = row0[k]
+        out[k] = False
+        last = np.nan
+        start = 0  # first row of the current run of equal valid values
+        for i in range(lengths[k]):
+            v = x[s0 + i]
+            if v == v:
+                if v != last:
+                    if last == last:
+                        start = i
+                    last = v
+            if i - start + 1 >= min_run:
+                out[k] = True
+                break
 
 
 def finite_or_nan(x: np.ndarray) -> np.ndarray:
@@ -300,13 +310,14 @@ def _pandas_rolling_std(x, row0, lengths, windows, out):
 def rolling_std(lay: Layout, x: np.ndarray, mom: Moments) -> np.ndarray:
     """What pandas rolling(w, min_periods=1).std() gives, per window, for a compact float64 series.
 
-    Where no window can hold equal values only (no valid value equals the previous valid one), pandas'
-    result is the true std to ~1e-15 and the window sums give it. Symbols that can have such a window
-    get pandas' own recurrence replayed, because there pandas returns its rounding residue (or 0),
-    which Qlib then amplifies.
+    Away from windows whose valid values are all equal, pandas' result is the true std to ~1e-15 and
+    the window sums give it. On such a window pandas returns the rounding residue of its recurrence
+    (or 0 after one of its recomputes), which Qlib then amplifies; so symbols with a run of equal
+    values long enough to fill a window get pandas' own recurrence replayed.
     """
     out = _std_from_sums(mom.n, mom.s1, mom.s2)
-    replay = lay.per_symbol_any(lay.repeats(x, mom.valid))
+    replay = np.empty(len(lay.lengths), dtype=bool)
+    _equal_run_symbols(x, lay.row0, lay.lengths, min(WINDOWS), replay)
     if replay.any():
         _pandas_rolling_std(x, lay.row0[replay], lay.lengths[replay], _WINDOWS, out)
     return out
