@@ -187,3 +187,37 @@ def find_gaps(root: str | Path, start: dt.date, end: dt.date, types: list[str] =
         _empty({"level": pl.Utf8, "key": pl.Utf8, "rows": pl.Float64, "baseline": pl.Float64}),
         quarantine=_quarantine(lake.root), rows_per_session=rows, spans=spans,
     )
+
+
+def check_lake(root: str | Path) -> tuple[pl.DataFrame, list[str]]:
+    """Validation reports, and bronze checked against them: each partition has a report whose valid
+    row count it still holds, no report is failed, and stocks_daily bronze still passes its schema.
+    Returns (reports, problems), one line per problem."""
+    from quantmini.lake_db import Lake
+    from quantmini.validation import StocksDailyBronze
+
+    root = Path(root)
+    with Lake(root) as lake:
+        reports = lake.validation_reports()
+    problems = [f"{r['type']} {r['partition']}: report not ok"
+                + (f" (sessions without bars: {r['sessions_without_bars']})" if r["sessions_without_bars"] else "")
+                for r in reports.filter(~pl.col("ok")).iter_rows(named=True)]
+    valid = {(r["type"], r["partition"]): r["rows_valid"] for r in reports.iter_rows(named=True)}
+    for f in sorted((root / "bronze").glob("*/year=*/month=*/data.parquet")):
+        dtype, part = f.parts[-4], f"{f.parts[-3][5:]}-{f.parts[-2][6:]}"
+        df = pl.read_parquet(f)
+        if (dtype, part) not in valid:
+            problems.append(f"{dtype} {part}: bronze partition without a validation report")
+        elif valid[(dtype, part)] != df.height:
+            problems.append(f"{dtype} {part}: bronze holds {df.height} rows, its report says {valid[(dtype, part)]} valid")
+        if dtype == DAILY:
+            try:
+                StocksDailyBronze.validate(df.with_columns(pl.col("date").alias("_expected_session")), lazy=True)
+            except Exception as exc:  # pandera's SchemaErrors: name the failed checks in one line
+                cases = getattr(exc, "failure_cases", None)
+                what = ", ".join(sorted(set(cases["check"].cast(pl.Utf8).to_list()))) if cases is not None else str(exc)
+                problems.append(f"{dtype} {part}: bronze fails its schema ({what})")
+            off = [d for d in df["date"].unique().to_list() if not calendar.is_session(d)]
+            if off:
+                problems.append(f"{dtype} {part}: bars on non-sessions {off}")
+    return reports, problems

@@ -178,7 +178,7 @@ class Lake:
             meta = self.con.execute(
                 "SELECT sum(num_rows)::BIGINT FROM (SELECT DISTINCT file_name, num_rows FROM "
                 "parquet_file_metadata(?))", [[str(f) for f in files]]
-            ).fetchone()
+            ).fetchall()[0]
             parts = sorted({(f.parent.parent.name[5:], f.parent.name[6:]) for f in files})
             stats = [f.stat() for f in files]
             rows.append({
