@@ -6,6 +6,7 @@ include: "rules/stocks_daily.smk"
 include: "rules/corporate_actions.smk"
 include: "rules/silver.smk"
 include: "rules/gold.smk"
+include: "rules/report.smk"
 include: "rules/targets.smk"
 
 

@@ -1,0 +1,28 @@
+# Completeness report of the lake (gaps against the XNYS calendar, thin partitions, quarantine), built
+# after bronze: `snakemake gaps_report`, then `snakemake gaps_report --report report.html` embeds it.
+# It never fails the run on gaps (that is `quantmini gaps`' exit status); it shows them.
+
+
+rule gaps_report:
+    input:
+        bronze=lambda wc: [f for dtype, files in TARGETS.items() if enabled(dtype) for f in files],
+    output:
+        html=report(f"{ROOT}/reports/gaps/gaps.html", category="Completeness"),
+        markdown=f"{ROOT}/reports/gaps/gaps.md",
+        coverage=report(f"{ROOT}/reports/gaps/coverage.png", category="Completeness"),
+        rows=report(f"{ROOT}/reports/gaps/rows_per_session.png", category="Completeness"),
+        summary=f"{ROOT}/reports/gaps/gaps.json",
+    params:
+        first=lambda wc: PARTITIONS[min(PARTITIONS)].sessions[0].isoformat(),
+        last=lambda wc: PARTITIONS[max(PARTITIONS)].sessions[-1].isoformat(),
+        types=config["data_types"],
+    log:
+        f"{ROOT}/logs/gaps_report.log",
+    run:
+        import datetime as _dt
+        from quantmini.gaps import find_gaps
+        from quantmini.lake_report import write_gaps_report
+
+        g = find_gaps(ROOT, _dt.date.fromisoformat(params.first), _dt.date.fromisoformat(params.last), params.types)
+        write_gaps_report(g, Path(output.html).parent)
+        Path(log[0]).write_text(("complete" if g.complete else "INCOMPLETE") + f" {g.counts()}\n")
