@@ -201,14 +201,14 @@ def test_unsorted_calendar_is_refused(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == []
 
 
-def test_row_order_and_memory_blocks_do_not_change_the_bytes(tmp_path: Path, monkeypatch) -> None:
+def test_row_order_blocks_threads_and_fsync_do_not_change_the_bytes(tmp_path: Path, monkeypatch) -> None:
     import quantmini.qlib_writer as qw
 
     bars = make_bars(CAL, split_at=CAL[50])
     publish(tmp_path / "shuffled", bars, CAL, FIELDS)
     publish(tmp_path / "sorted", bars.sort("symbol", "date"), CAL, FIELDS)
     monkeypatch.setattr(qw, "_BLOCK_ELEMENTS", 100)  # ~one symbol per block: the gather path
-    publish(tmp_path / "blocks", bars, CAL, FIELDS)
+    publish(tmp_path / "blocks", bars, CAL, FIELDS, io_threads=1, fsync_each=True)
     ref = tree_bytes(tmp_path / "shuffled")
     assert tree_bytes(tmp_path / "sorted") == ref
     assert tree_bytes(tmp_path / "blocks") == ref

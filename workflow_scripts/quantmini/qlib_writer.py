@@ -20,12 +20,14 @@ Crash and reader safety, and the choice made for durability:
 - A crash mid-append leaves a file that is either still a byte-prefix of the right contents (the next run
   appends the rest) or has a length that is not a multiple of 4 / differs from the expected bytes (the
   next run rewrites it). Stale temp files of this freq are deleted by the next run.
-- Durability: instead of one fsync per feature file (~0.35 ms each on this ext4, i.e. most of the cost of
-  a build with ~10^5 files), feature files are written without fsync and one ``syncfs(2)`` barrier runs
-  before instruments/ and calendars/ are replaced (those two go through ``quantmini.atomic.atomic_path``,
-  fsynced). A crash before the barrier can leave feature files empty or truncated, but never with a
-  calendar that refers to them; the next publish detects the difference and rewrites. Pass
-  ``fsync_each=True`` to send every feature file through ``atomic_path`` instead.
+- Durability: instead of one fsync per feature file (0.35-0.5 ms each on this VM's ext4: 16,000 files
+  would cost 6-8 s, more than the whole build), feature files are written without fsync and one
+  ``syncfs(2)`` barrier on the provider's filesystem runs before instruments/ and calendars/ are replaced
+  (those two go through ``quantmini.atomic.atomic_path``, fsynced). So a new calendar never refers to
+  unflushed feature data. A crash before the barrier may leave files of this run torn or (on filesystems
+  without ext4's auto_da_alloc ordering of rename-over-existing) empty under the previous calendar until
+  the next publish, which detects every such file by its bytes and rewrites it. ``fsync_each=True`` sends
+  every feature file through ``atomic_path`` (fsync per file) instead.
 - Not atomic as a whole: during a publish that rewrites history, a reader can see some fields of a symbol
   already rewritten and others not. Single writer per provider directory (Snakemake runs one job per
   output). instruments/all.txt is shared by all freqs in a provider dir: use one provider dir per freq.
@@ -295,32 +297,26 @@ def _replace_file(path: str, data: memoryview, tmp_suffix: str, fsync_each: bool
 def _sync_file(path: str, data: memoryview, exists: bool, tmp_suffix: str, fsync_each: bool) -> tuple[int, int]:
     """Make `path` hold exactly `data`, touching it as little as possible: (outcome, bytes written)."""
     n = len(data)
+    fd = -1
     if exists:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            exists = False
-        else:
-            try:
-                old = os.read(fd, n + 1)
-            finally:
-                os.close(fd)
-    if not exists:
+        with contextlib.suppress(FileNotFoundError):
+            fd = os.open(path, os.O_RDWR | os.O_APPEND)  # one open serves the compare and the append
+    if fd < 0:
         _replace_file(path, data, tmp_suffix, fsync_each)
         return _CREATED, n
-    m = len(old)
-    blob = bytes(data)  # bytes compare with memcmp; memoryview compares element by element (~20x slower)
-    if m == n and blob == old:
-        return _UNCHANGED, 0
-    if 4 <= m < n and m % 4 == 0 and blob.startswith(old):
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-        try:
+    try:
+        old = os.pread(fd, n + 1, 0)
+        m = len(old)
+        blob = bytes(data)  # bytes compare with memcmp; memoryview compares element by element (~20x slower)
+        if m == n and blob == old:
+            return _UNCHANGED, 0
+        if 4 <= m < n and m % 4 == 0 and blob.startswith(old):
             _write_fd(fd, data[m:])
             if fsync_each:
                 os.fsync(fd)
-        finally:
-            os.close(fd)
-        return _APPENDED, n - m
+            return _APPENDED, n - m
+    finally:
+        os.close(fd)
     _replace_file(path, data, tmp_suffix, fsync_each)
     return _REWRITTEN, n
 
