@@ -18,6 +18,7 @@ Rows: one per (symbol, session) of the symbol's span, a session without a bar be
 
 from __future__ import annotations
 
+import mmap
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -282,6 +283,20 @@ def _chunks(lengths: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
+def _feature_buffer(rows: int) -> np.ndarray:
+    """(158, rows) float32 holding the result (the returned frame's columns are views of its rows).
+
+    A plain anonymous mapping rather than np.empty: numpy asks Linux for transparent huge pages on
+    large arrays, and where the kernel then compacts memory on each fault (defrag=madvise), filling
+    ~400 MB chunk by chunk costs about 1 s of CPU instead of ~0.15 s with ordinary pages.
+    """
+    shape = (len(FEATURE_NAMES), rows)
+    if not shape[1] or not hasattr(mmap, "MAP_ANONYMOUS"):
+        return np.empty(shape, dtype=np.float32)
+    buf = mmap.mmap(-1, 4 * shape[0] * shape[1], flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    return np.frombuffer(buf, dtype=np.float32).reshape(shape)
+
+
 def compute(
     bars: pl.DataFrame, *, symbol_col: str = "symbol", date_col: str = "date", max_workers: int | None = None
 ) -> pl.DataFrame:
@@ -292,7 +307,7 @@ def compute(
     lengths = df.group_by(symbol_col, maintain_order=True).len()["len"].to_numpy().astype(np.int64)
     raw = {f: df[f].cast(pl.Float32).fill_null(np.nan).to_numpy() for f in FIELDS}
     rows = np.concatenate(([0], np.cumsum(lengths)))
-    out = np.empty((len(FEATURE_NAMES), len(df)), dtype=np.float32)
+    out = _feature_buffer(len(df))
 
     def run(span: tuple[int, int]) -> None:
         a, b = span
