@@ -148,6 +148,16 @@ def _snakemake_error(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def _job_errors(root: Path, since: float) -> list[str]:
+    """The ERROR lines that failed jobs wrote to their logs in this run (each job logs why it failed)."""
+    out = []
+    for f in sorted((root / "logs").rglob("*.log")) if (root / "logs").is_dir() else []:
+        if f.stat().st_mtime >= since:
+            out += [line.split(": ", 1)[1].strip() for line in f.read_text(errors="replace").splitlines()
+                    if " ERROR " in line and ": " in line]
+    return out
+
+
 def ingest(args, forcerun: list[str] = ()) -> int:
     types = _types(args.type)
     overrides = {}
@@ -157,7 +167,7 @@ def ingest(args, forcerun: list[str] = ()) -> int:
         overrides["end"] = args.end
     if args.max_concurrent:
         overrides["max_concurrency"] = args.max_concurrent
-    base = load_config(args.config)
+    base = load_config(args.config, overrides)
     types = types or list(base["data_types"])
     overrides["data_types"] = [t for t in DATA_TYPES if t in set(base["data_types"]) | set(types)]
     cfg = load_config(args.config, overrides)
@@ -165,13 +175,18 @@ def ingest(args, forcerun: list[str] = ()) -> int:
     root = cfg["data_root"]
     targets = bronze_files(root, types, start, end) + ([] if args.to == "bronze" else [args.to])
     started, t0 = dt.datetime.now().astimezone(), time.time()
-    error = None
+    error, locked = None, False
     try:
         run_snakemake(targets, configfile=args.config, overrides=overrides, cores=args.cores, forcerun=forcerun,
                       dry_run=args.dry_run)
     except Exception as exc:  # Snakemake reports the failed job's log above; we end with one line
-        error = _snakemake_error(exc)
-    if args.summary:
+        from snakemake.exceptions import LockException
+
+        error, locked = _snakemake_error(exc), isinstance(exc, LockException)
+        failed = _job_errors(Path(root), t0)
+        if failed and not locked:
+            error = "; ".join(failed[:3]) + (f" (and {len(failed) - 3} more)" if len(failed) > 3 else "")
+    if args.summary and not locked:  # a locked-out run leaves the summary to the run that holds the lock
         _write_summary(Path(args.summary), Path(root), cfg, types, started, t0, error)
     if error:
         return _fail(f"ingest failed: {error}", 1)
