@@ -187,13 +187,13 @@ def test_every_feature_and_the_label_match_pyqlib(bars, reference):
 
 
 def _ddof0(monkeypatch):
-    orig = alpha158.rolling_std
+    orig = rolling.rolling_std
 
     def std_ddof0(lay, x, mom):
         with np.errstate(all="ignore"):
             return orig(lay, x, mom) * np.sqrt((mom.n - 1) / mom.n)
 
-    monkeypatch.setattr(alpha158, "rolling_std", std_ddof0)
+    monkeypatch.setattr(rolling, "rolling_std", std_ddof0)
     return ["STD", "VSTD", "WVMA"]
 
 
@@ -207,35 +207,35 @@ def _min_rank(monkeypatch):
 
 
 def _zero_based_idx(monkeypatch):
-    orig = alpha158.idx_extreme
+    orig = rolling.idx_extreme
 
     def idx0(lay, x, kind):
         ext, pos = orig(lay, x, kind)
         return ext, pos - 1
 
-    monkeypatch.setattr(alpha158, "idx_extreme", idx0)
+    monkeypatch.setattr(rolling, "idx_extreme", idx0)
     return ["IMAX", "IMIN"]
 
 
 def _corr_unmasked(monkeypatch):
-    orig = alpha158.window_corr
+    orig = rolling.window_corr
 
     def corr(lay, mx, my, std_x, std_y):
         return orig(lay, mx, my, np.ones_like(std_x), np.ones_like(std_y))
 
-    monkeypatch.setattr(alpha158, "window_corr", corr)
+    monkeypatch.setattr(rolling, "window_corr", corr)
     return ["CORD"]  # constant windows have zero variance anyway: the mask shows on nearly flat ones
 
 
 def _full_windows_only(monkeypatch):
-    orig = alpha158.window_quantiles
+    orig = rolling.window_quantiles
 
     def quantiles(lay, x, qs):
         q = orig(lay, x, qs).copy()
         q[:, lay.tl[None, :] < np.asarray(rolling.WINDOWS)[:, None] - 1] = np.nan  # min_periods = w
         return q
 
-    monkeypatch.setattr(alpha158, "window_quantiles", quantiles)
+    monkeypatch.setattr(rolling, "window_quantiles", quantiles)
     return ["QTLU", "QTLD"]
 
 

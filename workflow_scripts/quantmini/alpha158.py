@@ -18,34 +18,21 @@ Rows: one per (symbol, session) of the symbol's span, a session without a bar be
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
+import types
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 import polars as pl
 
-from quantmini.rolling import (
-    PAD,
-    W_COL,
-    WINDOWS,
-    Layout,
-    Moments,
-    finite_or_nan,
-    idx_extreme,
-    rolling_std,
-    window_corr,
-    window_quantiles,
-    window_rank,
-    window_regression,
-    ufunc,
-)
-
 FIELDS = ("open", "high", "low", "close", "volume", "vwap")
+WINDOWS = (5, 10, 20, 30, 60)  # Alpha158's rolling windows (quantmini.rolling is built for these)
 LABEL_NAME = "LABEL0"
 LABEL_EXPRESSION = "Ref($close, -2)/Ref($close, -1) - 1"
 CHUNK_ROWS = 1 << 13  # padded rows per chunk: working arrays stay in L2, chunks run in threads
+PAD_ROWS = max(WINDOWS)  # rows quantmini.rolling pads each symbol with
 
 
 def _expressions() -> dict[str, str]:
@@ -110,37 +97,37 @@ _INDEX = {name: k for k, name in enumerate(FEATURE_NAMES)}
 
 # ------------------------------------------------------------------------ formulas (float32 results)
 # pyqlib evaluates `rolling result (float64) <op> $close (float32)` in float64 and rounds the feature
-# to float32 at the end; these do the same in one pass and write the float32 rows directly.
+# to float32 at the end; these do the same in one pass and write the float32 rows directly. They are
+# compiled (numba) on first use, so that importing this module for its names stays cheap.
 
 
-@ufunc("float32(float64, float64)")
 def _ratio(a, b):
     return a / b
 
 
-@ufunc("float32(float64, float64, float64, float64)")
 def _mean_ratio(s1, n, ref, b):
     """Mean(x, d) / b, the mean rebuilt from the sum of x - ref over n values."""
     return (s1 / n + ref) / b
 
 
-@ufunc("float32(float64, float64, float64)")
 def _rsv(c, lo, hi):
     return (c - lo) / (hi - lo + 1e-12)
 
 
-@ufunc("float32(float64, float64, float64)")
 def _diff_ratio(a, b, d):
     return (a - b) / d
 
 
-@ufunc("float32(float64, float64, float64)")
 def _mean_diff(up, down, n):
     """Mean(a, d) - Mean(b, d) from the two sums."""
     return up / n - down / n
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _cv(std, s1, n):
+    """Std(x, d)/(Mean(x, d)+1e-12)."""
+    return std / (s1 / n + 1e-12)
+
+
 def _gain_loss_shares(gain, move, n, sump, sumn, sumd):
     """SUMP, SUMN, SUMD from Sum(Greater(d, 0)) and Sum(Abs(d)) per window (loss = move - gain);
     NaN where the window holds no value (pandas' Sum gives NaN there)."""
@@ -157,10 +144,25 @@ def _gain_loss_shares(gain, move, n, sump, sumn, sumd):
                 sumd[k, t] = (g - s) / (m + 1e-12)
 
 
-@ufunc("float32(float64, float64, float64)")
-def _cv(std, s1, n):
-    """Std(x, d)/(Mean(x, d)+1e-12)."""
-    return std / (s1 / n + 1e-12)
+@functools.cache
+def _kernels() -> types.SimpleNamespace:
+    """quantmini.rolling and the compiled formulas (imports numba: ~2 s the first time in a process)."""
+    import numba
+
+    from quantmini import rolling
+
+    assert rolling.WINDOWS == WINDOWS
+    f64 = "float64"
+    return types.SimpleNamespace(
+        rolling=rolling,
+        ratio=rolling.ufunc(f"float32({f64}, {f64})")(_ratio),
+        mean_ratio=rolling.ufunc(f"float32({f64}, {f64}, {f64}, {f64})")(_mean_ratio),
+        rsv=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_rsv),
+        diff_ratio=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_diff_ratio),
+        mean_diff=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_mean_diff),
+        cv=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_cv),
+        gain_loss_shares=numba.njit(nogil=True, cache=True, error_model="numpy")(_gain_loss_shares),
+    )
 
 
 def _rows(out: np.ndarray, group: str) -> np.ndarray:
@@ -175,7 +177,9 @@ def _rows(out: np.ndarray, group: str) -> np.ndarray:
 def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.ndarray) -> None:
     """All 158 features of a run of whole symbols. raw: float32 per field (rows symbol-major, in
     session order); out: (158, rows) float32 view to fill."""
-    lay = Layout.for_lengths(lengths)
+    k = _kernels()
+    R = k.rolling
+    lay = R.Layout.for_lengths(lengths)
     o, h, l, c, v, vw = (raw[f] for f in FIELDS)
     e32, one32, zero32 = np.float32(1e-12), np.float32(1), np.float32(0)
     with np.errstate(all="ignore"):
@@ -193,46 +197,46 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
         c_prev, v_prev = lay.ref(c, 1), lay.ref(v, 1)
 
         # --- Mean / Std / Slope / Rsquare / Resi of $close
-        cf = finite_or_nan(c)
-        mc = Moments.of(lay, cf, center=True, weighted=True)
-        c_std = rolling_std(lay, cf, mc)
-        _mean_ratio(mc.s1, mc.n, mc.ref, c, out=_rows(out, "MA"))
-        _ratio(c_std, c, out=_rows(out, "STD"))
-        window_regression(lay, mc, c_std, c, _rows(out, "BETA"), _rows(out, "RSQR"), _rows(out, "RESI"))
+        cf = R.finite_or_nan(c)
+        mc = R.Moments.of(lay, cf, center=True, weighted=True)
+        c_std = R.rolling_std(lay, cf, mc)
+        k.mean_ratio(mc.s1, mc.n, mc.ref, c, out=_rows(out, "MA"))
+        k.ratio(c_std, c, out=_rows(out, "STD"))
+        R.window_regression(lay, mc, c_std, c, _rows(out, "BETA"), _rows(out, "RSQR"), _rows(out, "RESI"))
 
         # --- Max/Min/IdxMax/IdxMin of $high / $low, RSV
-        hmax, himax = idx_extreme(lay, h, "max")
-        lmin, limin = idx_extreme(lay, l, "min")
-        _ratio(hmax, c, out=_rows(out, "MAX"))
-        _ratio(lmin, c, out=_rows(out, "MIN"))
-        _rsv(c, lmin, hmax, out=_rows(out, "RSV"))
-        _ratio(himax, W_COL, out=_rows(out, "IMAX"))
-        _ratio(limin, W_COL, out=_rows(out, "IMIN"))
-        _diff_ratio(himax, limin, W_COL, out=_rows(out, "IMXD"))
+        hmax, himax = R.idx_extreme(lay, h, "max")
+        lmin, limin = R.idx_extreme(lay, l, "min")
+        k.ratio(hmax, c, out=_rows(out, "MAX"))
+        k.ratio(lmin, c, out=_rows(out, "MIN"))
+        k.rsv(c, lmin, hmax, out=_rows(out, "RSV"))
+        k.ratio(himax, R.W_COL, out=_rows(out, "IMAX"))
+        k.ratio(limin, R.W_COL, out=_rows(out, "IMIN"))
+        k.diff_ratio(himax, limin, R.W_COL, out=_rows(out, "IMXD"))
 
         # --- Quantile / Rank of $close
-        q80, q20 = window_quantiles(lay, c, (0.8, 0.2))
-        _ratio(q80, c, out=_rows(out, "QTLU"))
-        _ratio(q20, c, out=_rows(out, "QTLD"))
-        _rows(out, "RANK")[:] = window_rank(lay, c, mc.n)
+        q80, q20 = R.window_quantiles(lay, c, (0.8, 0.2))
+        k.ratio(q80, c, out=_rows(out, "QTLU"))
+        k.ratio(q20, c, out=_rows(out, "QTLD"))
+        _rows(out, "RANK")[:] = R.window_rank(lay, c, mc.n)
 
         # --- Corr($close, Log($volume+1)) and Corr of the daily ratios
         def moments_std(x, center=False):
-            m = Moments.of(lay, x, center=center)
-            return m, rolling_std(lay, x, m)
+            m = R.Moments.of(lay, x, center=center)
+            return m, R.rolling_std(lay, x, m)
 
-        mly, ly_std = moments_std(finite_or_nan(np.log(v + one32)))
-        _rows(out, "CORR")[:] = window_corr(lay, mc, mly, c_std, ly_std)
-        rx = finite_or_nan(c / c_prev)
+        mly, ly_std = moments_std(R.finite_or_nan(np.log(v + one32)))
+        _rows(out, "CORR")[:] = R.window_corr(lay, mc, mly, c_std, ly_std)
+        rx = R.finite_or_nan(c / c_prev)
         mrx, rx_std = moments_std(rx, center=True)
-        mry, ry_std = moments_std(finite_or_nan(np.log(v / v_prev + one32)))
-        _rows(out, "CORD")[:] = window_corr(lay, mrx, mry, rx_std, ry_std)
+        mry, ry_std = moments_std(R.finite_or_nan(np.log(v / v_prev + one32)))
+        _rows(out, "CORD")[:] = R.window_corr(lay, mrx, mry, rx_std, ry_std)
 
         # --- counts of up/down days: Mean of a boolean over all of the symbol's rows
         n_up, n_dn = lay.window_sums((c > c_prev).astype(np.float32), (c < c_prev).astype(np.float32))
-        _ratio(n_up, lay.full, out=_rows(out, "CNTP"))
-        _ratio(n_dn, lay.full, out=_rows(out, "CNTN"))
-        _mean_diff(n_up, n_dn, lay.full, out=_rows(out, "CNTD"))
+        k.ratio(n_up, lay.full, out=_rows(out, "CNTP"))
+        k.ratio(n_dn, lay.full, out=_rows(out, "CNTN"))
+        k.mean_diff(n_up, n_dn, lay.full, out=_rows(out, "CNTD"))
 
         # --- gains / losses / total moves of $close and $volume
         for prefix, x, x_prev in (("", c, c_prev), ("V", v, v_prev)):
@@ -240,18 +244,18 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
             # (equal to Sum(Greater(-d, 0)) to ~1e-16 of the total move, exactly 0 if no move is down)
             diff = x - x_prev
             gain, move = lay.window_sums(np.maximum(diff, zero32), np.abs(diff))
-            _gain_loss_shares(gain, move, lay.counts(np.isfinite(diff)), _rows(out, prefix + "SUMP"),
+            k.gain_loss_shares(gain, move, lay.counts(np.isfinite(diff)), _rows(out, prefix + "SUMP"),
                               _rows(out, prefix + "SUMN"), _rows(out, prefix + "SUMD"))
 
         # --- volume level, dispersion, and volume-weighted price moves
-        vf = finite_or_nan(v)
-        mv = Moments.of(lay, vf)
+        vf = R.finite_or_nan(v)
+        mv = R.Moments.of(lay, vf)
         v_e = v + e32
-        _mean_ratio(mv.s1, mv.n, 0.0, v_e, out=_rows(out, "VMA"))
-        _ratio(rolling_std(lay, vf, mv), v_e, out=_rows(out, "VSTD"))
-        wv = finite_or_nan(np.abs(c / c_prev - one32) * v)
-        mw = Moments.of(lay, wv)
-        _cv(rolling_std(lay, wv, mw), mw.s1, mw.n, out=_rows(out, "WVMA"))
+        k.mean_ratio(mv.s1, mv.n, 0.0, v_e, out=_rows(out, "VMA"))
+        k.ratio(R.rolling_std(lay, vf, mv), v_e, out=_rows(out, "VSTD"))
+        wv = R.finite_or_nan(np.abs(c / c_prev - one32) * v)
+        mw = R.Moments.of(lay, wv)
+        k.cv(R.rolling_std(lay, wv, mw), mw.s1, mw.n, out=_rows(out, "WVMA"))
 
 
 # -------------------------------------------------------------------------------------- the frame
@@ -273,7 +277,7 @@ def _sorted_bars(bars: pl.DataFrame, symbol_col: str, date_col: str) -> pl.DataF
 def _chunks(lengths: np.ndarray) -> list[tuple[int, int]]:
     """Consecutive symbol ranges of about CHUNK_ROWS padded rows each."""
     out, lo, acc = [], 0, 0
-    for i, n in enumerate((lengths + PAD).tolist()):
+    for i, n in enumerate((lengths + PAD_ROWS).tolist()):
         if acc and acc + n > CHUNK_ROWS:
             out.append((lo, i))
             lo, acc = i, 0

@@ -2,8 +2,8 @@
 
 A chunk holds whole symbols back to back ("compact" rows, symbol-major, in session order). Every kernel
 returns a stack of shape (len(WINDOWS), rows): one float64 value per window size and compact row.
-Kernels that slide over the data (rank, arg max, the regression's x*y sums) use a padded copy in which
-each symbol is preceded by PAD (= the longest window) empty rows: a window ending at a real row then
+Kernels that slide over the data with numpy (rank, arg max) use a padded copy in which each symbol is
+preceded by PAD (= the longest window) empty rows: a window ending at a real row then
 never reaches the previous symbol, and the empty rows act exactly like the rows before a series starts
 (pandas' ``min_periods=1`` warm-up, the NaN-initialised deques of Qlib's Cython kernels). Sequential
 recurrences (window sums, pandas' std, sorted windows for quantiles) are small numba loops over each
@@ -438,13 +438,14 @@ def window_rank(lay: Layout, x: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------- quantile
 
+
 @numba.njit(nogil=True, cache=True)
 def _rolling_quantiles(x, row0, lengths, windows, qs, out):
     """pandas rolling(w, min_periods=1).quantile(q, 'linear') for each w and q, NaN skipped.
 
-    Keeps each window's valid values sorted. Places are found by counting the values below (a
-    branch-free, vectorisable scan of at most 60 values) and the values in between are shifted by
-    one, so no data-dependent branch is taken per value. out: (len(windows) * len(qs), n).
+    Keeps each window's valid values sorted: the places of the value leaving and of the one entering
+    are found by counting the values below them (a vectorisable scan of at most 60 values) and the
+    values in between shift by one. out: (len(windows) * len(qs), n).
     """
     nq = qs.shape[0]
     buf = np.empty(windows.max() + 1, dtype=x.dtype)
