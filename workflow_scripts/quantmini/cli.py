@@ -70,8 +70,6 @@ def _types(values: list[str] | None) -> list[str]:
 
 def load_config(path: str | None, overrides: dict | None = None) -> dict:
     """The config Snakemake would see: the repository's config.yaml, then FILE over it, then overrides."""
-    from snakemake.utils import update_config
-
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text()) or {}
     if path:
         try:
@@ -82,9 +80,18 @@ def load_config(path: str | None, overrides: dict | None = None) -> dict:
             raise qm_config.ConfigError(f"config: {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
         if not isinstance(user, dict):
             raise qm_config.ConfigError(f"config: {path} is not a mapping of keys to values")
-        update_config(raw, user)
+        _merge(raw, user)
     raw.update(overrides or {})
     return qm_config.validate(raw)
+
+
+def _merge(base: dict, new: dict) -> None:
+    """Nested update, as Snakemake merges --configfile over the workflow's configfile."""
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
 
 
 def _root(args, cfg: dict | None = None) -> Path:
