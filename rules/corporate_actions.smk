@@ -1,185 +1,112 @@
 # Corporate actions (splits, dividends) and reference data (tickers, ticker_changes): one landing job
-# (a gzip file of every page's raw body) and one bronze job per month and type, like stocks_daily.
-# params.sessions makes the current month stale when `end` moves on; closed months never change.
-# What a month holds (its window) is explained in workflow_scripts/quantmini/corporate_actions.py.
+# and one bronze job per type and YEAR (a job costs a Python start-up and imports; these types are
+# sparse), writing the same month partitions as stocks_daily: bronze/<type>/year=YYYY/month=MM/.
+# params.sessions (the year's sessions in range) makes the current year stale when `end` moves on;
+# closed years never change. What a month holds (its window) and how landing stays immutable is
+# explained in workflow_scripts/quantmini/corporate_actions.py.
+#
+# Rules: landing_<type> (wildcard {year}), and bronze_<type>_<YYYY>, one per year, because a year's
+# outputs are its months in range (a rule's outputs cannot vary with a wildcard). Force a rebuild of
+# every year with e.g. `-R $(for y in 2024 2025; do echo bronze_splits_$y; done)`.
 import datetime as _dt
 
-from quantmini.corporate_actions import month_window
+from quantmini.corporate_actions import year_windows
+
+CA_TYPES = ("splits", "dividends", "tickers", "ticker_changes")
+CA_YEARS = sorted({y for y, _ in PARTITIONS})
+YEAR = "year={year}"
 
 
-def ca_window(wildcards):
-    """The month's window: a function of its sessions only (computed here, where the calendar is loaded)."""
-    year, month = int(wildcards.year), int(wildcards.month)
-    sessions = [_dt.date.fromisoformat(d) for d in month_sessions(wildcards)]
-    return month_window(year, month, sessions).to_params()
+def ca_months(year):
+    return [(y, m) for (y, m) in sorted(PARTITIONS) if y == year]
 
 
-def ca_landing(dtype):
-    return f"{ROOT}/landing/{dtype}/{MONTH}/_manifest.json"
+def ca_sessions(year):
+    """The year's sessions in range: a new session reruns the current year only."""
+    return [d.isoformat() for ym in ca_months(year) for d in PARTITIONS[ym].sessions]
 
 
-def ca_bronze_outputs(dtype):
-    return {
+_CA_WINDOWS = {}
+
+
+def ca_windows(year):
+    """The year's month windows (computed here, where the calendar is loaded, once per year)."""
+    if year not in _CA_WINDOWS:
+        days = [_dt.date.fromisoformat(d) for d in ca_sessions(year)]
+        _CA_WINDOWS[year] = [w.to_params() for w in year_windows(year, days)]
+    return _CA_WINDOWS[year]
+
+
+def ca_month_files(kind, dtype, year):
+    """The year's month files of one kind: bronze, quarantine or report."""
+    pattern = {
         "bronze": f"{ROOT}/bronze/{dtype}/{MONTH}/data.parquet",
         "quarantine": f"{ROOT}/quarantine/{dtype}/{MONTH}/data.parquet",
         "report": f"{ROOT}/reports/validation/{dtype}/{MONTH}.json",
-    }
+    }[kind]
+    return [pattern.format(year=f"{y:04d}", month=f"{m:02d}") for y, m in ca_months(year)]
 
 
-def previous_month_tickers(wildcards):
-    """The tickers snapshot of the month before (none for the range's first month)."""
-    keys = month_keys()
-    i = keys.index((wildcards.year, wildcards.month))
-    if i == 0:
-        return []
-    y, m = keys[i - 1]
-    return [rules.bronze_tickers.output.bronze.format(year=y, month=m)]
+def ca_landing_inputs(dtype):
+    """ticker_changes: this year's tickers snapshots, and the previous year's last (none for the first year)."""
+
+    def inputs(wildcards):
+        if dtype != "ticker_changes":
+            return {}
+        year = int(wildcards.year)
+        previous = ca_month_files("bronze", "tickers", year - 1)[-1:] if year - 1 in CA_YEARS else []
+        return {
+            "snapshots": ca_month_files("bronze", "tickers", year),
+            "previous": previous,
+        }
+
+    return inputs
 
 
-rule landing_splits:
-    output:
-        manifest=ca_landing("splits"),
-    params:
-        sessions=month_sessions,
-        window=ca_window,
-        dtype="splits",
-    resources:
-        api=1,
-    log:
-        f"{ROOT}/logs/landing_splits/{MONTH}.log",
-    benchmark:
-        f"{ROOT}/benchmarks/landing_splits/{MONTH}.tsv"
-    script:
-        "../workflow_scripts/landing_corporate_actions.py"
+for _dtype in CA_TYPES:
 
+    rule:
+        name:
+            f"landing_{_dtype}"
+        input:
+            unpack(ca_landing_inputs(_dtype)),
+        output:
+            manifest=f"{ROOT}/landing/{_dtype}/{YEAR}/_manifest.json",
+        params:
+            sessions=lambda wc: ca_sessions(int(wc.year)),
+            windows=lambda wc: ca_windows(int(wc.year)),
+            dtype=_dtype,
+        resources:
+            api=1,
+        log:
+            f"{ROOT}/logs/landing_{_dtype}/{YEAR}.log",
+        benchmark:
+            f"{ROOT}/benchmarks/landing_{_dtype}/{YEAR}.tsv"
+        script:
+            "../workflow_scripts/landing_corporate_actions.py"
 
-rule bronze_splits:
-    input:
-        manifest=rules.landing_splits.output.manifest,
-    output:
-        **ca_bronze_outputs("splits"),
-    params:
-        sessions=month_sessions,
-        window=ca_window,
-        universe=config["universe"],
-        dtype="splits",
-    log:
-        f"{ROOT}/logs/bronze_splits/{MONTH}.log",
-    benchmark:
-        f"{ROOT}/benchmarks/bronze_splits/{MONTH}.tsv"
-    script:
-        "../workflow_scripts/bronze_corporate_actions.py"
+    for _year in CA_YEARS:
 
+        rule:
+            name:
+                f"bronze_{_dtype}_{_year}"
+            input:
+                manifest=f"{ROOT}/landing/{_dtype}/year={_year:04d}/_manifest.json",
+            output:
+                bronze=ca_month_files("bronze", _dtype, _year),
+                quarantine=ca_month_files("quarantine", _dtype, _year),
+                report=ca_month_files("report", _dtype, _year),
+            params:
+                year=_year,
+                sessions=ca_sessions(_year),
+                windows=ca_windows(_year),
+                universe=config["universe"],
+                dtype=_dtype,
+            log:
+                f"{ROOT}/logs/bronze_{_dtype}/year={_year:04d}.log",
+            benchmark:
+                f"{ROOT}/benchmarks/bronze_{_dtype}/year={_year:04d}.tsv"
+            script:
+                "../workflow_scripts/bronze_corporate_actions.py"
 
-rule landing_dividends:
-    output:
-        manifest=ca_landing("dividends"),
-    params:
-        sessions=month_sessions,
-        window=ca_window,
-        dtype="dividends",
-    resources:
-        api=1,
-    log:
-        f"{ROOT}/logs/landing_dividends/{MONTH}.log",
-    benchmark:
-        f"{ROOT}/benchmarks/landing_dividends/{MONTH}.tsv"
-    script:
-        "../workflow_scripts/landing_corporate_actions.py"
-
-
-rule bronze_dividends:
-    input:
-        manifest=rules.landing_dividends.output.manifest,
-    output:
-        **ca_bronze_outputs("dividends"),
-    params:
-        sessions=month_sessions,
-        window=ca_window,
-        universe=config["universe"],
-        dtype="dividends",
-    log:
-        f"{ROOT}/logs/bronze_dividends/{MONTH}.log",
-    benchmark:
-        f"{ROOT}/benchmarks/bronze_dividends/{MONTH}.tsv"
-    script:
-        "../workflow_scripts/bronze_corporate_actions.py"
-
-
-rule landing_tickers:
-    output:
-        manifest=ca_landing("tickers"),
-    params:
-        sessions=month_sessions,
-        window=ca_window,
-        dtype="tickers",
-    resources:
-        api=1,
-    log:
-        f"{ROOT}/logs/landing_tickers/{MONTH}.log",
-    benchmark:
-        f"{ROOT}/benchmarks/landing_tickers/{MONTH}.tsv"
-    script:
-        "../workflow_scripts/landing_corporate_actions.py"
-
-
-rule bronze_tickers:
-    input:
-        manifest=rules.landing_tickers.output.manifest,
-    output:
-        **ca_bronze_outputs("tickers"),
-    params:
-        sessions=month_sessions,
-        window=ca_window,
-        universe=config["universe"],
-        dtype="tickers",
-    log:
-        f"{ROOT}/logs/bronze_tickers/{MONTH}.log",
-    benchmark:
-        f"{ROOT}/benchmarks/bronze_tickers/{MONTH}.tsv"
-    script:
-        "../workflow_scripts/bronze_corporate_actions.py"
-
-
-rule landing_ticker_changes:
-    input:
-        snapshot=rules.bronze_tickers.output.bronze,
-        previous=previous_month_tickers,
-    output:
-        manifest=ca_landing("ticker_changes"),
-    params:
-        sessions=month_sessions,
-        window=ca_window,
-        dtype="ticker_changes",
-    resources:
-        api=1,
-    log:
-        f"{ROOT}/logs/landing_ticker_changes/{MONTH}.log",
-    benchmark:
-        f"{ROOT}/benchmarks/landing_ticker_changes/{MONTH}.tsv"
-    script:
-        "../workflow_scripts/landing_corporate_actions.py"
-
-
-rule bronze_ticker_changes:
-    input:
-        manifest=rules.landing_ticker_changes.output.manifest,
-    output:
-        **ca_bronze_outputs("ticker_changes"),
-    params:
-        sessions=month_sessions,
-        window=ca_window,
-        universe=config["universe"],
-        dtype="ticker_changes",
-    log:
-        f"{ROOT}/logs/bronze_ticker_changes/{MONTH}.log",
-    benchmark:
-        f"{ROOT}/benchmarks/bronze_ticker_changes/{MONTH}.tsv"
-    script:
-        "../workflow_scripts/bronze_corporate_actions.py"
-
-
-TARGETS["splits"] = per_month(rules.bronze_splits.output.bronze)
-TARGETS["dividends"] = per_month(rules.bronze_dividends.output.bronze)
-TARGETS["tickers"] = per_month(rules.bronze_tickers.output.bronze)
-TARGETS["ticker_changes"] = per_month(rules.bronze_ticker_changes.output.bronze)
+    TARGETS[_dtype] = per_month(f"{ROOT}/bronze/{_dtype}/{MONTH}/data.parquet")

@@ -79,6 +79,26 @@ def test_month_windows_hand_worked():
         ca.month_window(2024, 2, march)
 
 
+def test_year_windows_are_the_month_windows_in_range():
+    days = calendar.sessions("2023-11-15", "2024-02-06")
+    assert [w.key for w in ca.year_windows(2023, [d for d in days if d.year == 2023])] == ["2023-11", "2023-12"]
+    nov, dec = ca.year_windows(2023, [d for d in days if d.year == 2023])
+    # a range starting mid-month: November from its first session; December closed (its last session in range)
+    assert (nov.lo, nov.hi, nov.prev_session, nov.last_session) == (D(2023, 11, 15), D(2023, 11, 30),
+                                                                    D(2023, 11, 14), D(2023, 11, 30))
+    assert (dec.lo, dec.hi, dec.prev_session, dec.last_session) == (D(2023, 12, 1), D(2023, 12, 31),
+                                                                    D(2023, 11, 30), D(2023, 12, 29))
+    jan, feb = ca.year_windows(2024, [d for d in days if d.year == 2024])
+    assert (jan.prev_session, jan.hi, feb.lo, feb.hi, feb.prev_session) == (
+        D(2023, 12, 29), D(2024, 1, 31), D(2024, 2, 1), D(2024, 2, 6), D(2024, 1, 31))
+    assert ca.year_windows(2024, calendar.sessions("2024-03-01", "2024-03-27")) == [
+        ca.month_window(2024, 3, calendar.sessions("2024-03-01", "2024-03-27"))]
+    with pytest.raises(ValueError, match="outside the year"):
+        ca.year_windows(2024, days)
+    with pytest.raises(ValueError, match="no sessions"):
+        ca.year_windows(2024, [])
+
+
 def test_rename_candidates_hand_worked():
     opening = pl.DataFrame({"ticker": ["A", "B", "C", "D", "OLD"], "composite_figi": ["F1", "F2", "F3", None, "F6"]})
     closing = pl.DataFrame({"ticker": ["A2", "B", "C", "C0", "E", "OLD", "NEW"],
@@ -90,22 +110,26 @@ def test_rename_candidates_hand_worked():
 
 
 # ------------------------------------------------------------------------------------ bronze
+MARCH = ca.month_window(2024, 3, calendar.sessions("2024-03-01", "2024-03-27"))
+
+
 def write_landing(tmp: Path, dtype: str, body: dict, kind: str = "listing") -> Path:
-    month = tmp / "landing" / dtype / "year=2024" / "month=03"
-    month.mkdir(parents=True)
+    """A year's landing with one month (March 2024, to the 27th): one file and the manifest listing it."""
+    year = tmp / "landing" / dtype / "year=2024"
+    (year / "month=03").mkdir(parents=True)
     data = gzip.compress(doc(dtype, [orjson.dumps(body)], "/vX/reference/tickers/BBGXD71DKCHY/events"))
-    (month / "w.json.gz").write_bytes(data)
-    manifest = month / "_manifest.json"
-    manifest.write_text(json.dumps({"files": [{"kind": kind, "file": "w.json.gz", "bytes": len(data),
-                                               "sha256": hashlib.sha256(data).hexdigest()}]}))
+    (year / "month=03" / "w.json.gz").write_bytes(data)
+    manifest = year / "_manifest.json"
+    entry = {"kind": kind, "month": "2024-03" if kind == "listing" else None, "file": "month=03/w.json.gz",
+             "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    manifest.write_text(json.dumps({"windows": [MARCH.to_params()], "files": [entry]}))
     return manifest
 
 
 def build(tmp: Path, dtype: str, manifest: Path, universe="all"):
-    w = ca.month_window(2024, 3, calendar.sessions("2024-03-01", "2024-03-27"))
     out = {k: tmp / dtype / f"{k}.parquet" for k in ("bronze", "quarantine")}
-    report = ca.build_bronze_month(dtype, 2024, 3, w, universe, manifest, out["bronze"], out["quarantine"],
-                                   tmp / dtype / "report.json")
+    (report,) = ca.build_bronze_year(dtype, 2024, [MARCH], universe, manifest,
+                                     [(out["bronze"], out["quarantine"], tmp / dtype / "report.json")])
     return pl.read_parquet(out["bronze"]), pl.read_parquet(out["quarantine"]), report
 
 
@@ -155,11 +179,39 @@ def test_bronze_ticker_changes_keep_this_months_renames_only(tmp_path):
 
 def test_bronze_refuses_a_landing_file_that_does_not_match_its_manifest(tmp_path):
     manifest = write_landing(tmp_path, "splits", {"status": "OK", "results": [split(1)]})
-    landing = manifest.parent / "w.json.gz"
+    landing = manifest.parent / "month=03" / "w.json.gz"
     landing.write_bytes(landing.read_bytes()[:-3])
     with pytest.raises(CorruptLandingError, match="does not match its manifest"):
         build(tmp_path, "splits", manifest)
     assert not (tmp_path / "splits" / "bronze.parquet").exists()
+
+
+def test_bronze_year_writes_nothing_when_a_later_month_is_bad(tmp_path):
+    """Two months; February's landing file is missing: no partition of the year is written."""
+    lake = LakePaths(tmp_path / "lake")
+    windows = ca.year_windows(2024, calendar.sessions("2024-01-02", "2024-02-29"))
+    files = []
+    for w in windows:
+        path = ca.listing_file(lake, "splits", w)
+        landed = doc("splits", [orjson.dumps({"status": "OK", "results": [split(w.month, day=str(w.lo))]})])
+        path.parent.mkdir(parents=True)
+        path.write_bytes(gzip.compress(landed))
+        files.append(("listing", w.key, path))
+    manifest = lake.landing_year_dir("splits", 2024) / "_manifest.json"
+    ca._write_manifest(manifest, "splits", 2024, windows, files)
+    outputs = [tuple(tmp_path / f"{w.key}.{k}" for k in ("b.parquet", "q.parquet", "r.json")) for w in windows]
+    reports = ca.build_bronze_year("splits", 2024, windows, "all", manifest, outputs)
+    assert [r["rows_valid"] for r in reports] == [1, 1] and [r["partition"] for r in reports] == ["2024-01", "2024-02"]
+    assert pl.read_parquet(outputs[1][0])["execution_date"].to_list() == [D(2024, 2, 1)]
+    for out in outputs:
+        for f in out:
+            f.unlink()
+    files[1][2].unlink()
+    with pytest.raises(CorruptLandingError, match="landing file missing"):
+        ca.build_bronze_year("splits", 2024, windows, "all", manifest, outputs)
+    assert not any(f.exists() for out in outputs for f in out), "a partial year was written"
+    with pytest.raises(CorruptLandingError, match="other month windows"):
+        ca.build_bronze_year("splits", 2024, windows[:1], "all", manifest, outputs[:1])
 
 
 # ------------------------------------------------------------------------------------ landing vs the live simulator
@@ -180,31 +232,42 @@ def sim(tmp_path_factory):
 
 def test_landing_follows_every_page_and_never_downloads_twice(tmp_path, market, sim):
     lake = LakePaths(tmp_path / "lake")
-    jan = calendar.sessions("2024-01-02", "2024-01-31")
-    w = ca.month_window(2024, 1, jan)
+    jan_only = ca.year_windows(2024, calendar.sessions("2024-01-02", "2024-01-31"))
+    (w,) = jan_only
     opts = ca.ClientOptions(sim.url, None, max_concurrency=4)
+    manifest = {d: lake.landing_year_dir(d, 2024) / "_manifest.json" for d in ("splits", "tickers")}
     n0 = len(sim.requests())
     for dtype in ("splits", "tickers"):
-        assert ca.land_listing_month(dtype, lake, 2024, 1, jan, w, lake.landing_manifest(dtype, 2024, 1),
-                                     opts, limit=2)
+        assert ca.land_listing_year(dtype, lake, 2024, jan_only, manifest[dtype], opts, limit=2) == 1
     n = len(sim.requests())
-    assert not ca.land_listing_month("splits", lake, 2024, 1, jan, w, lake.landing_manifest("splits", 2024, 1),
-                                     opts, limit=2)
+    assert ca.land_listing_year("splits", lake, 2024, jan_only, manifest["splits"], opts, limit=2) == 0
     assert len(sim.requests()) == n, "an existing landing file was downloaded again"
     reqs = sim.requests()[n0:]
     served = [r for r in market.vendor_split_rows if r["execution_date"] <= D(2024, 1, 31)]
     splits_pages = [r for r in reqs if r["path"] == "/v3/reference/splits"]
     assert len(served) == 3 and len(splits_pages) == 2  # 3 rows at limit=2: a second page via next_url
     assert "cursor=" in splits_pages[1]["query"]
-    got = ca.parse_splits(ca._read_landing(lake.landing_file("splits", 2024, 1, f"{w.name}.json.gz")))
+    got = ca.parse_splits(ca._landed(manifest["splits"], "listing", "2024-01"))
     expected = pl.DataFrame([{k: r[k] for k in ca.SPLITS_SCHEMA} for r in served], schema=ca.SPLITS_SCHEMA)
     assert got.drop("_unparsed").sort("id").equals(expected.sort("id"))
+    assert ca.listing_file(lake, "splits", w) == lake.landing_file("splits", 2024, 1, "2024-01-01_2024-01-31.json.gz")
     tickers = ca.parse_tickers(ca._read_landing(lake.landing_file("tickers", 2024, 1, "2024-01-31.json.gz")),
                                D(2024, 1, 31))
     sec = market.securities()
     listed = sec.filter(pl.col("list_date") <= D(2024, 1, 31))
     assert sorted(tickers["composite_figi"]) == sorted(listed["composite_figi"])  # active and inactive
     assert tickers.filter(~pl.col("active")).height == 0  # the first delisting is in February
+    # the year grows to 2024-03-05: January is landed already, only February and March's open window are asked
+    n = len(sim.requests())
+    to_march = ca.year_windows(2024, calendar.sessions("2024-01-02", "2024-03-05"))
+    assert ca.land_listing_year("splits", lake, 2024, to_march, manifest["splits"], opts) == 2
+    assert sorted(r["query"] for r in sim.requests()[n:]) == [
+        "execution_date.gte=2024-02-01&execution_date.lte=2024-02-29&limit=1000",
+        "execution_date.gte=2024-03-01&execution_date.lte=2024-03-05&limit=1000"]
+    listed = json.loads(manifest["splits"].read_text())
+    assert [(e["month"], e["file"]) for e in listed["files"]] == [
+        ("2024-01", "month=01/2024-01-01_2024-01-31.json.gz"), ("2024-02", "month=02/2024-02-01_2024-02-29.json.gz"),
+        ("2024-03", "month=03/2024-03-01_2024-03-05.json.gz")]
 
 
 # ------------------------------------------------------------------------------------ event validation
@@ -286,20 +349,22 @@ def test_event_validation_against_simulator_truth(seed, n):
     assert j.height == bars.height and (j["factor"] - j["t"]).abs().max() < 1e-12
 
 
-def test_first_month_finds_a_rename_from_the_opening_snapshot(tmp_path, market, sim):
-    """February as the range's first month: the rename of 2024-02-22 shows only against the snapshot
-    as of the session before (landed by the ticker_changes job itself); one events request."""
+def test_first_year_finds_a_rename_from_the_opening_snapshot(tmp_path, market, sim):
+    """A range starting in February: the rename of 2024-02-22 shows only against the snapshot as of the
+    session before (landed by the ticker_changes job itself); one events request."""
     lake = LakePaths(tmp_path / "lake")
-    feb = calendar.sessions("2024-02-01", "2024-02-29")
-    w = ca.month_window(2024, 2, feb)
+    windows = ca.year_windows(2024, calendar.sessions("2024-02-01", "2024-03-05"))
     opts = ca.ClientOptions(sim.url, None)
-    ca.land_listing_month("tickers", lake, 2024, 2, feb, w, lake.landing_manifest("tickers", 2024, 2), opts)
-    closing = tmp_path / "tickers.parquet"
-    ca.parse_tickers(ca._read_landing(lake.landing_file("tickers", 2024, 2, "2024-02-29.json.gz")),
-                     w.last_session).write_parquet(closing)
+    ca.land_listing_year("tickers", lake, 2024, windows, lake.landing_year_dir("tickers", 2024) / "_manifest.json",
+                         opts)
+    snapshots = []
+    for w in windows:
+        snapshots.append(tmp_path / f"tickers-{w.key}.parquet")
+        ca.parse_tickers(ca._read_landing(ca.listing_file(lake, "tickers", w)), w.last_session).drop(
+            "_unparsed").write_parquet(snapshots[-1])
     n0 = len(sim.requests())
-    manifest = lake.landing_manifest("ticker_changes", 2024, 2)
-    figis = ca.land_ticker_changes_month(lake, 2024, 2, feb, w, closing, None, manifest, opts)
+    manifest = lake.landing_year_dir("ticker_changes", 2024) / "_manifest.json"
+    figis = ca.land_ticker_changes_year(lake, 2024, windows, snapshots, None, manifest, opts)
     figi = market.securities().select("security_id", "composite_figi")
     truth = market.ticker_changes().join(figi, on="security_id").select(list(ca.TICKER_CHANGES_SCHEMA))
     assert figis == truth["composite_figi"].to_list() and len(figis) == 1
@@ -307,10 +372,12 @@ def test_first_month_finds_a_rename_from_the_opening_snapshot(tmp_path, market, 
     assert asked == [("/v3/reference/tickers", "market=stocks&date=2024-01-31&active=false&limit=1000"),
                      ("/v3/reference/tickers", "market=stocks&date=2024-01-31&active=true&limit=1000"),
                      (f"/vX/reference/tickers/{figis[0]}/events", "types=ticker_change")]
-    out = {k: tmp_path / f"{k}.parquet" for k in ("bronze", "quarantine")}
-    ca.build_bronze_month("ticker_changes", 2024, 2, w, "all", manifest, out["bronze"], out["quarantine"],
-                          tmp_path / "report.json")
-    assert pl.read_parquet(out["bronze"]).equals(truth)
+    outputs = [tuple(tmp_path / f"{w.key}.{k}" for k in ("b.parquet", "q.parquet", "r.json")) for w in windows]
+    reports = ca.build_bronze_year("ticker_changes", 2024, windows, "all", manifest, outputs)
+    assert pl.read_parquet(outputs[0][0]).equals(truth)  # February
+    assert pl.read_parquet(outputs[1][0]).height == 0 and reports[1]["window"] == ["2024-03-01", "2024-03-05"]
     n1 = len(sim.requests())
-    assert ca.land_ticker_changes_month(lake, 2024, 2, feb, w, closing, None, manifest, opts) == figis
+    assert ca.land_ticker_changes_year(lake, 2024, windows, snapshots, None, manifest, opts) == figis
     assert len(sim.requests()) == n1, "a rerun downloaded the opening snapshot or the events again"
+    with pytest.raises(ValueError, match="is as of"):  # snapshots in the wrong order
+        ca.land_ticker_changes_year(lake, 2024, windows, snapshots[::-1], None, manifest, opts)

@@ -1,14 +1,17 @@
 """The real workflow (Snakemake) against the live simulator: splits, dividends, tickers and ticker_changes to
 bronze. The reference is the simulator's ground truth (`Market`), never our own earlier output.
 
-One lake is built in three steps that the tests then read: up to 2024-03-27, the same again (a no-op),
-then up to 2024-03-28 (the current month is refreshed, closed months are not).
+One lake over two years (2023-11-15, a mid-month start, to 2024-02-06) is built in three steps that the
+tests then read: the build, the same again (a no-op), then one session more (2024-02-07): only the
+current year's jobs rerun, only the current month's window and snapshot (and the current year's
+renamed security) are asked again, the closed year is not touched.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,65 +22,67 @@ import pytest
 from quantmini import corporate_actions as ca
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess
-from workflow_helpers import REPO, run_workflow, write_config
+from workflow_helpers import run_workflow, write_config
 
-TICKERS, SEED, START, END = 20, 7, "2024-01-02", "2024-03-28"
+TICKERS, SEED, START, FIRST_END, END = 20, 7, "2023-11-15", "2024-02-06", "2024-02-07"
 TYPES = ["splits", "dividends", "tickers", "ticker_changes"]
-FIRST, LAST = dt.date(2024, 1, 1), dt.date(2024, 3, 31)
+FIRST, LAST = dt.date(2023, 11, 15), dt.date(2024, 2, 7)
+MONTHS = ["year=2023/month=11", "year=2023/month=12", "year=2024/month=01", "year=2024/month=02"]
 
 
 def read_bronze(lake: Path, dtype: str) -> pl.DataFrame:
     files = sorted((lake / "bronze" / dtype).glob("year=*/month=*/data.parquet"))
-    assert len(files) == 3, f"expected 3 month partitions of {dtype}, found {len(files)}"
+    assert [str(f.parent.relative_to(lake / "bronze" / dtype)) for f in files] == MONTHS
     return pl.concat([pl.read_parquet(f) for f in files])
 
 
-def snakefile(tmp: Path) -> Path:
-    """The repository's Snakefile once it includes our rules; until then a private one that does."""
-    main = REPO / "Snakefile"
-    if "rules/corporate_actions.smk" in main.read_text():
-        return main
-    wf = tmp / "wf"
-    wf.mkdir()
-    for item in ("rules", "workflow_scripts", "config", "profiles"):
-        (wf / item).symlink_to(REPO / item)
-    text = main.read_text().replace('include: "rules/stocks_daily.smk"\n',
-                                    'include: "rules/stocks_daily.smk"\ninclude: "rules/corporate_actions.smk"\n')
-    assert "corporate_actions.smk" in text
-    (wf / "Snakefile").write_text(text)
-    return wf / "Snakefile"
+def jobs_run(proc) -> int:
+    """Jobs a run executed, without the target rule `all`."""
+    done = re.findall(r"(\d+) of (\d+) steps \(100%\) done", proc.stdout + proc.stderr)
+    return int(done[-1][1]) - 1 if done else 0
 
 
 @pytest.fixture(scope="module")
 def market():
-    return Market(MarketConfig(seed=SEED, n_tickers=TICKERS, start=START, end="2024-04-30"))
+    return Market(MarketConfig(seed=SEED, n_tickers=TICKERS, start=START, end="2024-03-28"))
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ca_workflow")
-    work, smk = tmp / "work", snakefile(tmp)
+    work = tmp / "work"
     work.mkdir()
-    out = SimpleNamespace(lake=work / "lake", timings={})
-    with SimProcess(tickers=TICKERS, seed=SEED, start=START, end="2024-04-30",
+    out = SimpleNamespace(lake=work / "lake", timings={}, jobs={})
+    with SimProcess(tickers=TICKERS, seed=SEED, start=START, end="2024-03-28",
                     request_log=str(tmp / "requests.jsonl")) as sim:
-        write_config(work, start=START, end="2024-03-27", data_types=TYPES)
+        write_config(work, start=START, end=FIRST_END, data_types=TYPES)
         t0 = time.monotonic()
-        run_workflow(work, sim.url, snakefile=smk)
+        proc = run_workflow(work, sim.url)
+        out.build_output = proc.stdout + proc.stderr  # starts with the job stats
+        out.jobs["build"] = jobs_run(proc)
         out.timings["build"] = time.monotonic() - t0
         out.first_requests = sim.requests()
-        out.mtimes = {p: p.stat().st_mtime_ns for p in out.lake.rglob("*.parquet")}
+        out.mtimes = {p: p.stat().st_mtime_ns for p in out.lake.rglob("*") if p.is_file() and "logs" not in p.parts
+                      and "benchmarks" not in p.parts}
         t0 = time.monotonic()
-        proc = run_workflow(work, sim.url, snakefile=smk)
+        proc = run_workflow(work, sim.url)
         out.timings["no-op"] = time.monotonic() - t0
         out.noop_output, out.noop_requests = proc.stdout + proc.stderr, sim.requests()[len(out.first_requests):]
         write_config(work, start=START, end=END, data_types=TYPES)
         t0 = time.monotonic()
-        run_workflow(work, sim.url, snakefile=smk)
+        out.jobs["next session"] = jobs_run(run_workflow(work, sim.url))
         out.timings["next session"] = time.monotonic() - t0
         out.next_requests = sim.requests()[len(out.first_requests) + len(out.noop_requests):]
-    print("timings:", {k: round(v, 1) for k, v in out.timings.items()})
+    print("timings:", {k: round(v, 1) for k, v in out.timings.items()}, "jobs:", out.jobs)
     return out
+
+
+def test_one_landing_and_one_bronze_job_per_type_and_year(run):
+    for dtype in TYPES:
+        assert re.search(rf"^landing_{dtype}\s+2$", run.build_output, re.M), f"landing_{dtype}: not one job per year"
+        for year in (2023, 2024):
+            assert re.search(rf"^bronze_{dtype}_{year}\s+1$", run.build_output, re.M), f"no bronze_{dtype}_{year} job"
+    assert run.jobs == {"build": 16, "next session": 8}
 
 
 def test_bronze_splits_and_dividends_equal_the_served_lists(run, market):
@@ -86,10 +91,12 @@ def test_bronze_splits_and_dividends_equal_the_served_lists(run, market):
                            if FIRST <= r["execution_date"] <= LAST], schema=ca.SPLITS_SCHEMA).sort("id")
     assert splits.columns == list(ca.SPLITS_SCHEMA)
     assert served.height == 6 and splits.equals(served), "bronze splits differ from the vendor's list"
+    assert splits["execution_date"].dt.year().unique().sort().to_list() == [2023, 2024]
     dividends = read_bronze(run.lake, "dividends").sort("id")
     truth = (market.dividends().drop("security_id")
              .filter(pl.col("ex_dividend_date").is_between(FIRST, LAST)).sort("id"))
     assert truth.height >= 5 and dividends.equals(truth.cast(dividends.schema))
+    assert dividends["ex_dividend_date"].dt.year().unique().sort().to_list() == [2023, 2024]
     for dtype, col in (("splits", "execution_date"), ("dividends", "ex_dividend_date")):
         for f in (run.lake / "bronze" / dtype).glob("year=*/month=*/data.parquet"):
             month = int(f.parent.name.split("=")[1])
@@ -101,11 +108,13 @@ def test_bronze_ticker_changes_equal_the_truth(run, market):
     figi = market.securities().select("security_id", "composite_figi")
     truth = (market.ticker_changes().filter(pl.col("date").is_between(FIRST, LAST))
              .join(figi, on="security_id").select(list(ca.TICKER_CHANGES_SCHEMA)))
+    # renamed on 2024-01-08: found against the previous year's last snapshot (2023-12-29)
     assert truth.height == 1 and changes.sort("date").equals(truth.sort("date"))
-    assert (run.lake / "bronze/ticker_changes/year=2024/month=02/data.parquet").exists()
-    # one events request per renamed security, never one per ticker
-    events = [r for r in run.first_requests + run.next_requests if r["path"].endswith("/events")]
-    assert [r["path"] for r in events] == [f"/vX/reference/tickers/{truth['composite_figi'][0]}/events"]
+    assert pl.read_parquet(run.lake / "bronze/ticker_changes/year=2024/month=01/data.parquet").equals(truth)
+    # one events request per renamed security and run, never one per ticker (the open year's span moved on)
+    for requests in (run.first_requests, run.next_requests):
+        events = [r["path"] for r in requests if r["path"].endswith("/events")]
+        assert events == [f"/vX/reference/tickers/{truth['composite_figi'][0]}/events"]
 
 
 def test_bronze_tickers_are_the_point_in_time_reference(run, market):
@@ -124,12 +133,12 @@ def test_bronze_tickers_are_the_point_in_time_reference(run, market):
         assert sorted(got_gone["ticker"]) == sorted(gone["current_ticker"])
         assert got_gone["delisted_utc"].null_count() == 0
     assert day == dt.date.fromisoformat(END)
-    assert snap.filter(~pl.col("active")).height == 2  # delisted 2024-02-29 and 2024-03-21
+    assert snap.filter(~pl.col("active")).height == 2  # delisted 2024-01-16 and 2024-02-06
 
 
 def test_reports_are_clean_and_count_every_row(run):
     reports = sorted((run.lake / "reports/validation").glob("*/year=*/month=*.json"))
-    assert {p.parent.parent.name for p in reports} == set(TYPES) and len(reports) == 12
+    assert {p.parent.parent.name for p in reports} == set(TYPES) and len(reports) == 16
     for p in reports:
         rep = json.loads(p.read_text())
         assert rep["ok"] and rep["rows_quarantined"] == 0, rep
@@ -141,31 +150,36 @@ def test_rerun_is_a_noop(run):
     assert run.noop_requests == []
 
 
-def test_next_session_refreshes_only_the_current_month(run):
-    asked = sorted((r["path"], r["query"]) for r in run.next_requests)
+def test_next_session_reruns_the_current_year_and_downloads_only_its_open_month(run):
+    asked = sorted((r["path"], r["query"]) for r in run.next_requests if not r["path"].endswith("/events"))
     assert asked == sorted([
-        ("/v3/reference/dividends", "ex_dividend_date.gte=2024-03-01&ex_dividend_date.lte=2024-03-31&limit=1000"),
-        ("/v3/reference/splits", "execution_date.gte=2024-03-01&execution_date.lte=2024-03-31&limit=1000"),
-        ("/v3/reference/tickers", "market=stocks&date=2024-03-28&active=true&limit=1000"),
-        ("/v3/reference/tickers", "market=stocks&date=2024-03-28&active=false&limit=1000"),
+        ("/v3/reference/dividends", "ex_dividend_date.gte=2024-02-01&ex_dividend_date.lte=2024-02-07&limit=1000"),
+        ("/v3/reference/splits", "execution_date.gte=2024-02-01&execution_date.lte=2024-02-07&limit=1000"),
+        ("/v3/reference/tickers", "market=stocks&date=2024-02-07&active=true&limit=1000"),
+        ("/v3/reference/tickers", "market=stocks&date=2024-02-07&active=false&limit=1000"),
     ])
     rewritten = sorted(str(p.relative_to(run.lake)) for p, m in run.mtimes.items() if p.stat().st_mtime_ns != m)
-    assert rewritten == sorted(f"{kind}/{dtype}/year=2024/month=03/data.parquet"
-                               for kind in ("bronze", "quarantine") for dtype in TYPES)
+    # the current year's partitions (its jobs write every month of the year) and landing manifests
+    assert rewritten == sorted([f"{kind}/{dtype}/{month}/data.parquet" for kind in ("bronze", "quarantine")
+                                for dtype in TYPES for month in MONTHS[2:]]
+                               + [f"reports/validation/{dtype}/{month}.json" for dtype in TYPES for month in MONTHS[2:]]
+                               + [f"landing/{dtype}/year=2024/_manifest.json" for dtype in TYPES])
+    # landing files are never overwritten: the open windows of 2024-02-06 stay beside the new ones
+    assert (run.lake / "landing/splits/year=2024/month=02/2024-02-01_2024-02-06.json.gz").exists()
+    assert (run.lake / "landing/splits/year=2024/month=02/2024-02-01_2024-02-07.json.gz").exists()
 
 
 def test_bad_api_key_fails_fast_with_one_line_and_never_leaks(tmp_path):
     marker = "QMKEY-ca-5e1f-MARKER"
     work = tmp_path / "work"
     work.mkdir()
-    with SimProcess(tickers=5, seed=1, start=START, end="2024-02-29", api_key="the-right-key") as s:
-        write_config(work, start=START, end="2024-01-31", data_types=["splits"], retries=3)
-        proc = run_workflow(work, s.url, env_extra={"MASSIVE_API_KEY": marker}, check=False,
-                            snakefile=snakefile(tmp_path))
+    with SimProcess(tickers=5, seed=1, start="2024-01-02", end="2024-02-29", api_key="the-right-key") as s:
+        write_config(work, start="2024-01-02", end="2024-01-31", data_types=["splits"], retries=3)
+        proc = run_workflow(work, s.url, env_extra={"MASSIVE_API_KEY": marker}, check=False)
         statuses = [r["status"] for r in s.requests()]
     assert proc.returncode != 0 and statuses == [401], "a 401 was retried or something else was asked"
     ours = [line for line in proc.stderr.splitlines() if line.startswith("quantmini:")]
-    assert len(ours) == 1 and ours[0].startswith("quantmini: landing splits 2024-01:") and "401" in ours[0]
+    assert len(ours) == 1 and ours[0].startswith("quantmini: landing splits 2024:") and "401" in ours[0]
     assert not list((work / "lake").rglob("*.json.gz")) and not list((work / "lake").rglob("*.parquet"))
     blobs = [proc.stdout, proc.stderr] + [p.read_bytes().decode("utf-8", "replace")
                                           for p in tmp_path.rglob("*") if p.is_file()]

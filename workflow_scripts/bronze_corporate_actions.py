@@ -1,22 +1,28 @@
-"""Snakemake script: build the bronze partition of one month of splits, dividends, tickers or
+"""Snakemake script: build the bronze month partitions of one year of splits, dividends, tickers or
 ticker_changes from its landing (validated; rejected rows to quarantine with their reason)."""
 
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.corporate_actions import Window, build_bronze_month
+from quantmini.corporate_actions import Window, build_bronze_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)
-dtype = smk.params.dtype
-year, month = int(smk.wildcards.year), int(smk.wildcards.month)
+dtype, year = smk.params.dtype, int(smk.params.year)
+
+
+def paths(files) -> list[Path]:
+    return [Path(files)] if isinstance(files, str) else [Path(f) for f in files]
+
+
 try:
-    report = build_bronze_month(
-        dtype, year, month, Window.from_params(smk.params.window), smk.params.universe,
-        Path(smk.input.manifest), Path(smk.output.bronze), Path(smk.output.quarantine), Path(smk.output.report),
+    reports = build_bronze_year(
+        dtype, year, [Window.from_params(p) for p in smk.params.windows], smk.params.universe,
+        Path(smk.input.manifest),
+        list(zip(paths(smk.output.bronze), paths(smk.output.quarantine), paths(smk.output.report), strict=True)),
     )
 except Exception as exc:
-    log.error("bronze %s %04d-%02d failed: %s", dtype, year, month, exc)
-    runtime.die(f"bronze {dtype} {year:04d}-{month:02d}: {exc}")
-log.info("bronze %s %04d-%02d: %d rows valid, %d quarantined",
-         dtype, year, month, report["rows_valid"], report["rows_quarantined"])
+    log.error("bronze %s %04d failed: %s", dtype, year, exc)
+    runtime.die(f"bronze {dtype} {year:04d}: {exc}")
+log.info("bronze %s %04d (%d month(s)): %d rows valid, %d quarantined", dtype, year, len(reports),
+         sum(r["rows_valid"] for r in reports), sum(r["rows_quarantined"] for r in reports))

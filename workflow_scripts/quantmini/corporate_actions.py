@@ -1,6 +1,8 @@
 """Corporate actions (splits, dividends) and reference data (tickers, ticker changes): landing and bronze.
 
-Why the partitions look like this (one month partition per type, like stocks_daily):
+Jobs are per year (one landing and one bronze job per type and year: a job costs a Python start-up
+and imports, and these types are sparse); partitions stay per month, like stocks_daily, and a
+year's bronze job writes the month partitions of its year that are in range. What a month holds:
 - splits / dividends hold the events dated (execution / ex-dividend date) inside the month's window
   [lo, hi]: lo is the month's first day (or the range's first session when the range starts inside
   the month), hi the month's last day once the month is closed (its last XNYS session is in range),
@@ -8,22 +10,27 @@ Why the partitions look like this (one month partition per type, like stocks_dai
   a weekend-dated event of a closed month is not lost between two months.
 - tickers holds the reference snapshot as of the month's last session in range (active AND inactive).
 - ticker_changes holds the renames that took effect after the previous snapshot (the session before
-  the month's first session) and on or before this month's snapshot. Only the securities whose
-  composite FIGI shows more than one ticker across the two snapshots, with a changed set of tickers,
-  are asked for their events: one request per renamed security, not one per ticker of the market.
+  the month's first session) and on or before this month's snapshot. Renames are found per year:
+  the securities whose composite FIGI shows more than one ticker across two consecutive snapshots
+  (the previous year's last one, then this year's month snapshots), with a changed set of tickers,
+  are asked for their events once: one request per renamed security, not one per ticker of the market.
 
-Landing: one gzip JSON document per month and window holding every page's raw body verbatim,
+Landing: gzip JSON documents holding every page's raw body verbatim,
     {"dtype": ..., "window": [lo, hi], "requests": [{"path": ..., "params": {...}, "pages": [<body>...]}]}
-named after its window (ticker_changes: plus a digest of the FIGIs asked for), so it is immutable: a
-rerun for the same window (forced, or after a code edit) downloads nothing; a new window is a new file.
-The bronze jobs read only the landing files their month's `_manifest.json` lists (with sha256).
+splits, dividends and tickers: one per month window (landing/<type>/year=YYYY/month=MM/<window>.json.gz);
+ticker_changes: one per year and span, plus a digest of the FIGIs asked for (landing/ticker_changes/
+year=YYYY/), and for the range's first year the snapshot as of the session before the range. A file is
+named after what it holds, so it is immutable: a rerun (forced, or after a code edit) downloads nothing
+already landed; when `end` moves on only the current month's window (and the current year's events)
+is downloaded again, under a new name. The year's `_manifest.json` lists its files (with sha256); the
+bronze job reads only those.
 
 Bronze checks (`corporate_actions_schemas`) are structural: types, required fields, unique ids, dates
 inside the window. Whether an event is plausible against the bars is `event_validation`'s job.
 
 pandera, exchange_calendars and quantmini.bronze (which loads both) are imported inside the functions
-that need them, and the window comes from the rule's params: a landing job then starts in a fraction
-of the time, which counts at 8 jobs a month.
+that need them, and the windows come from the rule's params: a landing job then starts in a fraction
+of the time.
 """
 
 from __future__ import annotations
@@ -75,6 +82,18 @@ class Window:
     def name(self) -> str:
         return f"{self.lo.isoformat()}_{self.hi.isoformat()}"
 
+    @property
+    def year(self) -> int:
+        return self.first_session.year
+
+    @property
+    def month(self) -> int:
+        return self.first_session.month
+
+    @property
+    def key(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
     def to_params(self) -> dict[str, str]:
         """For a rule's params (computed once by Snakemake, so jobs need not load the calendar)."""
         return {k: getattr(self, k).isoformat() for k in self.__dataclass_fields__}
@@ -101,6 +120,18 @@ def month_window(year: int, month: int, sessions: list[dt.date]) -> Window:
         hi=last_day if last == all_sessions[-1] else last,
         first_session=first, last_session=last, prev_session=prev,
     )
+
+
+def year_windows(year: int, sessions: list[dt.date]) -> list[Window]:
+    """The windows of the months of `year` that have sessions in range, in order (a yearly job's months)."""
+    if not sessions:
+        raise ValueError(f"{year:04d}: no sessions in range")
+    if any(d.year != year for d in sessions):
+        raise ValueError(f"{year:04d}: sessions outside the year: {sessions}")
+    months: dict[int, list[dt.date]] = {}
+    for d in sorted(sessions):
+        months.setdefault(d.month, []).append(d)
+    return [month_window(year, m, days) for m, days in months.items()]
 
 
 # ------------------------------------------------------------------------------------------ requests
@@ -166,82 +197,113 @@ class ClientOptions:
     verify: bool | str = True
 
 
-def _download(opts: ClientOptions, requests: list[Request], listing: bool) -> list[list[bytes]]:
-    async def run() -> list[list[bytes]]:
+Landed = tuple[Path, str, list[str], list[Request]]  # file, dtype, window, requests
+
+
+def _land_files(opts: ClientOptions, todo: list[Landed], listing: bool) -> None:
+    """Download each file's requests (one client for all) and write each file as soon as it is complete,
+    so a failure keeps the files already finished (each is whole and named after what it holds)."""
+    if not todo:
+        return
+
+    async def run() -> None:
         async with PolygonClient(
             opts.base_url, api_key=opts.api_key, max_concurrency=opts.max_concurrency,
             rate_per_minute=opts.rate_per_minute, max_retries=opts.retries, verify=opts.verify,
         ) as client:
             t0 = time.monotonic()
-            pages = await _fetch(client, requests, listing)
-            log.info("%d request(s), %d page(s) in %.2fs (%d retries)", len(requests),
-                     sum(map(len, pages)), time.monotonic() - t0, client.stats.retries)
-            return pages
 
-    return asyncio.run(run())
+            async def one(path: Path, dtype: str, window: list[str], requests: list[Request]) -> int:
+                pages = await _fetch(client, requests, listing)
+                doc = landing_document(dtype, window, requests, pages)
+                atomic.write_bytes(path, gzip.compress(doc, 6, mtime=0))
+                return sum(map(len, pages))
+
+            tasks = [asyncio.create_task(one(*item)) for item in todo]
+            try:
+                n_pages = sum(await asyncio.gather(*tasks))
+            except BaseException:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+            log.info("%d file(s), %d request(s), %d page(s) in %.2fs (%d retries)", len(todo),
+                     sum(len(r) for *_, r in todo), n_pages, time.monotonic() - t0, client.stats.retries)
+
+    asyncio.run(run())
 
 
-def _land_file(path: Path, dtype: str, window: list[str], requests: list[Request], listing: bool,
-               opts: ClientOptions) -> bool:
-    """Download into an immutable landing file unless it exists; True when downloaded now."""
-    if path.exists():
-        return False
-    pages = _download(opts, requests, listing)
-    atomic.write_bytes(path, gzip.compress(landing_document(dtype, window, requests, pages), 6, mtime=0))
-    return True
-
-
-def _write_manifest(path: Path, dtype: str, year: int, month: int, sessions: list[dt.date], w: Window,
-                    files: dict[str, Path]) -> None:
+def _write_manifest(path: Path, dtype: str, year: int, windows: list[Window],
+                    files: list[tuple[str, str | None, Path]]) -> None:
+    """The year's landing: (kind, month key or None, file) entries with their sha256."""
     entries = []
-    for kind, f in files.items():
+    for kind, month, f in files:
         data = f.read_bytes()
-        entries.append({"kind": kind, "file": f.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
-    doc = {"dtype": dtype, "year": year, "month": month, "sessions": [d.isoformat() for d in sessions],
-           "window": [w.lo.isoformat(), w.hi.isoformat()], "snapshot_date": w.last_session.isoformat(),
-           "files": entries}
+        entries.append({"kind": kind, "month": month, "file": str(f.relative_to(path.parent)), "bytes": len(data),
+                        "sha256": hashlib.sha256(data).hexdigest()})
+    doc = {"dtype": dtype, "year": year, "windows": [w.to_params() for w in windows], "files": entries}
     atomic.write_text(path, json.dumps(doc, indent=1) + "\n")
 
 
-def land_listing_month(dtype: str, lake: LakePaths, year: int, month: int, sessions: list[dt.date], w: Window,
-                       manifest: Path, opts: ClientOptions, limit: int = PAGE_LIMIT) -> bool:
-    """Land splits, dividends or tickers for one month; True when something was downloaded now."""
+def listing_file(lake: LakePaths, dtype: str, w: Window) -> Path:
+    """A month's landing file of splits, dividends (named after the window) or tickers (the snapshot date)."""
     name = f"{w.last_session.isoformat()}.json.gz" if dtype == "tickers" else f"{w.name}.json.gz"
-    path = lake.landing_file(dtype, year, month, name)
-    fetched = _land_file(path, dtype, [w.lo.isoformat(), w.hi.isoformat()],
-                         listing_requests(dtype, w, limit), True, opts)
-    _write_manifest(manifest, dtype, year, month, sessions, w, {"listing": path})
-    return fetched
+    return lake.landing_file(dtype, w.year, w.month, name)
 
 
-def land_ticker_changes_month(lake: LakePaths, year: int, month: int, sessions: list[dt.date], w: Window,
-                              snapshot: Path, previous: Path | None, manifest: Path, opts: ClientOptions,
-                              limit: int = PAGE_LIMIT) -> list[str]:
-    """Land the ticker-change events of the securities renamed this month; return their FIGIs.
+def land_listing_year(dtype: str, lake: LakePaths, year: int, windows: list[Window], manifest: Path,
+                      opts: ClientOptions, limit: int = PAGE_LIMIT) -> int:
+    """Land a year of splits, dividends or tickers, one file per month window; download only the windows
+    not landed yet (one client session for all); return how many were downloaded now."""
+    files = [("listing", w.key, listing_file(lake, dtype, w)) for w in windows]
+    todo = [(path, dtype, [w.lo.isoformat(), w.hi.isoformat()], listing_requests(dtype, w, limit))
+            for (_, _, path), w in zip(files, windows, strict=True) if not path.exists()]
+    _land_files(opts, todo, listing=True)
+    _write_manifest(manifest, dtype, year, windows, files)
+    return len(todo)
 
-    `snapshot` is this month's bronze tickers; `previous` the previous month's (None for the range's
-    first month: the snapshot as of the session before is then landed here).
+
+def _snapshot_date(df: pl.DataFrame, path: Path, expected: dt.date) -> None:
+    dates = df["snapshot_date"].unique().to_list()
+    if dates and dates != [expected]:
+        raise ValueError(f"tickers snapshot {path} is as of {dates}, expected {expected}")
+
+
+def land_ticker_changes_year(lake: LakePaths, year: int, windows: list[Window], snapshots: list[Path],
+                             previous: Path | None, manifest: Path, opts: ClientOptions,
+                             limit: int = PAGE_LIMIT) -> list[str]:
+    """Land the ticker-change events of the securities renamed in the year's range; return their FIGIs.
+
+    `snapshots` are this year's bronze tickers month partitions (in month order); `previous` the previous
+    year's last one (None for the range's first year: the snapshot as of the session before the range is
+    then landed here).
     """
-    closing = pl.read_parquet(snapshot)
-    files: dict[str, Path] = {}
+    first = windows[0]
+    files: list[tuple[str, str | None, Path]] = []
     if previous is not None:
         opening = pl.read_parquet(previous)
-        dates = opening["snapshot_date"].unique().to_list()
-        if dates and dates != [w.prev_session]:
-            raise ValueError(f"previous tickers snapshot {previous} is as of {dates}, expected {w.prev_session}")
+        _snapshot_date(opening, previous, first.prev_session)
     else:
-        path = lake.landing_file("ticker_changes", year, month, f"opening_{w.prev_session.isoformat()}.json.gz")
-        day = w.prev_session.isoformat()
-        _land_file(path, "tickers", [day, day], snapshot_requests(w.prev_session, limit), True, opts)
-        opening = parse_tickers(_read_landing(path), w.prev_session)
-        files["opening_snapshot"] = path
-    figis = rename_candidates(opening, closing)
+        day = first.prev_session.isoformat()
+        path = lake.landing_year_dir("ticker_changes", year) / f"opening_{day}.json.gz"
+        if not path.exists():
+            _land_files(opts, [(path, "tickers", [day, day], snapshot_requests(first.prev_session, limit))], True)
+        opening = parse_tickers(_read_landing(path), first.prev_session)
+        files.append(("opening_snapshot", None, path))
+    if len(snapshots) != len(windows):
+        raise ValueError(f"{len(snapshots)} tickers snapshot(s) for {len(windows)} month(s)")
+    chain = [opening]
+    for path, w in zip(snapshots, windows, strict=True):
+        chain.append(pl.read_parquet(path))
+        _snapshot_date(chain[-1], path, w.last_session)
+    figis = sorted({f for before, after in zip(chain, chain[1:]) for f in rename_candidates(before, after)})
     digest = hashlib.sha256(",".join(figis).encode()).hexdigest()[:12]
-    span = [(w.prev_session + dt.timedelta(days=1)).isoformat(), w.last_session.isoformat()]
-    path = lake.landing_file("ticker_changes", year, month, f"{span[0]}_{span[1]}-{digest}.json.gz")
-    _land_file(path, "ticker_changes", span, events_requests(figis), False, opts)
-    files["events"] = path
-    _write_manifest(manifest, "ticker_changes", year, month, sessions, w, files)
+    span = [(first.prev_session + dt.timedelta(days=1)).isoformat(), windows[-1].last_session.isoformat()]
+    path = lake.landing_year_dir("ticker_changes", year) / f"{span[0]}_{span[1]}-{digest}.json.gz"
+    if not path.exists():
+        _land_files(opts, [(path, "ticker_changes", span, events_requests(figis))], listing=False)
+    files.append(("events", None, path))
+    _write_manifest(manifest, "ticker_changes", year, windows, files)
     return figis
 
 
@@ -375,14 +437,15 @@ def _read_landing(path: Path) -> bytes:
     return read_landing(path)
 
 
-def _landed(manifest: Path, kind: str) -> bytes:
-    """The landing file of `kind` the manifest lists, checked against its recorded sha256."""
+def _landed(manifest: Path, kind: str, month: str | None = None) -> bytes:
+    """The landing file of `kind` (and month) the manifest lists, checked against its recorded sha256."""
     from quantmini.bronze import CorruptLandingError
 
     doc = json.loads(manifest.read_text())
-    entry = next((e for e in doc["files"] if e["kind"] == kind), None)
+    entry = next((e for e in doc["files"] if e["kind"] == kind and e.get("month") == month), None)
     if entry is None:
-        raise CorruptLandingError(f"{manifest} lists no {kind} landing file (rerun the landing rule)")
+        what = f"{kind} landing file" + (f" for {month}" if month else "")
+        raise CorruptLandingError(f"{manifest} lists no {what} (rerun the landing rule)")
     path = manifest.parent / entry["file"]
     try:
         raw = path.read_bytes()
@@ -393,22 +456,35 @@ def _landed(manifest: Path, kind: str) -> bytes:
     return _read_landing(path)
 
 
-def load_month(dtype: str, manifest: Path, w: Window) -> tuple[pl.DataFrame, tuple[dt.date, dt.date]]:
-    """Parse a month's landing into the bronze columns; return it with the window its dates must be in."""
+def load_year(dtype: str, manifest: Path, windows: list[Window]) -> list[tuple[pl.DataFrame, dt.date, dt.date]]:
+    """Parse a year's landing into the bronze columns: per month, its rows and the window its dates must be in."""
+    from quantmini.bronze import CorruptLandingError
+
+    listed = [Window.from_params(p) for p in json.loads(manifest.read_text()).get("windows", [])]
+    if listed != windows:
+        raise CorruptLandingError(f"{manifest} is for other month windows than this job's (rerun the landing rule)")
     if dtype == "ticker_changes":
-        doc = _landed(manifest, "events")
-        lo, hi = w.prev_session + dt.timedelta(days=1), w.last_session
-        df = parse_ticker_changes(doc)
-        # the events endpoint returns a security's whole history: keep this month's renames
-        return df.filter(pl.col("date").is_between(lo, hi) | pl.col("date").is_null()), (lo, hi)
-    doc = _landed(manifest, "listing")
-    if dtype == "splits":
-        return parse_splits(doc), (w.lo, w.hi)
-    if dtype == "dividends":
-        return parse_dividends(doc), (w.lo, w.hi)
-    if dtype == "tickers":
-        return parse_tickers(doc, w.last_session), (w.last_session, w.last_session)
-    raise ValueError(f"unknown corporate-actions data type {dtype!r}")
+        # the events endpoint returns a security's whole history: each month keeps its own renames; an
+        # event without a date goes to the first month (to be quarantined there)
+        events = parse_ticker_changes(_landed(manifest, "events"))
+        out = []
+        for i, w in enumerate(windows):
+            lo, hi = w.prev_session + dt.timedelta(days=1), w.last_session
+            keep = pl.col("date").is_between(lo, hi) | (pl.col("date").is_null() & pl.lit(i == 0))
+            out.append((events.filter(keep), lo, hi))
+        return out
+    parse = {"splits": parse_splits, "dividends": parse_dividends,
+             "tickers": lambda doc, w: parse_tickers(doc, w.last_session)}.get(dtype)
+    if parse is None:
+        raise ValueError(f"unknown corporate-actions data type {dtype!r}")
+    out = []
+    for w in windows:
+        doc = _landed(manifest, "listing", w.key)
+        if dtype == "tickers":
+            out.append((parse(doc, w), w.last_session, w.last_session))
+        else:
+            out.append((parse(doc), w.lo, w.hi))
+    return out
 
 
 def in_universe(dtype: str, df: pl.DataFrame, universe: str | list[str]) -> pl.DataFrame:
@@ -423,23 +499,34 @@ def in_universe(dtype: str, df: pl.DataFrame, universe: str | list[str]) -> pl.D
     return df.filter(pl.col("ticker").is_in(names) | pl.col("ticker").is_null())
 
 
-def build_bronze_month(dtype: str, year: int, month: int, w: Window, universe: str | list[str],
-                       manifest: Path, out_bronze: Path, out_quarantine: Path, out_report: Path) -> dict:
-    """Landing -> validated bronze partition, quarantine (with reasons) and report, each written atomically."""
+MonthOutputs = tuple[Path, Path, Path]  # bronze, quarantine, report
+
+
+def build_bronze_year(dtype: str, year: int, windows: list[Window], universe: str | list[str], manifest: Path,
+                      outputs: list[MonthOutputs]) -> list[dict]:
+    """Landing -> the year's validated month partitions (bronze, quarantine with reasons, report each).
+
+    Every month is parsed and validated before the first file is written, each file atomically: bad
+    input leaves no new partition behind.
+    """
     from quantmini.bronze import write_parquet
     from quantmini.corporate_actions_schemas import SCHEMAS, SORT_BY
     from quantmini.validation import validate_rows
 
-    rows, (lo, hi) = load_month(dtype, manifest, w)
-    rows = in_universe(dtype, rows, universe)
-    rows = rows.with_columns(pl.lit(lo, pl.Date).alias("_lo"), pl.lit(hi, pl.Date).alias("_hi"))
-    clean, quarantine, report = validate_rows(rows, SCHEMAS[dtype], sort_by=SORT_BY[dtype])
-    report = {"dtype": dtype, "partition": f"{year:04d}-{month:02d}", "window": [lo.isoformat(), hi.isoformat()],
-              **report}
-    write_parquet(clean.select(list(EMPTY[dtype])), out_bronze)
-    write_parquet(quarantine, out_quarantine)
-    atomic.write_text(out_report, json.dumps(report, indent=1, sort_keys=True) + "\n")
-    if quarantine.height:
-        log.warning("%s %04d-%02d: %d row(s) quarantined: %s", dtype, year, month, quarantine.height,
-                    report["quarantined_by_reason"])
-    return report
+    if len(outputs) != len(windows) or any(w.year != year for w in windows):
+        raise ValueError(f"{year:04d}: {len(outputs)} output month(s) for windows {[w.key for w in windows]}")
+    built = []
+    for (rows, lo, hi), w in zip(load_year(dtype, manifest, windows), windows, strict=True):
+        rows = in_universe(dtype, rows, universe)
+        rows = rows.with_columns(pl.lit(lo, pl.Date).alias("_lo"), pl.lit(hi, pl.Date).alias("_hi"))
+        clean, quarantine, report = validate_rows(rows, SCHEMAS[dtype], sort_by=SORT_BY[dtype])
+        report = {"dtype": dtype, "partition": w.key, "window": [lo.isoformat(), hi.isoformat()], **report}
+        built.append((clean.select(list(EMPTY[dtype])), quarantine, report))
+    for (clean, quarantine, report), (out_bronze, out_quarantine, out_report) in zip(built, outputs, strict=True):
+        write_parquet(clean, out_bronze)
+        write_parquet(quarantine, out_quarantine)
+        atomic.write_text(out_report, json.dumps(report, indent=1, sort_keys=True) + "\n")
+        if quarantine.height:
+            log.warning("%s %s: %d row(s) quarantined: %s", dtype, report["partition"], quarantine.height,
+                        report["quarantined_by_reason"])
+    return [report for *_, report in built]

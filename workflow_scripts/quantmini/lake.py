@@ -3,6 +3,8 @@
 Layout under data_root (Hive-style, date first, so DuckDB and polars prune by year/month):
   landing/<type>/year=YYYY/month=MM/<YYYY-MM-DD>.json.gz   raw API bodies, gzip
   landing/<type>/year=YYYY/month=MM/_manifest.json         what the month's landing holds (rule output)
+  landing/<type>/year=YYYY/_manifest.json                  the same for a year (corporate actions: one
+                                                           landing job per year; its month files below)
   bronze/<type>/year=YYYY/month=MM/data.parquet            validated rows, ZSTD
   quarantine/<type>/year=YYYY/month=MM/data.parquet        rejected rows with a `reason`
   reports/validation/<type>/year=YYYY/month=MM.json        per-partition validation report
@@ -27,6 +29,9 @@ class LakePaths:
 
     def landing_day(self, dtype: str, day: dt.date) -> Path:
         return self.landing_dir(dtype, day.year, day.month) / f"{day.isoformat()}.json.gz"
+
+    def landing_year_dir(self, dtype: str, year: int) -> Path:
+        return self.root / "landing" / dtype / f"year={year:04d}"
 
     def landing_file(self, dtype: str, year: int, month: int, name: str) -> Path:
         """A month's landing file that is not one per day (reference data: one per month and window)."""
