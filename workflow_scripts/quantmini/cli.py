@@ -294,10 +294,11 @@ def gaps(args) -> int:
     if args.backfill and not g.complete:
         forcerun = []
         for dtype, months in g.months_to_repair().items():
-            for y, m in months:
-                forcerun += [f"{cfg['data_root']}/landing/{dtype}/year={y:04d}/month={m:02d}/_manifest.json",
-                             f"{cfg['data_root']}/bronze/{dtype}/year={y:04d}/month={m:02d}/data.parquet"]
-        print(f"quantmini: backfill: rebuilding {len(forcerun) // 2} partition(s): "
+            for y, m in months:  # stocks_daily: land the month again (only missing days are fetched)
+                if dtype == "stocks_daily":
+                    forcerun.append(f"{cfg['data_root']}/landing/{dtype}/year={y:04d}/month={m:02d}/_manifest.json")
+                forcerun.append(f"{cfg['data_root']}/bronze/{dtype}/year={y:04d}/month={m:02d}/data.parquet")
+        print("quantmini: backfill: rebuilding "
               + ", ".join(f"{t} {y:04d}-{m:02d}" for t, ms in g.months_to_repair().items() for y, m in ms),
               file=sys.stderr)
         ns = argparse.Namespace(type=types, start=start.isoformat(), end=end.isoformat(), max_concurrent=None,

@@ -101,7 +101,9 @@ def _missing_partitions(lake: LakePaths, types: list[str], months: list[tuple[in
     rows = []
     for dtype in types:
         for y, m in months:
-            checks = [("landing", lake.landing_manifest(dtype, y, m)), ("bronze", lake.bronze(dtype, y, m))]
+            checks = [("bronze", lake.bronze(dtype, y, m))]
+            if dtype == DAILY:  # reference types land per request window, not per month: bronze tells
+                checks.insert(0, ("landing", lake.landing_manifest(dtype, y, m)))
             if dtype == DAILY and (lake.root / "silver" / DAILY).is_dir():
                 checks.append(("silver", lake.root / "silver" / DAILY / f"year={y:04d}" / f"month={m:02d}" / "data.parquet"))
             rows += [(layer, dtype, f"{y:04d}-{m:02d}", str(p)) for layer, p in checks if not p.exists()]
