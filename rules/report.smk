@@ -19,10 +19,6 @@ rule gaps_report:
     log:
         f"{ROOT}/logs/gaps_report.log",
     run:
-        import datetime as _dt
-        from quantmini.gaps import find_gaps
-        from quantmini.lake_report import write_gaps_report
+        from quantmini.lake_report import report_range
 
-        g = find_gaps(ROOT, _dt.date.fromisoformat(params.first), _dt.date.fromisoformat(params.last), params.types)
-        write_gaps_report(g, Path(output.html).parent)
-        Path(log[0]).write_text(("complete" if g.complete else "INCOMPLETE") + f" {g.counts()}\n")
+        report_range(ROOT, params.first, params.last, params.types, Path(output.html).parent, log[0])

@@ -4,7 +4,6 @@ bad input is one line and a non-zero exit, and the API key reaches no output and
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import subprocess
@@ -13,7 +12,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from quantmini.lake_db import Lake
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess

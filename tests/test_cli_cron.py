@@ -17,7 +17,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from quantmini import calendar
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess

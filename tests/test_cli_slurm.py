@@ -15,9 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-import polars as pl
 import pytest
-
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess
 from workflow_helpers import REPO, read_bronze, write_config

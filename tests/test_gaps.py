@@ -15,7 +15,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from quantmini import calendar
 from quantmini.gaps import find_gaps
 from quantmini.sim.market import Market, MarketConfig

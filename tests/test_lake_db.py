@@ -10,7 +10,6 @@ import re
 import duckdb
 import polars as pl
 import pytest
-
 from quantmini.lake import LakePaths
 from quantmini.lake_db import Lake
 from quantmini.parquet_io import write_parquet

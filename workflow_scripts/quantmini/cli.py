@@ -118,8 +118,14 @@ def run_snakemake(targets: list[str], *, configfile: str | None, overrides: dict
     from snakemake.api import SnakemakeApi
     from snakemake.scheduling.greedy import SchedulerSettings as GreedySchedulerSettings
     from snakemake.settings.enums import RerunTrigger
-    from snakemake.settings.types import (ConfigSettings, DAGSettings, ExecutionSettings, OutputSettings,
-                                          ResourceSettings, SchedulingSettings)
+    from snakemake.settings.types import (
+        ConfigSettings,
+        DAGSettings,
+        ExecutionSettings,
+        OutputSettings,
+        ResourceSettings,
+        SchedulingSettings,
+    )
 
     prof = _profile()
     resources = dict(item.split("=", 1) for item in prof.get("resources", []))

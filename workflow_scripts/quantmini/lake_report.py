@@ -48,7 +48,7 @@ def _sections(g: Gaps) -> list[tuple[str, pl.DataFrame]]:
         ("Sessions without any bar", g.missing_sessions),
         ("Sessions without a landing file", g.missing_landing),
         ("Ticker gaps (sessions inside a ticker's own span without its bar)", g.ticker_gap_ranges()),
-        (f"Thin sessions and months (fewer rows than the ones before)", g.thin),
+        ("Thin sessions and months (fewer rows than the ones before)", g.thin),
         ("Quarantined rows", g.quarantine),
     ]
 
@@ -143,8 +143,8 @@ def gaps_json(g: Gaps) -> dict:
 def render_markdown(g: Gaps, backfill: str) -> str:
     counts = g.counts()
     out = [f"# Lake completeness: {_verdict(g)}\n",
-           f"Lake `{g.root}`, XNYS sessions {g.start} .. {g.end} ({g.rows_per_session.height} sessions), "
-           f"types: {', '.join(g.types)}.\n",
+           (f"Lake `{g.root}`, XNYS sessions {g.start} .. {g.end} ({g.rows_per_session.height} sessions), "
+            f"types: {', '.join(g.types)}.\n"),
            _table_md(pl.DataFrame({"check": list(counts), "count": list(counts.values())})),
            "![coverage](coverage.png)\n", "![rows per session](rows_per_session.png)\n"]
     for title, df in _sections(g):
@@ -159,8 +159,8 @@ def render_html(g: Gaps, backfill: str, pngs: dict[str, bytes]) -> str:
     imgs = "".join(f'<p><img alt="{name}" src="data:image/png;base64,{base64.b64encode(data).decode()}"></p>'
                    for name, data in pngs.items())
     parts = [f"<h1>Lake completeness: {_verdict(g)}</h1>",
-             f"<p>Lake <code>{html.escape(str(g.root))}</code>, XNYS sessions {g.start} .. {g.end} "
-             f"({g.rows_per_session.height} sessions), types: {html.escape(', '.join(g.types))}.</p>",
+             (f"<p>Lake <code>{html.escape(str(g.root))}</code>, XNYS sessions {g.start} .. {g.end} "
+              f"({g.rows_per_session.height} sessions), types: {html.escape(', '.join(g.types))}.</p>"),
              _table_html(pl.DataFrame({"check": list(counts), "count": list(counts.values())})), imgs]
     for title, df in _sections(g):
         parts += [f"<h2>{html.escape(title)}</h2>", _table_html(df)]
@@ -194,6 +194,17 @@ def write_gaps_report(g: Gaps, out_dir: str | Path, backfill: str | None = None)
     return paths
 
 
+def report_range(root: str | Path, first: str, last: str, types: list[str], out_dir: str | Path,
+                 log_path: str | Path) -> Gaps:
+    """The gaps_report rule: the report of the configured range; the verdict goes to the rule's log."""
+    from quantmini.gaps import find_gaps
+
+    g = find_gaps(root, dt.date.fromisoformat(first), dt.date.fromisoformat(last), types)
+    write_gaps_report(g, out_dir)
+    atomic.write_text(log_path, ("complete" if g.complete else "INCOMPLETE") + f" {g.counts()}\n")
+    return g
+
+
 # ---------------------------------------------------------------------- cron: PIPELINE_SUMMARY.md
 def fetched_since(root: Path, since: float) -> pl.DataFrame:
     """Landing files written at or after `since` (epoch seconds): what this run downloaded, per type."""
@@ -219,8 +230,8 @@ def pipeline_summary(root: Path, *, started: dt.datetime, finished: dt.datetime,
         gold_line = f"{len(inst)} instruments, {len(cal)} sessions ({cal[0] if cal else '-'} .. {cal[-1] if cal else '-'})"
     out = [
         f"# QuantMini pipeline summary: {'OK' if ok else 'FAILED'}\n",
-        f"- started {started.isoformat(timespec='seconds')}, finished {finished.isoformat(timespec='seconds')} "
-        f"({(finished - started).total_seconds():.0f} s)",
+        (f"- started {started.isoformat(timespec='seconds')}, finished {finished.isoformat(timespec='seconds')} "
+         f"({(finished - started).total_seconds():.0f} s)"),
         f"- range {cfg['start']} .. {cfg['end']}, source `{cfg['source']}`, types {', '.join(cfg['data_types'])}",
         f"- lake `{root}`",
     ]
