@@ -31,7 +31,8 @@ FIELDS = ("open", "high", "low", "close", "volume", "vwap")
 WINDOWS = (5, 10, 20, 30, 60)  # Alpha158's rolling windows (quantmini.rolling is built for these)
 LABEL_NAME = "LABEL0"
 LABEL_EXPRESSION = "Ref($close, -2)/Ref($close, -1) - 1"
-CHUNK_ROWS = 1 << 13  # padded rows per chunk: working arrays stay in L2, chunks run in threads
+CHUNK_ROWS = 1 << 13  # padded rows per chunk of the numba-heavy features: working arrays stay in L2
+FRAME_CHUNK_ROWS = 1 << 14  # ... of the numpy-heavy ones: fewer, larger calls (chunks run in threads)
 PAD_ROWS = max(WINDOWS)  # rows quantmini.rolling pads each symbol with
 
 
@@ -174,14 +175,15 @@ def _rows(out: np.ndarray, group: str) -> np.ndarray:
 # ------------------------------------------------------------------------------------- one chunk
 
 
-def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.ndarray) -> None:
-    """All 158 features of a run of whole symbols. raw: float32 per field (rows symbol-major, in
-    session order); out: (158, rows) float32 view to fill."""
+def _frame_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.ndarray) -> None:
+    """The features computed by numpy, over larger chunks: element-wise ones, Rank and the
+    Max/Min/IdxMax/IdxMin family (their kernels loop over window offsets and table levels in Python,
+    so larger arrays keep that overhead small)."""
     k = _kernels()
     R = k.rolling
     lay = R.Layout.for_lengths(lengths)
     o, h, l, c, v, vw = (raw[f] for f in FIELDS)
-    e32, one32, zero32 = np.float32(1e-12), np.float32(1), np.float32(0)
+    e32 = np.float32(1e-12)
     with np.errstate(all="ignore"):
         # --- element-wise, in float32 exactly as numpy runs it inside pyqlib
         hl = h - l + e32
@@ -194,15 +196,9 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
             np.divide(x, c, out=out[_INDEX[name]])
         for i, d in enumerate(WINDOWS):
             np.divide(lay.ref(c, d), c, out=_rows(out, "ROC")[i])
-        c_prev, v_prev = lay.ref(c, 1), lay.ref(v, 1)
 
-        # --- Mean / Std / Slope / Rsquare / Resi of $close
-        cf = R.finite_or_nan(c)
-        mc = R.Moments.of(lay, cf, center=True, weighted=True)
-        c_std = R.rolling_std(lay, cf, mc)
-        k.mean_ratio(mc.s1, mc.n, mc.ref, c, out=_rows(out, "MA"))
-        k.ratio(c_std, c, out=_rows(out, "STD"))
-        R.window_regression(lay, mc, c_std, c, _rows(out, "BETA"), _rows(out, "RSQR"), _rows(out, "RESI"))
+        # --- Rank of $close
+        _rows(out, "RANK")[:] = R.window_rank(lay, c, lay.counts(np.isfinite(c)))
 
         # --- Max/Min/IdxMax/IdxMin of $high / $low, RSV
         hmax, himax = R.idx_extreme(lay, h, "max")
@@ -214,11 +210,30 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
         k.ratio(limin, R.W_COL, out=_rows(out, "IMIN"))
         k.diff_ratio(himax, limin, R.W_COL, out=_rows(out, "IMXD"))
 
-        # --- Quantile / Rank of $close
+
+def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.ndarray) -> None:
+    """The other features, for a run of whole symbols (chunks keep the working arrays in cache).
+    raw: float32 per field (rows symbol-major, in session order); out: (158, rows) float32 view."""
+    k = _kernels()
+    R = k.rolling
+    lay = R.Layout.for_lengths(lengths)
+    c, v = raw["close"], raw["volume"]
+    e32, one32, zero32 = np.float32(1e-12), np.float32(1), np.float32(0)
+    with np.errstate(all="ignore"):
+        c_prev, v_prev = lay.ref(c, 1), lay.ref(v, 1)
+
+        # --- Mean / Std / Slope / Rsquare / Resi of $close
+        cf = R.finite_or_nan(c)
+        mc = R.Moments.of(lay, cf, center=True, weighted=True)
+        c_std = R.rolling_std(lay, cf, mc)
+        k.mean_ratio(mc.s1, mc.n, mc.ref, c, out=_rows(out, "MA"))
+        k.ratio(c_std, c, out=_rows(out, "STD"))
+        R.window_regression(lay, mc, c_std, c, _rows(out, "BETA"), _rows(out, "RSQR"), _rows(out, "RESI"))
+
+        # --- Quantile of $close
         q80, q20 = R.window_quantiles(lay, c, (0.8, 0.2))
         k.ratio(q80, c, out=_rows(out, "QTLU"))
         k.ratio(q20, c, out=_rows(out, "QTLD"))
-        _rows(out, "RANK")[:] = R.window_rank(lay, c, mc.n)
 
         # --- Corr($close, Log($volume+1)) and Corr of the daily ratios
         def moments_std(x, center=False):
@@ -245,7 +260,7 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
             diff = x - x_prev
             gain, move = lay.window_sums(np.maximum(diff, zero32), np.abs(diff))
             k.gain_loss_shares(gain, move, lay.counts(np.isfinite(diff)), _rows(out, prefix + "SUMP"),
-                              _rows(out, prefix + "SUMN"), _rows(out, prefix + "SUMD"))
+                               _rows(out, prefix + "SUMN"), _rows(out, prefix + "SUMD"))
 
         # --- volume level, dispersion, and volume-weighted price moves
         vf = R.finite_or_nan(v)
@@ -274,11 +289,11 @@ def _sorted_bars(bars: pl.DataFrame, symbol_col: str, date_col: str) -> pl.DataF
     return df
 
 
-def _chunks(lengths: np.ndarray) -> list[tuple[int, int]]:
-    """Consecutive symbol ranges of about CHUNK_ROWS padded rows each."""
+def _chunks(lengths: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """Consecutive symbol ranges of about `size` padded rows each."""
     out, lo, acc = [], 0, 0
     for i, n in enumerate((lengths + PAD_ROWS).tolist()):
-        if acc and acc + n > CHUNK_ROWS:
+        if acc and acc + n > size:
             out.append((lo, i))
             lo, acc = i, 0
         acc += n
@@ -313,14 +328,17 @@ def compute(
     rows = np.concatenate(([0], np.cumsum(lengths)))
     out = _feature_buffer(len(df))
 
-    def run(span: tuple[int, int]) -> None:
-        a, b = span
+    def run(task: tuple[object, int, int]) -> None:
+        features, a, b = task
         r0, r1 = rows[a], rows[b]
-        _chunk_features({f: x[r0:r1] for f, x in raw.items()}, lengths[a:b], out[:, r0:r1])
+        features({f: x[r0:r1] for f, x in raw.items()}, lengths[a:b], out[:, r0:r1])
 
-    workers = max_workers or min(os.cpu_count() or 1, 8)
-    with ThreadPoolExecutor(workers) as ex:
-        list(ex.map(run, _chunks(lengths)))
+    tasks = [(_frame_features, a, b) for a, b in _chunks(lengths, FRAME_CHUNK_ROWS)]
+    tasks += [(_chunk_features, a, b) for a, b in _chunks(lengths, CHUNK_ROWS)]
+    if len(df):
+        workers = max_workers or min(os.cpu_count() or 1, 8)
+        with ThreadPoolExecutor(workers) as ex:
+            list(ex.map(run, tasks))
     cols = [pl.Series(name, out[k]) for k, name in enumerate(FEATURE_NAMES)]
     return df.select(symbol_col, date_col).with_columns(cols)
 

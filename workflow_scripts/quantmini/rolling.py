@@ -85,10 +85,17 @@ class Layout:
         """Rows in each window when no value is missing: min(w, row within symbol + 1)."""
         return np.minimum(self.tl + 1.0, W_COL)
 
+    @functools.cached_property
+    def full_after_first(self) -> np.ndarray:
+        """Rows in each window when only each symbol's first row is missing (a series built with Ref)."""
+        return np.minimum(self.tl + 0.0, W_COL)
+
     def counts(self, valid: np.ndarray) -> np.ndarray:
         """Number of valid rows in each window (exact)."""
         if valid.all():
             return self.full
+        if np.array_equal(valid, self.tl > 0):
+            return self.full_after_first
         return self.window_sums(valid.astype(np.float32))[0]
 
     def window_sums(self, *series: np.ndarray, squares: bool = False, weighted: bool = False) -> np.ndarray:
