@@ -277,15 +277,23 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
 
 
 def _sorted_bars(bars: pl.DataFrame, symbol_col: str, date_col: str) -> pl.DataFrame:
+    """The needed columns, sorted by (symbol, date) (a frame already in that order is not re-sorted)."""
     missing = [c for c in (symbol_col, date_col, *FIELDS) if c not in bars.columns]
     if missing:
         raise ValueError(f"bars lacks column(s) {missing}")
-    df = bars.select(symbol_col, date_col, *FIELDS).sort(symbol_col, date_col, maintain_order=True)
-    dup = df.select(
-        ((pl.col(symbol_col) == pl.col(symbol_col).shift(1)) & (pl.col(date_col) == pl.col(date_col).shift(1))).any()
-    ).item()
-    if dup:
-        raise ValueError("bars has more than one row for a (symbol, date)")
+    df = bars.select(symbol_col, date_col, *FIELDS)
+    if df[symbol_col].null_count() or df[date_col].null_count():
+        raise ValueError("bars has a null symbol or date")
+
+    def strictly_increasing(frame: pl.DataFrame) -> bool:
+        sym, day = pl.col(symbol_col), pl.col(date_col)
+        step = (sym > sym.shift(1)) | ((sym == sym.shift(1)) & (day > day.shift(1)))
+        return bool(frame.select(step.slice(1).all()).item())
+
+    if not strictly_increasing(df):
+        df = df.sort(symbol_col, date_col, maintain_order=True)
+        if not strictly_increasing(df):
+            raise ValueError("bars has more than one row for a (symbol, date)")
     return df
 
 

@@ -344,35 +344,35 @@ def _level(w: int) -> int:
     return 1 << (w.bit_length() - 1)
 
 
-@ufunc("float64(int32, int64, int32, float64)")
-def _position(first, pos, tl, w):
-    """1-based position of `first` in the window of w rows ending at padded row `pos`."""
-    span = min(w - 1.0, float(tl))  # rows before pos inside the (partial) window
-    return first - pos + span + 1.0
+@ufunc("float64(uint8, int32, float64)")
+def _position(age, tl, w):
+    """1-based position in the (partial) window of w rows of the value `age` rows before its end."""
+    return min(w, tl + 1.0) - age
 
 
 def idx_extreme(lay: Layout, x: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Qlib Max/Min and IdxMax/IdxMin (1-based, first occurrence, NaN quirk) over every window.
 
-    Sparse table on the padded copy: level k holds, per row i, the extreme of rows [i-k+1, i] and its
-    first position; a window of w rows is the union of two overlapping level-k blocks (k = the largest
-    power of two <= w), the earlier block winning ties. x: compact float32 (NaN missing).
-    Returns (extreme, position), each (windows, n) float64.
+    Sparse table on the padded copy: level k holds, per row i, the extreme of rows [i-k+1, i] and
+    its age (rows before i, one byte); a window of w rows is the union of two overlapping level-k
+    blocks (k = the largest power of two <= w), the earlier block winning ties. Ages combine with
+    wrapping uint8 arithmetic, exact because every result lies in 0..63. x: compact float32 (NaN
+    missing). Returns (extreme, position), each (windows, n) float64.
     """
     bad = ~np.isfinite(x)  # pandas turns inf into NaN before rolling.apply
     v = (x if kind == "max" else -x).astype(np.float32)
     v[bad] = -np.inf
     v = lay.padded(v, fill=-np.inf)
-    vals, idxs = {1: v}, {1: np.arange(len(v), dtype=np.int32)}
+    vals, ages = {1: v}, {1: np.zeros(len(v), dtype=np.uint8)}
     k = 1
     while 2 * k <= _level(max(WINDOWS)):
-        a, b = vals[k][:-k], vals[k][k:]
-        ia, ib = idxs[k][:-k], idxs[k][k:]
+        a, b = vals[k][:-k], vals[k][k:]  # block ending k rows earlier, block ending here
         nv = np.full_like(v, -np.inf)
         np.maximum(a, b, out=nv[k:])
-        ni = np.zeros_like(idxs[1])
-        ni[k:] = ib + (ia - ib) * (a >= b)  # branch-free select
-        vals[2 * k], idxs[2 * k] = nv, ni
+        na = np.zeros_like(ages[1])
+        older = ages[k][:-k] + np.uint8(k)
+        na[k:] = ages[k][k:] + (a >= b) * (older - ages[k][k:])  # branch-free select
+        vals[2 * k], ages[2 * k] = nv, na
         k *= 2
     pos = lay.pos
     ext = np.empty((len(WINDOWS), lay.n))
@@ -380,14 +380,10 @@ def idx_extreme(lay: Layout, x: np.ndarray, kind: str) -> tuple[np.ndarray, np.n
     for i, w in enumerate(WINDOWS):
         k = _level(w)
         s = w - k  # the earlier block ends s rows before the later one
-        va, vb = vals[k], vals[k]
-        ia, ib = idxs[k], idxs[k]
-        if s:
-            va, vb, ia, ib = va[:-s], vb[s:], ia[:-s], ib[s:]
-        first = ib + (ia - ib) * (va >= vb)  # row t of the padded copy is index t - s here
-        at = pos - s
-        ext[i] = np.maximum(va[at], vb[at])
-        _position(first[at], pos, lay.tl, float(w), out=arg[i])
+        va, vb, aa, ab = vals[k][pos - s], vals[k][pos], ages[k][pos - s], ages[k][pos]
+        age = ab + (va >= vb) * (aa + np.uint8(s) - ab)
+        np.maximum(va, vb, out=ext[i], casting="unsafe")
+        _position(age, lay.tl, float(w), out=arg[i])
     if bad.any():
         # numpy's argmax returns the first NaN of a window holding one; no valid value -> NaN
         padded_bad = lay.padded(bad, fill=False)
