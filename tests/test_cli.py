@@ -78,22 +78,25 @@ def test_ingest_builds_bronze_and_silver_equal_to_truth(ingested, truth, sim):
     assert len(sim.requests()) == n
 
 
-def test_status_and_query(ingested, truth):
+def test_status_and_query(ingested, truth, monkeypatch, capsys):
     work, _ = ingested
     proc = cli(work, "status")
     assert proc.returncode == 0, proc.stderr
     line = next(l for l in proc.stdout.splitlines() if "bronze" in l and "stocks_daily" in l)
     assert str(truth.height) in line and "2024-01" in line and "2024-02" in line
     assert f"{truth['ticker'].n_unique()} tickers" in proc.stdout
-    proc = cli(work, "query", "--format", "json",
-               "SELECT ticker, count(*) AS n FROM bronze_stocks_daily GROUP BY ticker ORDER BY ticker")
-    assert proc.returncode == 0, proc.stderr
-    got = pl.DataFrame(json.loads(proc.stdout))
+    from quantmini.cli import main  # the console script's entry point, in-process from here on
+
+    monkeypatch.chdir(work)
+    conf = ["--config", str(work / "config.yaml")]
+    assert main(["query", "--format", "json", *conf,
+                 "SELECT ticker, count(*) AS n FROM bronze_stocks_daily GROUP BY ticker ORDER BY ticker"]) == 0
+    got = pl.DataFrame(json.loads(capsys.readouterr().out))
     want = truth.group_by("ticker").len("n").sort("ticker")
     assert got.rows() == want.rows()
     assert (work / "lake" / "lake.duckdb").exists()
-    proc = cli(work, "query", "SELECT count(*) AS n FROM silver_stocks_daily")
-    assert proc.returncode == 0 and str(truth.height) in proc.stdout
+    assert main(["query", "SELECT count(*) AS n FROM silver_stocks_daily", *conf]) == 0
+    assert str(truth.height) in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -56,6 +56,14 @@ def copy_work(src: Path, dst: Path) -> Path:
     return dst
 
 
+def run_main(work: Path, monkeypatch, *args: str) -> int:
+    """The console script's entry point in-process (no interpreter start-up) for read-only commands."""
+    from quantmini.cli import main
+
+    monkeypatch.chdir(work)
+    return main([*args, "--config", str(work / "config.yaml")])
+
+
 def cli(work: Path, *args: str, api_url: str | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("MASSIVE_API_KEY", "POLYGON_API_KEY", "QUANTMINI_API_URL")}
     if api_url:
@@ -64,7 +72,7 @@ def cli(work: Path, *args: str, api_url: str | None = None) -> subprocess.Comple
                           cwd=work, env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_clean_lake_is_complete_and_spans_are_the_truth(built, truth, tmp_path):
+def test_clean_lake_is_complete_and_spans_are_the_truth(built, truth, tmp_path, monkeypatch, capsys):
     g = find_gaps(built / "lake", START, END)
     assert g.complete, g.counts()
     spans = truth.group_by("ticker").agg(first=pl.col("date").min(), last=pl.col("date").max(), bars=pl.len())
@@ -73,12 +81,12 @@ def test_clean_lake_is_complete_and_spans_are_the_truth(built, truth, tmp_path):
     # the truth has IPOs and a delisting inside the range: neither is a gap
     assert spans.filter(pl.col("first") > START).height >= 1
     assert spans.filter(pl.col("last") < END).height >= 1
-    proc = cli(built, "gaps", "--out", str(tmp_path / "report"))
-    assert proc.returncode == 0, proc.stderr
-    assert "COMPLETE" in proc.stdout and "INCOMPLETE" not in proc.stdout
+    assert run_main(built, monkeypatch, "gaps", "--out", str(tmp_path / "report")) == 0
+    out = capsys.readouterr().out
+    assert "COMPLETE" in out and "INCOMPLETE" not in out
 
 
-def test_deleted_and_dropped_are_found_exactly_then_backfilled(built, truth, sim, tmp_path):
+def test_deleted_and_dropped_are_found_exactly_then_backfilled(built, truth, sim, tmp_path, monkeypatch, capsys):
     work = copy_work(built, tmp_path / "work")
     lake = work / "lake"
     (lake / "landing/stocks_daily/year=2024/month=02" / f"{DELETED_DAY}.json.gz").unlink()
@@ -97,21 +105,21 @@ def test_deleted_and_dropped_are_found_exactly_then_backfilled(built, truth, sim
     assert truth.join(dropped, on=["ticker", "date"]).height == len(DROPPED)  # they are real bars
     assert g.months_to_repair() == {"stocks_daily": [(2024, 1), (2024, 2)]}
 
-    proc = cli(work, "gaps")
-    assert proc.returncode == 1
-    assert "INCOMPLETE" in proc.stdout and "quantmini gaps --backfill" in proc.stdout
+    assert run_main(work, monkeypatch, "gaps") == 1
+    out = capsys.readouterr().out
+    assert "INCOMPLETE" in out and "quantmini gaps --backfill" in out
     out = lake / "reports" / "gaps"
     md = (out / "gaps.md").read_text()
     assert "INCOMPLETE" in md and "| GTTL | 2024-02-20 | 2024-02-21 | 2 |" in md and str(DELETED_DAY) in md
     assert "data:image/png;base64," in (out / "gaps.html").read_text()
     for png in ("coverage.png", "rows_per_session.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert cli(work, "validate").returncode == 1  # Feb's bronze no longer holds what its report says
+    assert run_main(work, monkeypatch, "validate") == 1  # Feb's bronze no longer holds what its report says
 
     proc = cli(work, "gaps", "--backfill", api_url=sim.url)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert read_bronze(lake).equals(truth)
-    assert cli(work, "validate").returncode == 0
+    assert run_main(work, monkeypatch, "validate") == 0
 
 
 def test_thin_session_and_quarantine(built, tmp_path):
@@ -134,10 +142,9 @@ def test_thin_session_and_quarantine(built, tmp_path):
 
 
 def test_gaps_report_rule_reaches_snakemake_report(built, sim):
-    run_workflow(built, sim.url, "gaps_report")
-    assert "complete" in (built / "lake/logs/gaps_report.log").read_text()
     report = built / "report.zip"
-    run_workflow(built, sim.url, "gaps_report", extra=("--report", str(report)))
+    run_workflow(built, sim.url, "gaps_report", extra=("--report", str(report), "--report-after-run"))
+    assert "complete" in (built / "lake/logs/gaps_report.log").read_text()
     names = zipfile.ZipFile(report).namelist()
     for f in ("gaps.html", "coverage.png", "rows_per_session.png"):
         assert any(n.endswith("/" + f) for n in names), names

@@ -296,6 +296,8 @@ def gaps(args) -> int:
     start, end = qm_config.resolve_range(cfg)
     root = Path(args.data_root or cfg["data_root"])
     types = _types(args.type) or list(cfg["data_types"])
+    if not root.is_dir() and not args.backfill:
+        return _fail(f"gaps: no lake at {root} (build it with `quantmini ingest`)", 1)
     g = find_gaps(root, start, end, types, thin_ratio=args.thin_ratio or THIN_RATIO)
     if args.backfill and not g.complete:
         forcerun = []
