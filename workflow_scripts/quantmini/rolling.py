@@ -112,52 +112,49 @@ class Layout:
 def _window_sums(xs, row0, lengths, windows, squares, weighted, out):
     """Window sums from prefix sums that restart at each symbol's first row and every BLOCK rows.
 
-    P[i]: sum from the start of i's block to i; Q[i] = P[i] - the block's total. With j the row before
-    the window: same block -> P[i] - P[j]; previous block -> P[i] - Q[j]; no row before -> P[i].
-    Rounding is relative to at most two blocks of one symbol, and a window of zeros gives exactly 0.
-    Sums each row of xs (non-finite as 0), then xs[0]^2 if `squares`, then i*xs[0] if `weighted`;
-    out: (quantities, windows, n).
+    P[i]: sum from the start of i's block to i. A window of w rows ending at i sums to P[i] - P[i-w]
+    when it starts in i's block, to P[i] + (P[b-1] - P[i-w]) when it starts in the previous block (b:
+    first row of i's block) and to P[i] at the symbol's start. Rounding is relative to at most two
+    blocks of one symbol, and a window of zeros gives exactly 0. Quantities: each row of xs
+    (non-finite as 0), then xs[0]^2 if `squares`, then i*xs[0] if `weighted`; out: (quantities,
+    windows, n). The loops over rows have no data-dependent branch, so they vectorise.
     """
     ns = xs.shape[0]
-    nq = out.shape[0]
     m = lengths.max() if lengths.shape[0] else 0
-    p = np.empty((nq, m))
-    q = np.empty((nq, m))
-    acc = np.empty(nq)
-    for k in range(row0.shape[0]):
-        s0 = row0[k]
-        n = lengths[k]
-        for b0 in range(0, n, BLOCK):
-            b1 = min(b0 + BLOCK, n)
-            acc[:] = 0.0
-            for i in range(b0, b1):
-                for c in range(ns):
-                    v = np.float64(xs[c, s0 + i])
-                    if not np.isfinite(v):  # pandas' sums skip NaN and (turned to NaN) inf
-                        v = 0.0
-                    acc[c] += v
-                    p[c, i] = acc[c]
-                    if c == 0:
-                        if squares:
-                            acc[ns] += v * v
-                            p[ns, i] = acc[ns]
-                        if weighted:
-                            acc[nq - 1] += i * v
-                            p[nq - 1, i] = acc[nq - 1]
-            for c in range(nq):
-                for i in range(b0, b1):
-                    q[c, i] = p[c, i] - acc[c]
-        for c in range(nq):
+    p = np.empty(m)
+    for c in range(out.shape[0]):
+        src = c if c < ns else 0
+        kind = 0 if c < ns else (1 if squares and c == ns else 2)
+        for k in range(row0.shape[0]):
+            s0 = row0[k]
+            n = lengths[k]
+            acc = 0.0
+            for i in range(n):
+                if i % BLOCK == 0:
+                    acc = 0.0
+                v = np.float64(xs[src, s0 + i])
+                if not np.isfinite(v):  # pandas' sums skip NaN and (turned to NaN) inf
+                    v = 0.0
+                if kind == 1:
+                    v = v * v
+                elif kind == 2:
+                    v = i * v
+                acc += v
+                p[i] = acc
             for wi in range(windows.shape[0]):
                 w = windows[wi]
+                o = out[c, wi, s0 : s0 + n]
                 for i in range(min(w, n)):
-                    out[c, wi, s0 + i] = p[c, i]
-                for i in range(w, n):
-                    j = i - w
-                    if (j // BLOCK) == (i // BLOCK):
-                        out[c, wi, s0 + i] = p[c, i] - p[c, j]
-                    else:
-                        out[c, wi, s0 + i] = p[c, i] - q[c, j]
+                    o[i] = p[i]
+                for b0 in range(0, n, BLOCK):
+                    b1 = min(b0 + BLOCK, n)
+                    split = min(max(b0 + w, w), b1)  # rows before `split` start in the previous block
+                    if b0 > 0:
+                        total_prev = p[b0 - 1]
+                        for i in range(b0, split):
+                            o[i] = p[i] + (total_prev - p[i - w])
+                    for i in range(max(split, w), b1):
+                        o[i] = p[i] - p[i - w]
 
 
 @numba.njit(nogil=True, cache=True)
