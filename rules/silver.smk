@@ -40,6 +40,8 @@ rule silver_stocks_daily:
         quarantine=f"{ROOT}/quarantine/corporate_actions/{MONTH}/data.parquet",
         report=f"{ROOT}/reports/validation/corporate_actions/{MONTH}.json",
     params:
+        window_sessions=lambda wc: [d.isoformat() for y, m in window(wc, LOOKBACK_MONTHS + 1)
+                                    for d in PARTITIONS[(y, m)].sessions],
         features=config["alpha158"],
     log:
         f"{ROOT}/logs/silver_stocks_daily/{MONTH}.log",

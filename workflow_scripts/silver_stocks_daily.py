@@ -1,5 +1,6 @@
 """Snakemake script: one silver month (point-in-time adjusted bars, Alpha158, validated events)."""
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ try:
     report = build_month(
         paths(smk.input.bronze), paths(smk.input.splits), paths(smk.input.dividends), paths(smk.input.changes),
         year, month, Path(smk.output.silver), Path(smk.output.events), Path(smk.output.quarantine),
-        features=smk.params.features,
+        sessions=[dt.date.fromisoformat(d) for d in smk.params.window_sessions], features=smk.params.features,
     )
     atomic.write_text(smk.output.report, json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
 except Exception as exc:

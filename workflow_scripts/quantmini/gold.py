@@ -20,17 +20,17 @@ BASE_FIELDS = ["open", "high", "low", "close", "volume", "vwap", "factor", "chan
 
 
 def latest_adjusted(silver_files: list[Path], event_files: list[Path], change_files: list[Path],
-                    features: list[str] = ()) -> pl.DataFrame:
+                    sessions: list[dt.date], features: list[str] = ()) -> pl.DataFrame:
     """All silver bars re-keyed to the latest symbols and adjusted with every event (lake-end factor)."""
     raw = read_many(silver_files).select("ticker", "date", *RAW, "transactions", *features)
     events = read_many(event_files, EVENT_SCHEMA).select(list(EVENT_SCHEMA))
     changes = read_many(change_files, CHANGE_SCHEMA).unique()
-    return adjusted_bars(raw, events, adjust.symbol_map(changes))
+    return adjusted_bars(raw, events, adjust.symbol_map(changes), sessions)
 
 
 def publish(silver_files: list[Path], event_files: list[Path], change_files: list[Path],
             sessions: list[dt.date], provider_dir: Path, *, features: list[str] = ()) -> qlib_writer.PublishStats:
-    bars = latest_adjusted(silver_files, event_files, change_files, list(features))
+    bars = latest_adjusted(silver_files, event_files, change_files, sessions, list(features))
     frame = bars.select(
         pl.col("security").str.to_uppercase().alias("symbol"), "date",
         *[pl.col(f"adj_{c}").alias(c) for c in RAW], "factor", "change",

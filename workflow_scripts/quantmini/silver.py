@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from quantmini import adjust, calendar
+from quantmini import adjust
 from quantmini.parquet_io import write_parquet
 
 log = logging.getLogger("quantmini.silver")
@@ -66,10 +66,12 @@ def calendar_aligned(bars: pl.DataFrame, sessions: list[dt.date]) -> pl.DataFram
     return grid.join(bars, on=["security", "date"], how="left").sort("security", "date")
 
 
-def adjusted_bars(bars: pl.DataFrame, events: pl.DataFrame, symbols: pl.DataFrame) -> pl.DataFrame:
+def adjusted_bars(bars: pl.DataFrame, events: pl.DataFrame, symbols: pl.DataFrame,
+                  sessions: list[dt.date]) -> pl.DataFrame:
     """Raw bars (ticker, date, ...) -> calendar-aligned per security, with factor, adj_* and change.
 
     `events`: ticker (at the event date), date, m (validated multipliers, see event_validation).
+    `sessions`: the XNYS sessions the bars span (passed in: jobs need not load the exchange calendar).
     """
     bars = adjust.assign_security(bars, symbols)
     dups = bars.filter(pl.struct("security", "date").is_duplicated())
@@ -77,7 +79,6 @@ def adjusted_bars(bars: pl.DataFrame, events: pl.DataFrame, symbols: pl.DataFram
         raise ValueError(f"two tickers map to one security on one session: {dups.head(3).rows()}")
     ev = adjust.assign_security(events, symbols).group_by("security", "date").agg(pl.col("m").product())
     factor_table = adjust.factors(bars, ev)
-    sessions = calendar.sessions(bars["date"].min(), bars["date"].max())
     out = adjust.apply(calendar_aligned(bars, sessions), factor_table)
     return out.with_columns(
         pl.when(pl.col("close").is_null()).then(None).otherwise(pl.col("factor")).alias("factor"),
@@ -117,7 +118,8 @@ DIVIDEND_SCHEMA = {"id": pl.Utf8, "ticker": pl.Utf8, "ex_dividend_date": pl.Date
 
 def build_month(
     bronze_files: list[Path], split_files: list[Path], dividend_files: list[Path], change_files: list[Path],
-    year: int, month: int, out: Path, out_events: Path, out_quarantine: Path, *, features: bool = True,
+    year: int, month: int, out: Path, out_events: Path, out_quarantine: Path, *, sessions: list[dt.date],
+    features: bool = True,
 ) -> dict:
     """Write the silver partition of (year, month) and its validated events, from the window's bronze.
 
@@ -134,7 +136,8 @@ def build_month(
     events = pl.concat([v[0] for v in validated.values()])
     changes = read_many(change_files, CHANGE_SCHEMA).filter(pl.col("date") < hi).unique()
     first_bar = month_bounds(*window[0])[0]
-    adjusted = adjusted_bars(bars.filter(pl.col("date") >= first_bar), events, adjust.symbol_map(changes))
+    adjusted = adjusted_bars(bars.filter(pl.col("date") >= first_bar), events, adjust.symbol_map(changes),
+                             [d for d in sessions if d >= first_bar])
     cols = ["security", "ticker", "date", *RAW, "transactions", "factor", *ADJ, "change"]
     result = adjusted.select(cols)
     if features:
