@@ -30,7 +30,7 @@ try:
         previous = paths(getattr(smk.input, "previous", []))
         figis = land_ticker_changes_year(lake, year, windows, paths(smk.input.snapshots),
                                          previous[0] if previous else None, Path(smk.output.manifest), opts)
-        done = f"{len(figis)} renamed security(ies) asked for their events"
+        done = f"{len(figis)} renamed security(ies) (one events request each, unless landed already)"
     else:
         fetched = land_listing_year(dtype, lake, year, windows, Path(smk.output.manifest), opts)
         done = f"{fetched} of {len(windows)} month window(s) downloaded now"

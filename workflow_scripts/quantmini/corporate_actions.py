@@ -300,7 +300,9 @@ def land_ticker_changes_year(lake: LakePaths, year: int, windows: list[Window], 
     digest = hashlib.sha256(",".join(figis).encode()).hexdigest()[:12]
     span = [(first.prev_session + dt.timedelta(days=1)).isoformat(), windows[-1].last_session.isoformat()]
     path = lake.landing_year_dir("ticker_changes", year) / f"{span[0]}_{span[1]}-{digest}.json.gz"
-    if not path.exists():
+    if path.exists():
+        log.info("events of %d renamed security(ies) already landed: %s", len(figis), path.name)
+    else:
         _land_files(opts, [(path, "ticker_changes", span, events_requests(figis))], listing=False)
     files.append(("events", None, path))
     _write_manifest(manifest, "ticker_changes", year, windows, files)
