@@ -231,9 +231,9 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
         R.window_regression(lay, mc, c_std, c, _rows(out, "BETA"), _rows(out, "RSQR"), _rows(out, "RESI"))
 
         # --- Quantile of $close
-        q80, q20 = R.window_quantiles(lay, c, (0.8, 0.2))
-        k.ratio(q80, c, out=_rows(out, "QTLU"))
-        k.ratio(q20, c, out=_rows(out, "QTLD"))
+        qtl = out[_INDEX["QTLU5"] : _INDEX["QTLD5"] + len(WINDOWS)].reshape(2, len(WINDOWS), -1)
+        assert np.shares_memory(qtl, out)  # QTLU5..60 then QTLD5..60, written in place
+        R.window_quantiles(lay, c, (0.8, 0.2), divisor=c.astype(np.float64), out=qtl)
 
         # --- Corr($close, Log($volume+1)) and Corr of the daily ratios
         def moments_std(x, center=False):

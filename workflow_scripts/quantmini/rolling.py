@@ -440,12 +440,12 @@ def window_rank(lay: Layout, x: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(nogil=True, cache=True)
-def _rolling_quantiles(x, row0, lengths, windows, qs, out):
+def _rolling_quantiles(x, row0, lengths, windows, qs, divisor, out):
     """pandas rolling(w, min_periods=1).quantile(q, 'linear') for each w and q, NaN skipped.
 
     Keeps each window's valid values sorted: the places of the value leaving and of the one entering
     are found by counting the values below them (a vectorisable scan of at most 60 values) and the
-    values in between shift by one. out: (len(windows) * len(qs), n).
+    values in between shift by one. Writes quantile / divisor into out: (len(qs), len(windows), n).
     """
     nq = qs.shape[0]
     buf = np.empty(windows.max() + 1, dtype=x.dtype)
@@ -488,26 +488,27 @@ def _rolling_quantiles(x, row0, lengths, windows, qs, out):
                     buf[pv] = v
                     n += 1
                 for q in range(nq):
-                    row = wi * nq + q
                     if n == 0:
-                        out[row, t] = np.nan
+                        out[q, wi, t] = np.nan
                     else:
                         f = qs[q] * (n - 1)
                         idx = int(f)
-                        if f == idx:
-                            out[row, t] = buf[idx]
-                        else:
-                            lo_v = np.float64(buf[idx])
-                            out[row, t] = lo_v + (np.float64(buf[idx + 1]) - lo_v) * (f - idx)
+                        lo_v = np.float64(buf[idx])
+                        if f != idx:
+                            lo_v = lo_v + (np.float64(buf[idx + 1]) - lo_v) * (f - idx)
+                        out[q, wi, t] = lo_v / divisor[t]
 
 
-def window_quantiles(lay: Layout, x: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+def window_quantiles(lay: Layout, x: np.ndarray, qs: tuple[float, ...], divisor: np.ndarray | None = None,
+                     out: np.ndarray | None = None) -> np.ndarray:
     """(len(qs), windows, n): rolling linear quantiles of a compact float32 series (inf as NaN, like
-    pandas; the values are kept as float32, which orders them as their float64 images)."""
-    out = np.empty((len(WINDOWS) * len(qs), lay.n))
+    pandas; the values are kept as float32, which orders them as their float64 images), divided by
+    `divisor` if given, into `out` (float64 by default, or e.g. float32 rows of the feature buffer)."""
+    out = np.empty((len(qs), len(WINDOWS), lay.n)) if out is None else out
+    divisor = np.ones(lay.n) if divisor is None else divisor
     x = np.where(np.isfinite(x), x, np.nan).astype(np.float32)
-    _rolling_quantiles(x, lay.row0, lay.lengths, _WINDOWS, np.asarray(qs, dtype=np.float64), out)
-    return out.reshape(len(WINDOWS), len(qs), lay.n).transpose(1, 0, 2)
+    _rolling_quantiles(x, lay.row0, lay.lengths, _WINDOWS, np.asarray(qs, dtype=np.float64), divisor, out)
+    return out
 
 
 # -------------------------------------------------------------------------------------- regression
