@@ -218,13 +218,12 @@ def _zero_based_idx(monkeypatch):
 
 
 def _corr_unmasked(monkeypatch):
-    orig = rolling.window_corr
+    def corr(lay, x, y):  # Qlib's std ~ 0 mask dropped
+        mx, my = rolling.Moments.of(lay, x), rolling.Moments.of(lay, y)
+        return rolling.window_corr(lay, mx, my, np.ones_like(mx.s1), np.ones_like(my.s1))
 
-    def corr(lay, mx, my, std_x, std_y):
-        return orig(lay, mx, my, np.ones_like(std_x), np.ones_like(std_y))
-
-    monkeypatch.setattr(rolling, "window_corr", corr)
-    return ["CORD"]  # constant windows have zero variance anyway: the mask shows on nearly flat ones
+    monkeypatch.setattr(rolling, "corr", corr)
+    return ["CORR", "CORD"]
 
 
 def _full_windows_only(monkeypatch):
@@ -352,3 +351,40 @@ def test_rank_quantile_idxmax_equal_pandas():
         ext, pos = rolling.idx_extreme(lay, x, kind)
         np.testing.assert_array_equal(pos, _pandas_rolling(lay, x, lambda r: r.apply(lambda a: pick(a) + 1, raw=True).to_numpy()))
         np.testing.assert_array_equal(ext, _pandas_rolling(lay, x, lambda r: getattr(r, kind)().to_numpy()))
+
+
+def _pandas_corr_masked(lay, x, y):
+    """What qlib.data.ops.Corr computes: pandas' rolling corr, NaN where either side's std is ~0."""
+    ref = np.empty((len(rolling.WINDOWS), lay.n))
+    masked = 0
+    for i, w in enumerate(rolling.WINDOWS):
+        for r0, n in zip(lay.row0, lay.lengths):
+            a, b = pd.Series(x[r0 : r0 + n]), pd.Series(y[r0 : r0 + n])
+            c = a.rolling(w, min_periods=1).corr(b).to_numpy()
+            flat = np.isclose(a.rolling(w, min_periods=1).std(), 0, atol=2e-5) | np.isclose(
+                b.rolling(w, min_periods=1).std(), 0, atol=2e-5)
+            masked += int((flat & ~np.isnan(c)).sum())
+            ref[i, r0 : r0 + n] = np.where(flat, np.nan, c)
+    return ref, masked
+
+
+@pytest.mark.parametrize("path", ["fused", "general"])
+def test_corr_equals_pandas_with_qlibs_mask(path):
+    """Both paths of rolling.corr: the fused one (both sides miss the same rows, no run of equal
+    values) and the general one (here: rows where only y is missing)."""
+    rng = np.random.default_rng(9)
+    lay = rolling.Layout.for_lengths(np.array([1, 7, 61, 130, 300]))
+    x = (30 + np.cumsum(rng.normal(0, 0.5, lay.n))).astype(np.float32)
+    y = (x * 0.3 + rng.normal(0, 1, lay.n)).astype(np.float32)
+    x[rng.random(lay.n) < 0.04] = np.nan
+    y[np.isnan(x)] = np.nan
+    r0 = lay.row0[-1]
+    y[r0 + 150 : r0 + 200] = 5 + np.float32(4.76837158e-07) * rng.integers(0, 3, 50)  # std > 0 but < 2e-5
+    if path == "general":
+        y[rng.random(lay.n) < 0.03] = np.nan
+    xf, yf = rolling.finite_or_nan(x), rolling.finite_or_nan(y)
+    if path == "fused":  # every symbol takes the fused pass: no run of equal values, same missing rows
+        assert not (lay.equal_run_symbols(xf) | lay.equal_run_symbols(yf)).any()
+    ref, masked = _pandas_corr_masked(lay, xf, yf)
+    assert masked > 0  # the nearly flat stretch reaches Qlib's mask
+    np.testing.assert_allclose(rolling.corr(lay, xf, yf), ref, rtol=1e-9, atol=1e-12, equal_nan=True)

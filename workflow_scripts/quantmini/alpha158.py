@@ -236,16 +236,9 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
         R.window_quantiles(lay, c, (0.8, 0.2), divisor=c.astype(np.float64), out=qtl)
 
         # --- Corr($close, Log($volume+1)) and Corr of the daily ratios
-        def moments_std(x, center=False):
-            m = R.Moments.of(lay, x, center=center)
-            return m, R.rolling_std(lay, x, m)
-
-        mly, ly_std = moments_std(R.finite_or_nan(np.log(v + one32)))
-        _rows(out, "CORR")[:] = R.window_corr(lay, mc, mly, c_std, ly_std)
+        _rows(out, "CORR")[:] = R.corr(lay, cf, R.finite_or_nan(np.log(v + one32)))
         rx = R.finite_or_nan(c / c_prev)
-        mrx, rx_std = moments_std(rx, center=True)
-        mry, ry_std = moments_std(R.finite_or_nan(np.log(v / v_prev + one32)))
-        _rows(out, "CORD")[:] = R.window_corr(lay, mrx, mry, rx_std, ry_std)
+        _rows(out, "CORD")[:] = R.corr(lay, rx, R.finite_or_nan(np.log(v / v_prev + one32)))
 
         # --- counts of up/down days: Mean of a boolean over all of the symbol's rows
         n_up, n_dn = lay.window_sums((c > c_prev).astype(np.float32), (c < c_prev).astype(np.float32))

@@ -108,6 +108,19 @@ class Layout:
         return out
 
 
+    def subset(self, symbols: np.ndarray) -> tuple[Layout, np.ndarray]:
+        """The layout of the symbols flagged in `symbols` (bool per symbol) and their compact rows."""
+        lengths = self.lengths[symbols]
+        rows = np.repeat(self.row0[symbols] - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+        return Layout.for_lengths(lengths), rows + np.arange(int(lengths.sum()))
+
+    def equal_run_symbols(self, x: np.ndarray) -> np.ndarray:
+        """bool per symbol: a run of equal valid values long enough to fill the smallest window."""
+        flags = np.empty(len(self.lengths), dtype=bool)
+        _equal_run_symbols(x, self.row0, self.lengths, min(WINDOWS), flags)
+        return flags
+
+
 @numba.njit(nogil=True, cache=True)
 def _window_sums(xs, row0, lengths, windows, squares, weighted, out):
     """Window sums from prefix sums that restart at each symbol's first row and every BLOCK rows.
@@ -320,8 +333,7 @@ def rolling_std(lay: Layout, x: np.ndarray, mom: Moments) -> np.ndarray:
     values long enough to fill a window get pandas' own recurrence replayed.
     """
     out = _std_from_sums(mom.n, mom.s1, mom.s2)
-    replay = np.empty(len(lay.lengths), dtype=bool)
-    _equal_run_symbols(x, lay.row0, lay.lengths, min(WINDOWS), replay)
+    replay = lay.equal_run_symbols(x)
     if replay.any():
         _pandas_rolling_std(x, lay.row0[replay], lay.lengths[replay], _WINDOWS, out)
     return out
@@ -609,3 +621,99 @@ def window_corr(lay: Layout, mx: Moments, my: Moments, std_x: np.ndarray, std_y:
         sx, sxx = lay.window_sums(np.where(pair, mx.xc, np.nan), squares=True)
         sy, syy = lay.window_sums(np.where(pair, my.xc, np.nan), squares=True)
     return _corr(n, sx, sy, sxx, syy, sxy, std_x, std_y)
+
+
+@numba.njit(inline="always")
+def _wsum(p, i, w):
+    """Sum over the window of w rows ending at row i, from block-restarting prefix sums (as in
+    _window_sums, with the same rounding)."""
+    if i < w:
+        return p[i]
+    b0 = i - i % BLOCK
+    if i - w >= b0:
+        return p[i] - p[i - w]
+    return p[i] + (p[b0 - 1] - p[i - w])
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _fused_corr(x, y, row0, lengths, windows, skip, out):
+    """Qlib Corr(x, y, w) for every window, for the symbols not flagged in `skip`, in one pass: block-
+    restarting prefix sums of the pair count, x, y, x^2, y^2 and x*y (x and y centred on their first
+    valid value, which Pearson's r ignores), then per window the correlation and each side's std
+    for Qlib's ~0 mask. Valid where x and y miss the same rows (pairs = each side's own values) and
+    no window holds equal values only (there pandas' std needs replaying). out: (windows, n)."""
+    m = lengths.max() if lengths.shape[0] else 0
+    p = np.empty((6, m))
+    for k in range(row0.shape[0]):
+        if skip[k]:
+            continue
+        s0 = row0[k]
+        n = lengths[k]
+        rx = 0.0
+        ry = 0.0
+        for i in range(n):
+            if x[s0 + i] == x[s0 + i]:
+                rx = x[s0 + i]
+                ry = y[s0 + i]
+                break
+        a0 = a1 = a2 = a3 = a4 = a5 = 0.0
+        for i in range(n):
+            if i % BLOCK == 0:
+                a0 = a1 = a2 = a3 = a4 = a5 = 0.0
+            xv = x[s0 + i]
+            if xv == xv:
+                xv = xv - rx
+                yv = y[s0 + i] - ry
+                a0 += 1.0
+                a1 += xv
+                a2 += yv
+                a3 += xv * xv
+                a4 += yv * yv
+                a5 += xv * yv
+            p[0, i] = a0
+            p[1, i] = a1
+            p[2, i] = a2
+            p[3, i] = a3
+            p[4, i] = a4
+            p[5, i] = a5
+        for wi in range(windows.shape[0]):
+            w = windows[wi]
+            for i in range(n):
+                cnt = _wsum(p[0], i, w)
+                sx = _wsum(p[1], i, w)
+                sy = _wsum(p[2], i, w)
+                sxx = _wsum(p[3], i, w)
+                syy = _wsum(p[4], i, w)
+                sxy = _wsum(p[5], i, w)
+                r = np.nan
+                if cnt >= 2.0:
+                    var_x = (sxx - sx * sx / cnt) / (cnt - 1.0)  # as _std_from_sums
+                    var_y = (syy - sy * sy / cnt) / (cnt - 1.0)
+                    flat = np.sqrt(max(var_x, 0.0)) <= STD_ZERO or np.sqrt(max(var_y, 0.0)) <= STD_ZERO
+                    vx = cnt * sxx - sx * sx
+                    vy = cnt * syy - sy * sy
+                    if not flat and vx > 0.0 and vy > 0.0:
+                        r = (cnt * sxy - sx * sy) / np.sqrt(vx * vy)
+                out[wi, s0 + i] = r
+
+
+def corr(lay: Layout, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Qlib Corr(x, y, w) per window: pandas' pairwise-complete rolling Pearson correlation (inf as
+    NaN), NaN where either side's own rolling std (as pandas computes it) is ~0.
+
+    x, y: compact float64 (NaN missing, inf already NaN). Symbols whose two sides miss the same rows
+    and hold no window of equal values go through one fused pass; the others through the general
+    path (each side's Moments, pandas' std where it must be replayed, pairwise sums).
+    """
+    out = np.empty((len(WINDOWS), lay.n))
+    vx, vy = ~np.isnan(x), ~np.isnan(y)
+    general = lay.equal_run_symbols(x) | lay.equal_run_symbols(y)
+    if lay.n and not np.array_equal(vx, vy):
+        general |= np.logical_or.reduceat(vx != vy, lay.row0)
+    _fused_corr(x, y, lay.row0, lay.lengths, _WINDOWS, general, out)
+    if general.any():
+        sub, rows = lay.subset(general)
+        xs, ys = x[rows], y[rows]
+        mx, my = Moments.of(sub, xs, center=True), Moments.of(sub, ys, center=True)
+        out[:, rows] = window_corr(sub, mx, my, rolling_std(sub, xs, mx), rolling_std(sub, ys, my))
+    return out
