@@ -15,11 +15,24 @@ def window(wildcards, before):
     return [ym for ym in lookback_months(year, month, before) if ym in PARTITIONS] + [(year, month)]
 
 
-def window_files(dtype, before):
+def window_files(dtype, before, closed_months_ancient=False):
+    """Input function: the bronze files of this month's window for `dtype`.
+
+    Corporate actions are landed and built per year, so their job reruns for every new session of the
+    year; marking every closed month `ancient` (all but the range's last month) keeps that from
+    rebuilding every silver month of the year. Closed months' landing windows are immutable, so their
+    bronze cannot change but by a deliberate rebuild (then force silver with -R silver_stocks_daily).
+    """
+
     def files(wildcards):
         if not enabled(dtype):
             return []
-        return [bronze_file(dtype, y, m) for y, m in window(wildcards, before)]
+        months = window(wildcards, before)
+        paths = [bronze_file(dtype, y, m) for y, m in months]
+        if closed_months_ancient:
+            current = (int(wildcards.year), int(wildcards.month)) == max(PARTITIONS)
+            paths = [ancient(p) for p in paths[:-1]] + (paths[-1:] if current else [ancient(paths[-1])])
+        return paths
 
     return files
 
@@ -31,9 +44,9 @@ def bronze_months(dtype):
 rule silver_stocks_daily:
     input:
         bronze=window_files("stocks_daily", LOOKBACK_MONTHS + 1),
-        splits=window_files("splits", LOOKBACK_MONTHS),
-        dividends=window_files("dividends", LOOKBACK_MONTHS),
-        changes=window_files("ticker_changes", LOOKBACK_MONTHS),
+        splits=window_files("splits", LOOKBACK_MONTHS, closed_months_ancient=True),
+        dividends=window_files("dividends", LOOKBACK_MONTHS, closed_months_ancient=True),
+        changes=window_files("ticker_changes", LOOKBACK_MONTHS, closed_months_ancient=True),
     output:
         silver=f"{ROOT}/silver/stocks_daily/{MONTH}/data.parquet",
         events=f"{ROOT}/silver/corporate_actions/{MONTH}/events.parquet",
