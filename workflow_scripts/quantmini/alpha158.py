@@ -119,37 +119,14 @@ def _diff_ratio(a, b, d):
     return (a - b) / d
 
 
-def _mean_diff(up, down, n):
-    """Mean(a, d) - Mean(b, d) from the two sums."""
-    return up / n - down / n
-
-
 def _cv(std, s1, n):
     """Std(x, d)/(Mean(x, d)+1e-12)."""
     return std / (s1 / n + 1e-12)
 
 
-def _gain_loss_shares(gain, move, n, sump, sumn, sumd):
-    """SUMP, SUMN, SUMD from Sum(Greater(d, 0)) and Sum(Abs(d)) per window (loss = move - gain);
-    NaN where the window holds no value (pandas' Sum gives NaN there)."""
-    for k in range(gain.shape[0]):
-        for t in range(gain.shape[1]):
-            if n[k, t] == 0.0:
-                sump[k, t] = sumn[k, t] = sumd[k, t] = np.nan
-            else:
-                g = gain[k, t]
-                m = move[k, t]
-                s = m - g
-                sump[k, t] = g / (m + 1e-12)
-                sumn[k, t] = s / (m + 1e-12)
-                sumd[k, t] = (g - s) / (m + 1e-12)
-
-
 @functools.cache
 def _kernels() -> types.SimpleNamespace:
     """quantmini.rolling and the compiled formulas (imports numba: ~2 s the first time in a process)."""
-    import numba
-
     from quantmini import rolling
 
     assert rolling.WINDOWS == WINDOWS
@@ -160,9 +137,7 @@ def _kernels() -> types.SimpleNamespace:
         mean_ratio=rolling.ufunc(f"float32({f64}, {f64}, {f64}, {f64})")(_mean_ratio),
         rsv=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_rsv),
         diff_ratio=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_diff_ratio),
-        mean_diff=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_mean_diff),
         cv=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_cv),
-        gain_loss_shares=numba.njit(nogil=True, cache=True, error_model="numpy")(_gain_loss_shares),
     )
 
 
@@ -240,20 +215,11 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
         rx = R.finite_or_nan(c / c_prev)
         _rows(out, "CORD")[:] = R.corr(lay, rx, R.finite_or_nan(np.log(v / v_prev + one32)))
 
-        # --- counts of up/down days: Mean of a boolean over all of the symbol's rows
-        n_up, n_dn = lay.window_sums((c > c_prev).astype(np.float32), (c < c_prev).astype(np.float32))
-        k.ratio(n_up, lay.full, out=_rows(out, "CNTP"))
-        k.ratio(n_dn, lay.full, out=_rows(out, "CNTN"))
-        k.mean_diff(n_up, n_dn, lay.full, out=_rows(out, "CNTD"))
-
-        # --- gains / losses / total moves of $close and $volume
+        # --- up/down days, gains / losses / total moves of $close and $volume
         for prefix, x, x_prev in (("", c, c_prev), ("V", v, v_prev)):
-            # Sum(Greater(d, 0)) and Sum(Abs(d)) of d = x - Ref(x, 1); the losses are their difference
-            # (equal to Sum(Greater(-d, 0)) to ~1e-16 of the total move, exactly 0 if no move is down)
-            diff = x - x_prev
-            gain, move = lay.window_sums(np.maximum(diff, zero32), np.abs(diff))
-            k.gain_loss_shares(gain, move, lay.counts(np.isfinite(diff)), _rows(out, prefix + "SUMP"),
-                               _rows(out, prefix + "SUMN"), _rows(out, prefix + "SUMD"))
+            sums = [_rows(out, prefix + g) for g in ("SUMP", "SUMN", "SUMD")]
+            counts = [_rows(out, g) for g in ("CNTP", "CNTN", "CNTD")]
+            R.moves(lay, x - x_prev, *sums, *(counts if not prefix else ()))
 
         # --- volume level, dispersion, and volume-weighted price moves
         vf = R.finite_or_nan(v)

@@ -717,3 +717,65 @@ def corr(lay: Layout, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         mx, my = Moments.of(sub, xs, center=True), Moments.of(sub, ys, center=True)
         out[:, rows] = window_corr(sub, mx, my, rolling_std(sub, xs, mx), rolling_std(sub, ys, my))
     return out
+
+
+# ------------------------------------------------------------------------------- moves between rows
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _moves(diff, row0, lengths, windows, counts, sump, sumn, sumd, cntp, cntn, cntd):
+    """From d = x - Ref(x, 1) (float32, NaN where missing), per window, in one pass over block-restarting
+    prefix sums (quantmini.rolling's scheme, so a window of zeros sums to exactly 0):
+    SUMP = Sum(Greater(d, 0)) / (Sum(Abs(d)) + 1e-12), SUMN likewise with the losses (= moves - gains:
+    equal to Sum(Greater(-d, 0)) to ~1e-16 of the total move, exactly 0 when no move is down), SUMD;
+    NaN where the window holds no d (pandas' Sum gives NaN there). With `counts` also CNTP/CNTN/CNTD:
+    Mean(x > Ref(x, 1)) etc. over all of the window's rows (a comparison with NaN counts as False)."""
+    m = lengths.max() if lengths.shape[0] else 0
+    p = np.empty((5, m))
+    for k in range(row0.shape[0]):
+        s0 = row0[k]
+        n = lengths[k]
+        a0 = a1 = a2 = a3 = a4 = 0.0
+        for i in range(n):
+            if i % BLOCK == 0:
+                a0 = a1 = a2 = a3 = a4 = 0.0
+            d = np.float64(diff[s0 + i])
+            if d == d:
+                a0 += 1.0
+                a1 += max(d, 0.0)
+                a2 += abs(d)
+                a3 += d > 0.0
+                a4 += d < 0.0
+            p[0, i] = a0
+            p[1, i] = a1
+            p[2, i] = a2
+            p[3, i] = a3
+            p[4, i] = a4
+        for wi in range(windows.shape[0]):
+            w = windows[wi]
+            for i in range(n):
+                t = s0 + i
+                if _wsum(p[0], i, w) == 0.0:
+                    sump[wi, t] = sumn[wi, t] = sumd[wi, t] = np.nan
+                else:
+                    g = _wsum(p[1], i, w)
+                    mv = _wsum(p[2], i, w)
+                    s = mv - g
+                    sump[wi, t] = g / (mv + 1e-12)
+                    sumn[wi, t] = s / (mv + 1e-12)
+                    sumd[wi, t] = (g - s) / (mv + 1e-12)
+                if counts:
+                    rows = float(min(w, i + 1))
+                    up = _wsum(p[3], i, w) / rows
+                    down = _wsum(p[4], i, w) / rows
+                    cntp[wi, t] = up
+                    cntn[wi, t] = down
+                    cntd[wi, t] = up - down
+
+
+def moves(lay: Layout, diff: np.ndarray, sump, sumn, sumd, cntp=None, cntn=None, cntd=None) -> None:
+    """Qlib SUMP/SUMN/SUMD (and, given their outputs, CNTP/CNTN/CNTD) of d = x - Ref(x, 1) for every
+    window, written into (windows, n) blocks (float32 rows of the feature buffer, or float64)."""
+    counts = cntp is not None
+    _moves(diff, lay.row0, lay.lengths, _WINDOWS, counts, sump, sumn, sumd,
+           cntp if counts else sump, cntn if counts else sumn, cntd if counts else sumd)
