@@ -119,11 +119,6 @@ def _diff_ratio(a, b, d):
     return (a - b) / d
 
 
-def _cv(std, s1, n):
-    """Std(x, d)/(Mean(x, d)+1e-12)."""
-    return std / (s1 / n + 1e-12)
-
-
 @functools.cache
 def _kernels() -> types.SimpleNamespace:
     """quantmini.rolling and the compiled formulas (imports numba: ~2 s the first time in a process)."""
@@ -137,7 +132,6 @@ def _kernels() -> types.SimpleNamespace:
         mean_ratio=rolling.ufunc(f"float32({f64}, {f64}, {f64}, {f64})")(_mean_ratio),
         rsv=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_rsv),
         diff_ratio=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_diff_ratio),
-        cv=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_cv),
     )
 
 
@@ -222,14 +216,9 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
             R.moves(lay, x - x_prev, *sums, *(counts if not prefix else ()))
 
         # --- volume level, dispersion, and volume-weighted price moves
-        vf = R.finite_or_nan(v)
-        mv = R.Moments.of(lay, vf)
-        v_e = v + e32
-        k.mean_ratio(mv.s1, mv.n, 0.0, v_e, out=_rows(out, "VMA"))
-        k.ratio(R.rolling_std(lay, vf, mv), v_e, out=_rows(out, "VSTD"))
         wv = R.finite_or_nan(np.abs(c / c_prev - one32) * v)
-        mw = R.Moments.of(lay, wv)
-        k.cv(R.rolling_std(lay, wv, mw), mw.s1, mw.n, out=_rows(out, "WVMA"))
+        R.volume_features(lay, R.finite_or_nan(v), wv, v + e32, _rows(out, "VMA"), _rows(out, "VSTD"),
+                          _rows(out, "WVMA"))
 
 
 # -------------------------------------------------------------------------------------- the frame

@@ -779,3 +779,77 @@ def moves(lay: Layout, diff: np.ndarray, sump, sumn, sumd, cntp=None, cntn=None,
     counts = cntp is not None
     _moves(diff, lay.row0, lay.lengths, _WINDOWS, counts, sump, sumn, sumd,
            cntp if counts else sump, cntn if counts else sumn, cntd if counts else sumd)
+
+
+# ------------------------------------------------------------------------- volume level and spread
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _volume_features(v, wv, v_e, row0, lengths, windows, skip, vma, vstd, wvma):
+    """For the symbols not flagged in `skip`, per window, in one pass over block-restarting prefix
+    sums: VMA = Mean(v)/(v+1e-12), VSTD = Std(v)/(v+1e-12), WVMA = Std(wv)/(Mean(wv)+1e-12); the
+    means and ddof=1 stds from count, sum and sum of squares (what pandas gives away from windows of
+    equal values; those symbols are flagged). v_e: $volume+1e-12 as float32, like pyqlib."""
+    m = lengths.max() if lengths.shape[0] else 0
+    p = np.empty((6, m))
+    for k in range(row0.shape[0]):
+        if skip[k]:
+            continue
+        s0 = row0[k]
+        n = lengths[k]
+        a0 = a1 = a2 = a3 = a4 = a5 = 0.0
+        for i in range(n):
+            if i % BLOCK == 0:
+                a0 = a1 = a2 = a3 = a4 = a5 = 0.0
+            x = v[s0 + i]
+            if x == x:
+                a0 += 1.0
+                a1 += x
+                a2 += x * x
+            x = wv[s0 + i]
+            if x == x:
+                a3 += 1.0
+                a4 += x
+                a5 += x * x
+            p[0, i] = a0
+            p[1, i] = a1
+            p[2, i] = a2
+            p[3, i] = a3
+            p[4, i] = a4
+            p[5, i] = a5
+        for wi in range(windows.shape[0]):
+            w = windows[wi]
+            for i in range(n):
+                t = s0 + i
+                cnt = _wsum(p[0], i, w)
+                s1 = _wsum(p[1], i, w)
+                std = np.nan
+                if cnt >= 2.0:  # as _std_from_sums
+                    var = (_wsum(p[2], i, w) - s1 * s1 / cnt) / (cnt - 1.0)
+                    std = np.sqrt(var) if var > 0.0 else 0.0
+                vma[wi, t] = s1 / cnt / v_e[t]
+                vstd[wi, t] = std / v_e[t]
+                cnt = _wsum(p[3], i, w)
+                s1 = _wsum(p[4], i, w)
+                std = np.nan
+                if cnt >= 2.0:
+                    var = (_wsum(p[5], i, w) - s1 * s1 / cnt) / (cnt - 1.0)
+                    std = np.sqrt(var) if var > 0.0 else 0.0
+                wvma[wi, t] = std / (s1 / cnt + 1e-12)
+
+
+def volume_features(lay: Layout, v: np.ndarray, wv: np.ndarray, v_e: np.ndarray, vma, vstd, wvma) -> None:
+    """Qlib VMA, VSTD and WVMA for every window into (windows, n) blocks. v, wv: compact float64 (inf
+    as NaN) volume and Abs($close/Ref($close,1)-1)*$volume; v_e: float32 $volume+1e-12. Symbols with a
+    window of equal values get pandas' std replayed (the general path)."""
+    general = lay.equal_run_symbols(v) | lay.equal_run_symbols(wv)
+    _volume_features(v, wv, v_e, lay.row0, lay.lengths, _WINDOWS, general, vma, vstd, wvma)
+    if general.any():
+        sub, rows = lay.subset(general)
+        ve = v_e[rows].astype(np.float64)
+        with np.errstate(all="ignore"):
+            mv = Moments.of(sub, v[rows])
+            vma[:, rows] = (mv.s1 / mv.n) / ve
+            vstd[:, rows] = rolling_std(sub, v[rows], mv) / ve
+            mw = Moments.of(sub, wv[rows])
+            wvma[:, rows] = rolling_std(sub, wv[rows], mw) / (mw.s1 / mw.n + 1e-12)
