@@ -187,7 +187,7 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
     R = k.rolling
     lay = R.Layout.for_lengths(lengths)
     c, v = raw["close"], raw["volume"]
-    e32, one32, zero32 = np.float32(1e-12), np.float32(1), np.float32(0)
+    e32, one32 = np.float32(1e-12), np.float32(1)
     with np.errstate(all="ignore"):
         c_prev, v_prev = lay.ref(c, 1), lay.ref(v, 1)
 
