@@ -106,11 +106,6 @@ def _ratio(a, b):
     return a / b
 
 
-def _mean_ratio(s1, n, ref, b):
-    """Mean(x, d) / b, the mean rebuilt from the sum of x - ref over n values."""
-    return (s1 / n + ref) / b
-
-
 def _rsv(c, lo, hi):
     return (c - lo) / (hi - lo + 1e-12)
 
@@ -129,7 +124,6 @@ def _kernels() -> types.SimpleNamespace:
     return types.SimpleNamespace(
         rolling=rolling,
         ratio=rolling.ufunc(f"float32({f64}, {f64})")(_ratio),
-        mean_ratio=rolling.ufunc(f"float32({f64}, {f64}, {f64}, {f64})")(_mean_ratio),
         rsv=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_rsv),
         diff_ratio=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_diff_ratio),
     )
@@ -193,11 +187,7 @@ def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
 
         # --- Mean / Std / Slope / Rsquare / Resi of $close
         cf = R.finite_or_nan(c)
-        mc = R.Moments.of(lay, cf, center=True, weighted=True)
-        c_std = R.rolling_std(lay, cf, mc)
-        k.mean_ratio(mc.s1, mc.n, mc.ref, c, out=_rows(out, "MA"))
-        k.ratio(c_std, c, out=_rows(out, "STD"))
-        R.window_regression(lay, mc, c_std, c, _rows(out, "BETA"), _rows(out, "RSQR"), _rows(out, "RESI"))
+        R.close_features(lay, cf, c, *(_rows(out, g) for g in ("MA", "STD", "BETA", "RSQR", "RESI")))
 
         # --- Quantile of $close
         qtl = out[_INDEX["QTLU5"] : _INDEX["QTLD5"] + len(WINDOWS)].reshape(2, len(WINDOWS), -1)

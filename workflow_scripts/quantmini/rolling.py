@@ -853,3 +853,97 @@ def volume_features(lay: Layout, v: np.ndarray, wv: np.ndarray, v_e: np.ndarray,
             vstd[:, rows] = rolling_std(sub, v[rows], mv) / ve
             mw = Moments.of(sub, wv[rows])
             wvma[:, rows] = rolling_std(sub, wv[rows], mw) / (mw.s1 / mw.n + 1e-12)
+
+
+# ------------------------------------------------------------------------- level, spread and trend
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _close_features(y, c, row0, lengths, windows, skip, ma, std_out, beta, rsqr, resi):
+    """For the symbols not flagged in `skip`, per window, in one pass over block-restarting prefix sums
+    (y centred on the symbol's first valid value; i: row within the symbol): MA = Mean(y)/c, STD =
+    Std(y)/c (ddof=1), and Qlib's regression on the slots x = 1..w (a missing value keeps its slot):
+    slot of row i in the window ending at t is i - (t - w), so Sx = Si - (t-w)*N, Sxx = Sii - 2(t-w)Si
+    + (t-w)^2 N (exact integers) and Sxy = Siy - (t-w)*Sy; slope = (N Sxy - Sx Sy)/(N Sxx - Sx^2),
+    BETA = slope/c, RSQR = r^2 (NaN where the std is ~0), RESI = (y_t - slope*w - intercept)/c."""
+    m = lengths.max() if lengths.shape[0] else 0
+    p = np.empty((6, m))
+    for k in range(row0.shape[0]):
+        if skip[k]:
+            continue
+        s0 = row0[k]
+        n = lengths[k]
+        ref = 0.0
+        for i in range(n):
+            if y[s0 + i] == y[s0 + i]:
+                ref = y[s0 + i]
+                break
+        a0 = a1 = a2 = a3 = a4 = a5 = 0.0
+        for i in range(n):
+            if i % BLOCK == 0:
+                a0 = a1 = a2 = a3 = a4 = a5 = 0.0
+            v = y[s0 + i]
+            if v == v:
+                v = v - ref
+                a0 += 1.0
+                a1 += v
+                a2 += v * v
+                a3 += i * v
+                a4 += i
+                a5 += i * i
+            p[0, i] = a0
+            p[1, i] = a1
+            p[2, i] = a2
+            p[3, i] = a3
+            p[4, i] = a4
+            p[5, i] = a5
+        for wi in range(windows.shape[0]):
+            w = float(windows[wi])
+            ww = windows[wi]
+            for i in range(n):
+                t = s0 + i
+                cnt = _wsum(p[0], i, ww)
+                sy = _wsum(p[1], i, ww)
+                syy = _wsum(p[2], i, ww)
+                b0 = i - w
+                si = _wsum(p[4], i, ww)
+                sx = si - b0 * cnt
+                sxx = _wsum(p[5], i, ww) - 2.0 * b0 * si + b0 * b0 * cnt
+                sxy = _wsum(p[3], i, ww) - b0 * sy
+                ma[wi, t] = (sy / cnt + ref) / c[t]
+                sd = np.nan
+                if cnt >= 2.0:  # as _std_from_sums
+                    var = (syy - sy * sy / cnt) / (cnt - 1.0)
+                    sd = np.sqrt(var) if var > 0.0 else 0.0
+                std_out[wi, t] = sd / c[t]
+                num = cnt * sxy - sx * sy
+                den = cnt * sxx - sx * sx
+                b = num / den
+                beta[wi, t] = b / c[t]
+                if sd <= STD_ZERO:
+                    rsqr[wi, t] = np.nan
+                else:
+                    r = num / np.sqrt(den * (cnt * syy - sy * sy))
+                    rsqr[wi, t] = r * r
+                last = y[t] - ref
+                resi[wi, t] = (last - (b * w + (sy / cnt - b * (sx / cnt)))) / c[t]
+
+
+def close_features(lay: Layout, y: np.ndarray, c: np.ndarray, ma, std, beta, rsqr, resi) -> None:
+    """Qlib MA, STD, BETA, RSQR and RESI (Mean, Std, Slope, Rsquare, Resi of y, divided by c except
+    RSQR) for every window into (windows, n) blocks. y: compact float64 $close (inf as NaN); c: the
+    float32 $close. Symbols with a window of equal values get pandas' std replayed (general path)."""
+    general = lay.equal_run_symbols(y)
+    _close_features(y, c, lay.row0, lay.lengths, _WINDOWS, general, ma, std, beta, rsqr, resi)
+    if general.any():
+        sub, rows = lay.subset(general)
+        ys, cs = y[rows], c[rows]
+        cd = cs.astype(np.float64)
+        mom = Moments.of(sub, ys, center=True, weighted=True)
+        sd = rolling_std(sub, ys, mom)
+        with np.errstate(all="ignore"):
+            ma[:, rows] = (mom.s1 / mom.n + mom.ref) / cd
+            std[:, rows] = sd / cd
+        parts = np.empty((3, len(WINDOWS), sub.n), dtype=beta.dtype)
+        window_regression(sub, mom, sd, cs, parts[0], parts[1], parts[2])
+        beta[:, rows], rsqr[:, rows], resi[:, rows] = parts
