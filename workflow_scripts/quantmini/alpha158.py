@@ -31,8 +31,7 @@ FIELDS = ("open", "high", "low", "close", "volume", "vwap")
 WINDOWS = (5, 10, 20, 30, 60)  # Alpha158's rolling windows (quantmini.rolling is built for these)
 LABEL_NAME = "LABEL0"
 LABEL_EXPRESSION = "Ref($close, -2)/Ref($close, -1) - 1"
-CHUNK_ROWS = 1 << 13  # padded rows per chunk of the numba-heavy features: working arrays stay in L2
-FRAME_CHUNK_ROWS = 1 << 14  # ... of the numpy-heavy ones: fewer, larger calls (chunks run in threads)
+CHUNK_ROWS = 1 << 14  # padded rows per chunk (whole symbols): working arrays stay in cache; chunks run in threads
 PAD_ROWS = max(WINDOWS)  # rows quantmini.rolling pads each symbol with
 
 
@@ -135,16 +134,21 @@ def _rows(out: np.ndarray, group: str) -> np.ndarray:
     return out[k : k + len(WINDOWS)]
 
 
-# ------------------------------------------------------------------------------------- one chunk
+# ------------------------------------------------------------------------------------ one chunk
 
 
-def _frame_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.ndarray) -> None:
-    """The features computed by numpy, over larger chunks: element-wise ones, Rank and the
-    Max/Min/IdxMax/IdxMin family (their kernels loop over window offsets and table levels in Python,
-    so larger arrays keep that overhead small)."""
+def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.ndarray) -> None:
+    """All 158 features of a run of whole symbols. raw: float32 per field (rows symbol-major, in
+    session order); out: (158, rows) float32 view to fill."""
     k = _kernels()
+    lay = k.rolling.Layout.for_lengths(lengths)
+    _numpy_features(k, lay, raw, out)
+    _numba_features(k, lay, raw, out)
+
+
+def _numpy_features(k: types.SimpleNamespace, lay, raw: dict[str, np.ndarray], out: np.ndarray) -> None:
+    """Element-wise features, Rank and the Max/Min/IdxMax/IdxMin family (numpy kernels)."""
     R = k.rolling
-    lay = R.Layout.for_lengths(lengths)
     o, h, l, c, v, vw = (raw[f] for f in FIELDS)
     e32 = np.float32(1e-12)
     with np.errstate(all="ignore"):
@@ -174,12 +178,9 @@ def _frame_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.nda
         k.diff_ratio(himax, limin, R.W_COL, out=_rows(out, "IMXD"))
 
 
-def _chunk_features(raw: dict[str, np.ndarray], lengths: np.ndarray, out: np.ndarray) -> None:
-    """The other features, for a run of whole symbols (chunks keep the working arrays in cache).
-    raw: float32 per field (rows symbol-major, in session order); out: (158, rows) float32 view."""
-    k = _kernels()
+def _numba_features(k: types.SimpleNamespace, lay, raw: dict[str, np.ndarray], out: np.ndarray) -> None:
+    """The features from the fused numba passes over each symbol's rows."""
     R = k.rolling
-    lay = R.Layout.for_lengths(lengths)
     c, v = raw["close"], raw["volume"]
     e32, one32 = np.float32(1e-12), np.float32(1)
     with np.errstate(all="ignore"):
@@ -235,11 +236,11 @@ def _sorted_bars(bars: pl.DataFrame, symbol_col: str, date_col: str) -> pl.DataF
     return df
 
 
-def _chunks(lengths: np.ndarray, size: int) -> list[tuple[int, int]]:
-    """Consecutive symbol ranges of about `size` padded rows each."""
+def _chunks(lengths: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive symbol ranges of about CHUNK_ROWS padded rows each."""
     out, lo, acc = [], 0, 0
     for i, n in enumerate((lengths + PAD_ROWS).tolist()):
-        if acc and acc + n > size:
+        if acc and acc + n > CHUNK_ROWS:
             out.append((lo, i))
             lo, acc = i, 0
         acc += n
@@ -274,17 +275,15 @@ def compute(
     rows = np.concatenate(([0], np.cumsum(lengths)))
     out = _feature_buffer(len(df))
 
-    def run(task: tuple[object, int, int]) -> None:
-        features, a, b = task
+    def run(span: tuple[int, int]) -> None:
+        a, b = span
         r0, r1 = rows[a], rows[b]
-        features({f: x[r0:r1] for f, x in raw.items()}, lengths[a:b], out[:, r0:r1])
+        _chunk_features({f: x[r0:r1] for f, x in raw.items()}, lengths[a:b], out[:, r0:r1])
 
-    tasks = [(_frame_features, a, b) for a, b in _chunks(lengths, FRAME_CHUNK_ROWS)]
-    tasks += [(_chunk_features, a, b) for a, b in _chunks(lengths, CHUNK_ROWS)]
     if len(df):
         workers = max_workers or min(os.cpu_count() or 1, 8)
         with ThreadPoolExecutor(workers) as ex:
-            list(ex.map(run, tasks))
+            list(ex.map(run, _chunks(lengths)))
     cols = [pl.Series(name, out[k]) for k, name in enumerate(FEATURE_NAMES)]
     return df.select(symbol_col, date_col).with_columns(cols)
 
