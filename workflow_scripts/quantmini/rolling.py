@@ -1,28 +1,34 @@
 """Vectorised rolling-window kernels with pyqlib 0.9.7 / pandas 3.1 semantics, for a run of symbols.
 
-A chunk holds whole symbols back to back ("compact" rows, symbol-major, in session order). Every kernel
-returns a stack of shape (len(WINDOWS), rows): one float64 value per window size and compact row.
-Kernels that slide over the data with numpy (rank, arg max) use a padded copy in which each symbol is
-preceded by PAD (= the longest window) empty rows: a window ending at a real row then
-never reaches the previous symbol, and the empty rows act exactly like the rows before a series starts
-(pandas' ``min_periods=1`` warm-up, the NaN-initialised deques of Qlib's Cython kernels). Sequential
-recurrences (window sums, pandas' std, sorted windows for quantiles) are small numba loops over each
-symbol's rows; per-row algebra is fused into numba ufuncs. No Python loop over rows, windows or symbols.
+A chunk holds whole symbols back to back ("compact" rows, symbol-major, in session order); results are
+(len(WINDOWS), rows) stacks, one value per window size and row, or are written straight into such
+blocks of the caller's float32 feature buffer. Three kinds of kernel, none with a Python loop over
+rows, windows or symbols:
+- numpy over a padded copy in which each symbol is preceded by PAD (= the longest window) empty rows
+  (Rank, Max/Min/IdxMax/IdxMin): a window ending at a real row then never reaches the previous
+  symbol, and the empty rows act exactly like the rows before a series starts (pandas' min_periods=1
+  warm-up, the NaN-initialised deques of Qlib's Cython kernels);
+- fused numba passes over each symbol's rows (Mean/Std/Slope/Rsquare/Resi, Corr, Sum, the volume
+  features, Quantile): prefix sums in a small per-symbol scratch array, every window read off them;
+- pandas' own std recurrence, replayed (numba) for the symbols where its rounding residue matters.
 
 Semantics reproduced (pandas rolling as called by ``qlib.data.ops``, Qlib's own Cython kernels):
 - pandas inputs are float64 with +-inf turned into NaN; NaN is skipped; a window without a valid value
-  gives NaN. Std (ddof=1) equals pandas' own online recurrence, whose rounding residue on windows of
-  equal values Qlib amplifies (division by 1e-12, the 2e-5 masks): it is replayed where it can occur.
+  gives NaN. Std (ddof=1) is what pandas returns: on a window of equal values that is the rounding
+  residue of its online recurrence (or 0 after one of its recomputes), which Qlib amplifies (division
+  by 1e-12 in VSTD/WVMA, the 2e-5 masks of Rsquare and Corr); symbols with such a window (a run of
+  equal values as long as the smallest window) take the general path with that recurrence replayed.
 - Rank: average rank of the last value among the window's valid values, divided by their count.
 - IdxMax/IdxMin: 1-based position in the (partial) window; a window holding a NaN gives the position of
   its first NaN (numpy's argmax quirk, reached through ``rolling.apply(raw=True)``).
 - Quantile: linear interpolation between order statistics of the valid values.
 - Slope/Rsquare/Resi: OLS on x = 1..N, a missing value keeping its slot.
-- Corr: pairwise-complete Pearson correlation.
+- Corr: pairwise-complete Pearson correlation, NaN where either side's std is ~0.
 
 Window sums come from prefix sums that restart at every symbol and every BLOCK rows, so rounding depends
-on the local magnitude of one symbol's data, not on everything summed before; a window of zeros sums to
-exactly 0.
+on the local magnitude of one symbol's data, not on everything summed before, and a window of zeros
+sums to exactly 0; price-like series are centred on their first valid value (nothing from the future)
+so that nearly flat windows keep their digits.
 """
 
 from __future__ import annotations
