@@ -1,4 +1,4 @@
-"""Alpha158 in polars/numpy against real pyqlib 0.9.7 on the same provider directory.
+"""quantmini.alpha158 against real pyqlib 0.9.7 on the same provider directory.
 
 The reference is pyqlib itself: bars are published with quantmini.qlib_writer, pyqlib computes the 158
 expressions (and the label) in a subprocess, and every value must agree to float32 precision with NaN
@@ -172,8 +172,16 @@ def test_names_and_expressions_are_qlibs():
     assert [alpha158.QLIB_EXPRESSIONS[n] for n in names] == fields
 
 
-def test_every_feature_and_the_label_match_pyqlib(bars, reference):
+def _general_path_everywhere(monkeypatch):
+    """Send every symbol through the general path (pandas' std replayed, materialised window sums)."""
+    monkeypatch.setattr(rolling.Layout, "equal_run_symbols", lambda self, x: np.ones(len(self.lengths), dtype=bool))
+
+
+@pytest.mark.parametrize("path", ["as-is", "general-path-everywhere"])
+def test_every_feature_and_the_label_match_pyqlib(bars, reference, monkeypatch, path):
     assert len(reference) == len(bars)  # pyqlib has a row for every session of every span, as we do
+    if path != "as-is":
+        _general_path_everywhere(monkeypatch)
     ours = ours_indexed(bars)
     assert list(ours.columns) == [*alpha158.FEATURE_NAMES, alpha158.LABEL_NAME]
     assert all(ours[n].dtype == np.float32 for n in ours.columns)
@@ -187,6 +195,7 @@ def test_every_feature_and_the_label_match_pyqlib(bars, reference):
 
 
 def _ddof0(monkeypatch):
+    _general_path_everywhere(monkeypatch)
     orig = rolling.rolling_std
 
     def std_ddof0(lay, x, mom):
