@@ -113,51 +113,18 @@ def _diff_ratio(a, b, d):
     return (a - b) / d
 
 
-def _elementwise(o, h, l, c, vw, tl, out):
-    """KMID .. KSFT2, OPEN0 .. VWAP0 and ROC5 .. ROC60 (out: the feature buffer's first 18 rows) in
-    float32, operation for operation as numpy evaluates the expressions inside pyqlib (np.maximum /
-    np.minimum propagate NaN; Ref before a symbol's start is NaN)."""
-    e = np.float32(1e-12)
-    two = np.float32(2.0)
-    for t in range(c.shape[0]):
-        oo, hh, ll, cc = o[t], h[t], l[t], c[t]
-        hl = hh - ll + e
-        kmid, kup, klow, ksft = cc - oo, hh - np.maximum(oo, cc), np.minimum(oo, cc) - ll, two * cc - hh - ll
-        out[0, t] = kmid / oo
-        out[1, t] = (hh - ll) / oo  # KLEN
-        out[2, t] = kmid / hl
-        out[3, t] = kup / oo
-        out[4, t] = kup / hl
-        out[5, t] = klow / oo
-        out[6, t] = klow / hl
-        out[7, t] = ksft / oo
-        out[8, t] = ksft / hl
-        out[9, t] = oo / cc
-        out[10, t] = hh / cc
-        out[11, t] = ll / cc
-        out[12, t] = vw[t] / cc
-        for j, d in enumerate((5, 10, 20, 30, 60)):
-            out[13 + j, t] = c[t - d] / cc if tl[t] >= d else np.float32(np.nan)
-
-
 @functools.cache
 def _kernels() -> types.SimpleNamespace:
     """quantmini.rolling and the compiled formulas (imports numba: ~2 s the first time in a process)."""
-    import numba
-
     from quantmini import rolling
 
     assert rolling.WINDOWS == WINDOWS
-    names = ["KMID", "KLEN", "KMID2", "KUP", "KUP2", "KLOW", "KLOW2", "KSFT", "KSFT2",
-             "OPEN0", "HIGH0", "LOW0", "VWAP0", *(f"ROC{d}" for d in WINDOWS)]
-    assert FEATURE_NAMES[: len(names)] == names  # the rows _elementwise writes
     f64 = "float64"
     return types.SimpleNamespace(
         rolling=rolling,
         ratio=rolling.ufunc(f"float32({f64}, {f64})")(_ratio),
         rsv=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_rsv),
         diff_ratio=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_diff_ratio),
-        elementwise=numba.njit(nogil=True, cache=True, error_model="numpy")(_elementwise),
     )
 
 
@@ -183,9 +150,19 @@ def _numpy_features(k: types.SimpleNamespace, lay, raw: dict[str, np.ndarray], o
     """Element-wise features, Rank and the Max/Min/IdxMax/IdxMin family (numpy kernels)."""
     R = k.rolling
     o, h, l, c, v, vw = (raw[f] for f in FIELDS)
+    e32 = np.float32(1e-12)
     with np.errstate(all="ignore"):
         # --- element-wise, in float32 exactly as numpy runs it inside pyqlib
-        k.elementwise(o, h, l, c, vw, lay.tl, out)
+        hl = h - l + e32
+        for name, num in (("KMID", c - o), ("KUP", h - np.maximum(o, c)), ("KLOW", np.minimum(o, c) - l),
+                          ("KSFT", 2 * c - h - l)):
+            np.divide(num, o, out=out[_INDEX[name]])
+            np.divide(num, hl, out=out[_INDEX[name + "2"]])
+        np.divide(h - l, o, out=out[_INDEX["KLEN"]])
+        for name, x in (("OPEN0", o), ("HIGH0", h), ("LOW0", l), ("VWAP0", vw)):
+            np.divide(x, c, out=out[_INDEX[name]])
+        for i, d in enumerate(WINDOWS):
+            np.divide(lay.ref(c, d), c, out=_rows(out, "ROC")[i])
 
         # --- Rank of $close
         _rows(out, "RANK")[:] = R.window_rank(lay, c, lay.counts(np.isfinite(c)))
