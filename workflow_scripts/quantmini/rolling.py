@@ -379,14 +379,20 @@ def idx_extreme(lay: Layout, x: np.ndarray, kind: str) -> tuple[np.ndarray, np.n
     v[bad] = -np.inf
     v = lay.padded(v, fill=-np.inf)
     vals, ages = {1: v}, {1: np.zeros(len(v), dtype=np.uint8)}
+    left = np.empty(len(v), dtype=bool)
     k = 1
     while 2 * k <= _level(max(WINDOWS)):
         a, b = vals[k][:-k], vals[k][k:]  # block ending k rows earlier, block ending here
-        nv = np.full_like(v, -np.inf)
+        nv = np.empty_like(v)
+        nv[:k] = -np.inf  # (rows inside the first symbol's padding)
         np.maximum(a, b, out=nv[k:])
-        na = np.zeros_like(ages[1])
+        na = np.empty_like(ages[1])
+        na[:k] = 0
+        np.greater_equal(a, b, out=left[k:])
         older = ages[k][:-k] + np.uint8(k)
-        na[k:] = ages[k][k:] + (a >= b) * (older - ages[k][k:])  # branch-free select
+        older -= ages[k][k:]
+        older *= left[k:]
+        np.add(ages[k][k:], older, out=na[k:])  # branch-free select: the earlier block wins ties
         vals[2 * k], ages[2 * k] = nv, na
         k *= 2
     pos = lay.pos
@@ -467,6 +473,7 @@ def _rolling_quantiles(x, row0, lengths, windows, qs, divisor, out):
     """
     nq = qs.shape[0]
     buf = np.empty(windows.max() + 1, dtype=x.dtype)
+    nan = x.dtype.type(np.nan)  # of x's type: comparisons stay in float32
     for k in range(row0.shape[0]):
         s0 = row0[k]
         for wi in range(windows.shape[0]):
@@ -474,7 +481,7 @@ def _rolling_quantiles(x, row0, lengths, windows, qs, divisor, out):
             n = 0
             for i in range(lengths[k]):
                 t = s0 + i
-                old = x[t - window] if i >= window else np.nan
+                old = x[t - window] if i >= window else nan
                 v = x[t]
                 if old == old:
                     po = 0  # place of (one copy of) old
