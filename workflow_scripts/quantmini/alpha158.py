@@ -1,16 +1,22 @@
 """Qlib's Alpha158 factors computed over a whole frame of bars, with the numbers pyqlib 0.9.7 gives.
 
 Why not call pyqlib: its expression engine evaluates every expression per instrument with pandas
-(Rank, IdxMax/IdxMin and Quantile through Python callbacks per window), ~25 s for 500 tickers x
-1,260 sessions on two cores. Here every operator is one vectorised kernel over all symbols at once
-(``quantmini.rolling``), which reproduces pyqlib's semantics and precision:
+(Rank, IdxMax/IdxMin and Quantile through Python callbacks per window), ~23-25 s for 500 tickers x
+1,260 sessions on two cores. Here each operator is a vectorised kernel over a chunk of whole symbols
+(``quantmini.rolling``: numpy over a symbol-padded layout, fused numba passes), chunks run in threads,
+and the semantics and precision are pyqlib's:
 
 - Inputs are rounded to float32 first (pyqlib reads float32 .bin files) and the element-wise parts
   of each expression run in float32 exactly as numpy runs them inside pyqlib (so KMID, ROC5,
   ``$close/Ref($close,1)`` ... are bit-identical); rolling operators work in float64 on those values,
   like pandas; every result is rounded to float32 at the end, like ``D.features``.
-- Point in time: a feature at session t reads rows up to t only (windows end at t, Ref looks back).
-  The label, the only forward-looking column, is computed separately by ``compute_label``.
+- Where pyqlib's answer is pandas' rounding residue amplified by Qlib (Std of a window of equal values
+  divided by 1e-12 in VSTD/WVMA, or compared with 2e-5 in the Rsquare/Corr masks), pandas' recurrence
+  is replayed from the symbol's first given row, so the residue is the one pyqlib computes from the
+  same rows (pyqlib itself gets a different residue when it is given more history).
+- Point in time: a feature at session t reads rows up to t only (windows end at t, Ref looks back);
+  with 61 earlier rows (60 for all but CORD60) older history no longer matters. The label, the only
+  forward-looking column, is computed separately by ``compute_label``.
 
 Rows: one per (symbol, session) of the symbol's span, a session without a bar being a row of nulls
 (as gold holds them). NaN marks a missing value in the output (never null).
@@ -268,7 +274,11 @@ def compute(
 ) -> pl.DataFrame:
     """symbol, date and the 158 Alpha158 features (Float32, NaN where Qlib gives NaN), sorted by
     (symbol, date). bars: adjusted open, high, low, close, volume, vwap, one row per session of each
-    symbol's span (nulls where the symbol has no bar)."""
+    symbol's span (nulls where the symbol has no bar); symbol_col may hold any sortable type.
+
+    Chunks of whole symbols run on `max_workers` threads (default: the CPU count, at most 8). The
+    result's feature columns are views of one float32 buffer (158 x 4 bytes per row).
+    """
     df = _sorted_bars(bars, symbol_col, date_col)
     lengths = df.group_by(symbol_col, maintain_order=True).len()["len"].to_numpy().astype(np.int64)
     raw = {f: df[f].cast(pl.Float32).fill_null(np.nan).to_numpy() for f in FIELDS}
