@@ -15,8 +15,8 @@ and the semantics and precision are pyqlib's:
   is replayed from the symbol's first given row, so the residue is the one pyqlib computes from the
   same rows (pyqlib itself gets a different residue when it is given more history).
 - Point in time: a feature at session t reads rows up to t only (windows end at t, Ref looks back);
-  with 61 earlier rows (60 for all but CORD60) older history no longer matters. The label, the only
-  forward-looking column, is computed separately by ``compute_label``.
+  with 61 earlier rows (60 for all but CORD60) older history no longer matters, up to rounding. The
+  label, the only forward-looking column, is computed separately by ``compute_label``.
 
 Rows: one per (symbol, session) of the symbol's span, a session without a bar being a row of nulls
 (as gold holds them). NaN marks a missing value in the output (never null).
