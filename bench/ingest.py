@@ -12,7 +12,16 @@ from the same seed).
 
     uv run python bench/ingest.py            # 2,000 tickers, 5 years (several minutes)
     uv run python bench/ingest.py --quick    # smoke run
-    uv run python bench/ingest.py --profile 50 --only range   # cProfile of one run
+    uv run python bench/ingest.py --profile 50 --only range   # cProfile (CPU time) of one run
+
+Measured on the shared 2-core machine (other work running: load average 1-4), 2,000 tickers, 5 years:
+  range   (26 KB bodies)  seq 18 req/s; c=10 154 (77% of 200); c=50 436 (24x seq); c=100 455-504
+                          client CPU 1.2-1.5 ms/req, simulator 1.0-1.3 ms/req (h2c)
+          --http1         c=10 158 (79%); c=50 494; c=100 523; client 0.9-1.1, simulator 0.6-0.9 ms/req
+  grouped (190 KB bodies) seq 16 req/s; c=10 97; c=50 157; c=100 144 (30 MB/s); client 3.5 ms/req,
+                          simulator 2.8 ms/req: CPU-bound on both sides (16 KB HTTP/2 frames)
+A cProfile (CPU time) at c=10: httpx 14%, anyio 12%, httpcore 12%, asyncio 11%, h2/hpack/hyperframe
+19%; our code (URL building, orjson completeness check, counters) under 5%.
 """
 
 from __future__ import annotations
