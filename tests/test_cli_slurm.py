@@ -21,7 +21,8 @@ from quantmini.sim.server import SimProcess
 from workflow_helpers import REPO, read_bronze, write_config
 
 pytestmark = pytest.mark.skipif(os.environ.get("QUANTMINI_SLURM_TEST") != "1",
-                                reason="opt-in: set QUANTMINI_SLURM_TEST=1 (needs slurm-wlm, munge, root)")
+                                reason="opt-in: QUANTMINI_SLURM_TEST=1 uv run --group slurm pytest ... "
+                                       "(needs slurm-wlm, munge, root)")
 
 TICKERS, SEED, START, END = 6, 13, "2024-01-02", "2024-02-29"
 BARS = ["ticker", "date", "open", "high", "low", "close", "volume", "vwap", "transactions"]
