@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-import certifi
 import httpx
 import orjson
 
@@ -269,17 +268,13 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return min(max(seconds, 0.0), RETRY_AFTER_CAP)
 
 
-def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
-    """verify=True: certifi's CAs (as httpx does); a str: that CA file or directory; False: no checks."""
+def _ssl_context(verify: bool | str | ssl.SSLContext, trust_env: bool) -> ssl.SSLContext:
+    """verify=True: httpx's default CAs (certifi, or SSL_CERT_FILE/DIR when trust_env); a str: that CA
+    file or directory; False: no checks."""
     if isinstance(verify, ssl.SSLContext):
         return verify
-    if verify is False:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-    if verify is True:
-        return ssl.create_default_context(cafile=certifi.where())
+    if isinstance(verify, bool):
+        return httpx.create_ssl_context(verify=verify, trust_env=trust_env)
     if os.path.isdir(verify):
         return ssl.create_default_context(capath=verify)
     if not os.path.isfile(verify):
@@ -375,7 +370,7 @@ class PolygonClient:
             streams_per_connection = DEFAULT_STREAMS_PER_CONNECTION if http2 else 1
         if streams_per_connection < 1:
             raise ValueError(f"streams_per_connection must be >= 1, got {streams_per_connection}")
-        ssl_context = _ssl_context(verify)  # one context for all lanes (loading CAs costs ms each)
+        ssl_context = _ssl_context(verify, trust_env)  # one context for all lanes (loading CAs costs ms each)
         n_lanes = -(-max_concurrency // streams_per_connection)
         per_lane = -(-max_concurrency // n_lanes)
         # One httpx.AsyncClient per connection ("lane"), each with a pool of exactly one connection.
