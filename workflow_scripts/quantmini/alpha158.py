@@ -103,34 +103,36 @@ _INDEX = {name: k for k, name in enumerate(FEATURE_NAMES)}
 
 # ------------------------------------------------------------------------ formulas (float32 results)
 # pyqlib evaluates `rolling result (float64) <op> $close (float32)` in float64 and rounds the feature
-# to float32 at the end; these do the same in one pass and write the float32 rows directly. They are
+# to float32 at the end; this does the same in one pass and writes the float32 rows directly. It is
 # compiled (numba) on first use, so that importing this module for its names stays cheap.
 
 
-def _ratio(a, b):
-    return a / b
-
-
-def _rsv(c, lo, hi):
-    return (c - lo) / (hi - lo + 1e-12)
-
-
-def _diff_ratio(a, b, d):
-    return (a - b) / d
+def _extremes(hmax, himax, lmin, limin, c, mx, mn, rsv, imax, imin, imxd):
+    """MAX = Max($high)/$close, MIN, RSV = ($close-Min($low))/(Max($high)-Min($low)+1e-12),
+    IMAX = IdxMax($high)/d, IMIN, IMXD = (IdxMax-IdxMin)/d, in float64 rounded to float32 once."""
+    for k in range(hmax.shape[0]):
+        d = float(WINDOWS[k])
+        for t in range(hmax.shape[1]):
+            cc = np.float64(c[t])
+            mx[k, t] = hmax[k, t] / cc
+            mn[k, t] = lmin[k, t] / cc
+            rsv[k, t] = (cc - lmin[k, t]) / (hmax[k, t] - lmin[k, t] + 1e-12)
+            imax[k, t] = himax[k, t] / d
+            imin[k, t] = limin[k, t] / d
+            imxd[k, t] = (himax[k, t] - limin[k, t]) / d
 
 
 @functools.cache
 def _kernels() -> types.SimpleNamespace:
     """quantmini.rolling and the compiled formulas (imports numba: ~2 s the first time in a process)."""
+    import numba
+
     from quantmini import rolling
 
     assert rolling.WINDOWS == WINDOWS
-    f64 = "float64"
     return types.SimpleNamespace(
         rolling=rolling,
-        ratio=rolling.ufunc(f"float32({f64}, {f64})")(_ratio),
-        rsv=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_rsv),
-        diff_ratio=rolling.ufunc(f"float32({f64}, {f64}, {f64})")(_diff_ratio),
+        extremes=numba.njit(nogil=True, cache=True, error_model="numpy")(_extremes),
     )
 
 
@@ -176,12 +178,7 @@ def _numpy_features(k: types.SimpleNamespace, lay, raw: dict[str, np.ndarray], o
         # --- Max/Min/IdxMax/IdxMin of $high / $low, RSV
         hmax, himax = R.idx_extreme(lay, h, "max")
         lmin, limin = R.idx_extreme(lay, l, "min")
-        k.ratio(hmax, c, out=_rows(out, "MAX"))
-        k.ratio(lmin, c, out=_rows(out, "MIN"))
-        k.rsv(c, lmin, hmax, out=_rows(out, "RSV"))
-        k.ratio(himax, R.W_COL, out=_rows(out, "IMAX"))
-        k.ratio(limin, R.W_COL, out=_rows(out, "IMIN"))
-        k.diff_ratio(himax, limin, R.W_COL, out=_rows(out, "IMXD"))
+        k.extremes(hmax, himax, lmin, limin, c, *(_rows(out, g) for g in ("MAX", "MIN", "RSV", "IMAX", "IMIN", "IMXD")))
 
 
 def _numba_features(k: types.SimpleNamespace, lay, raw: dict[str, np.ndarray], out: np.ndarray) -> None:
