@@ -12,6 +12,7 @@ import orjson
 import polars as pl
 import pytest
 
+from conftest import shared_dir
 from quantmini.normalise.stocks_daily import (
     BARS_SCHEMA,
     BodyError,
@@ -20,7 +21,7 @@ from quantmini.normalise.stocks_daily import (
     parse_range_pages,
 )
 
-SHARED = Path(os.environ.get("QUANTMINI_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
+SHARED = shared_dir()
 FIX = SHARED / "fixtures" / "polygon"
 AGGS = FIX / "openapi_examples" / "v2" / "aggs"
 

@@ -11,15 +11,11 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
+from conftest import shared_dir
 from quantmini.sim import Market, MarketConfig, SimProcess
 
 START, END = "2024-01-02", "2024-04-30"
 UTC = dt.UTC
-
-
-def shared_dir() -> Path:
-    here = Path(__file__).resolve().parents[1].parent / "shared"
-    return here if here.is_dir() else Path(os.environ.get("QUANTMINI_SHARED", here))
 
 
 FIXTURES = shared_dir() / "fixtures" / "polygon"
