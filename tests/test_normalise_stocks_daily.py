@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import os
-from pathlib import Path
 
 import orjson
 import polars as pl
