@@ -5,8 +5,9 @@ as in real data) for N tickers x S sessions are published as a Qlib provider dir
 the 158 expressions with kernels=2 in a fresh process (only the D.features call is timed, wall and CPU
 including its worker processes); ours runs in a fresh process too (after one small warm-up call that
 loads the cached numba kernels; best of --repeat runs, before and again after pyqlib, as short runs
-are the ones a busy shared machine disturbs most) and reports wall time, CPU time and peak RSS. Both results are then compared value by value. Last, a month
-partition: T tickers x 80 rows (20 sessions + 60 of look-back).
+are the ones a busy shared machine disturbs most) and reports wall time, CPU time and peak RSS. Both
+results are then compared value by value. Last, a month partition: T tickers x 80 rows (20 sessions
++ 60 of look-back).
 
     uv run python bench/alpha158.py                       # 500 x 1260, month partition of 12,000
     uv run python bench/alpha158.py --tickers 100 --sessions 300 --month-tickers 1000   # quick

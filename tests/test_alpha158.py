@@ -64,8 +64,8 @@ def awkward_bars(cal: list[date] = CAL, seed: int = 7) -> pl.DataFrame:
     p = np.full(n, 101.25)
     moves = rng.choice(n, 30, replace=False)
     p[moves] += rng.choice([-0.01, 0.01], 30)
-    add("PIN", 0, n, {"open": p, "high": p + 0.01, "low": p - 0.01, "close": p, "volume": rng.integers(1, 50, n) * 100.0,
-                      "vwap": p})
+    add("PIN", 0, n, {"open": p, "high": p + 0.01, "low": p - 0.01, "close": p,
+                      "volume": rng.integers(1, 50, n) * 100.0, "vwap": p})
     # gaps inside the span: single rows, a run of three, one row with only vwap/volume missing
     g = _walk(rng, n, 60.0, tick=0.01)
     for col in g:
@@ -138,8 +138,9 @@ def mismatches(ours: pd.DataFrame, ref: pd.DataFrame, names: list[str], rtol: fl
         off = (na != nb) | (err > rtol)
         if off.any():
             k = int(np.argmax(off))
+            worst = np.nanmax(np.where(both, err, 0))
             bad[name] = (f"{int(off.sum())} rows, e.g. {ref.index[k]}: ours {a[k]!r} pyqlib {b[k]!r}"
-                         f" (nan-mismatch {int((na != nb).sum())}, max rel err {np.nanmax(np.where(both, err, 0)):.2e})")
+                         f" (nan-mismatch {int((na != nb).sum())}, max rel err {worst:.2e})")
     return bad
 
 
@@ -358,7 +359,8 @@ def test_rank_quantile_idxmax_equal_pandas():
     np.testing.assert_array_equal(q20, _pandas_rolling(lay, x, lambda r: r.quantile(0.2).to_numpy()))
     for kind, pick in (("max", np.argmax), ("min", np.argmin)):
         ext, pos = rolling.idx_extreme(lay, x, kind)
-        np.testing.assert_array_equal(pos, _pandas_rolling(lay, x, lambda r: r.apply(lambda a: pick(a) + 1, raw=True).to_numpy()))
+        ref_pos = _pandas_rolling(lay, x, lambda r: r.apply(lambda a: pick(a) + 1, raw=True).to_numpy())
+        np.testing.assert_array_equal(pos, ref_pos)
         np.testing.assert_array_equal(ext, _pandas_rolling(lay, x, lambda r: getattr(r, kind)().to_numpy()))
 
 
