@@ -20,6 +20,7 @@ import orjson
 from quantmini import atomic
 from quantmini.client import PolygonClient
 from quantmini.lake import LakePaths
+from quantmini.progress import DownloadProgress
 
 log = logging.getLogger("quantmini.landing")
 
@@ -36,13 +37,14 @@ def _results_count(body: bytes) -> int:
     return len(results) if results else 0
 
 
-async def _fetch_grouped(client: PolygonClient, day: dt.date, dest: Path) -> None:
+async def _fetch_grouped(client: PolygonClient, day: dt.date, dest: Path, progress: DownloadProgress) -> None:
     body = await client.get_bytes(GROUPED_PATH.format(day=day.isoformat()), {"adjusted": "false"})
     if _results_count(body) == 0:
         raise EmptySessionError(
             f"no bars served for session {day} (grouped daily is empty: vendor data not published yet?)"
         )
     atomic.write_bytes(dest, gzip.compress(body, compresslevel=6, mtime=0))
+    progress.advance()
 
 
 async def download_grouped_days(
@@ -53,14 +55,17 @@ async def download_grouped_days(
     if not missing:
         return []
     t0 = time.monotonic()
-    tasks = [asyncio.create_task(_fetch_grouped(client, d, lake.landing_day(dtype, d))) for d in missing]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+    label = f"{dtype} {missing[0]:%Y-%m}"
+    with DownloadProgress(label, len(missing), client.stats, log) as progress:
+        tasks = [asyncio.create_task(_fetch_grouped(client, d, lake.landing_day(dtype, d), progress))
+                 for d in missing]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
     log.info(
         "downloaded %d session(s) in %.2fs (%d requests, %d retries)",
         len(missing), time.monotonic() - t0, client.stats.requests, client.stats.retries,
