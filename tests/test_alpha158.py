@@ -86,6 +86,12 @@ def awkward_bars(cal: list[date] = CAL, seed: int = 7) -> pl.DataFrame:
     add("LATE", 150, 240, _walk(rng, 90, 70.0, tick=0.05))
     add("EARLY", 0, 59, _walk(rng, 59, 5.0, tick=0.01))
     add("IPO61", n - 61, n, _walk(rng, 61, 44.0))
+    # degenerate values: zero prices and volumes for a stretch (x/0 and 0/0 everywhere), no data at all
+    d = _walk(rng, 120, 3.0, tick=0.01)
+    for col in d:
+        d[col][40:70] = 0.0
+    add("ZERO", 100, 220, d)
+    add("EMPTY", 10, 40, {col: np.full(30, np.nan) for col in alpha158.FIELDS})
     return pl.concat(frames).with_columns(pl.col("date").cast(pl.Date))
 
 

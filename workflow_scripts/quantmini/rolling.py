@@ -463,7 +463,7 @@ def window_rank(lay: Layout, x: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------- quantile
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, error_model="numpy")
 def _rolling_quantiles(x, row0, lengths, windows, qs, divisor, out):
     """pandas rolling(w, min_periods=1).quantile(q, 'linear') for each w and q, NaN skipped.
 
