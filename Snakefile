@@ -14,4 +14,5 @@ rule all:
     input:
         bronze_targets(),
         gold_targets(),
+        rules.gaps_report.output.html,
     default_target: True

@@ -1,5 +1,6 @@
 # Completeness report of the lake (gaps against the XNYS calendar, thin partitions, quarantine), built
-# after bronze: `snakemake gaps_report`, then `snakemake gaps_report --report report.html` embeds it.
+# after bronze as part of `all` (or alone: `snakemake gaps_report`); `snakemake --report report.html`
+# embeds it.
 # It never fails the run on gaps (that is `quantmini gaps`' exit status); it shows them.
 
 
@@ -18,6 +19,8 @@ rule gaps_report:
         types=config["data_types"],
     log:
         f"{ROOT}/logs/gaps_report.log",
+    benchmark:
+        f"{ROOT}/benchmarks/gaps_report.tsv"
     run:
         from quantmini.lake_report import report_range
 
