@@ -37,7 +37,7 @@ def read_bronze(lake: Path, dtype: str) -> pl.DataFrame:
 
 
 def jobs_run(proc) -> int:
-    """Jobs a run executed, without the target rule `all`."""
+    """Jobs a run executed, without the target rule (`bronze`)."""
     done = re.findall(r"(\d+) of (\d+) steps \(100%\) done", proc.stdout + proc.stderr)
     return int(done[-1][1]) - 1 if done else 0
 
@@ -57,7 +57,7 @@ def run(tmp_path_factory):
                     request_log=str(tmp / "requests.jsonl")) as sim:
         write_config(work, start=START, end=FIRST_END, data_types=TYPES)
         t0 = time.monotonic()
-        proc = run_workflow(work, sim.url)
+        proc = run_workflow(work, sim.url, "bronze")
         out.build_output = proc.stdout + proc.stderr  # starts with the job stats
         out.jobs["build"] = jobs_run(proc)
         out.timings["build"] = time.monotonic() - t0
@@ -65,12 +65,12 @@ def run(tmp_path_factory):
         out.mtimes = {p: p.stat().st_mtime_ns for p in out.lake.rglob("*") if p.is_file() and "logs" not in p.parts
                       and "benchmarks" not in p.parts}
         t0 = time.monotonic()
-        proc = run_workflow(work, sim.url)
+        proc = run_workflow(work, sim.url, "bronze")
         out.timings["no-op"] = time.monotonic() - t0
         out.noop_output, out.noop_requests = proc.stdout + proc.stderr, sim.requests()[len(out.first_requests):]
         write_config(work, start=START, end=END, data_types=TYPES)
         t0 = time.monotonic()
-        out.jobs["next session"] = jobs_run(run_workflow(work, sim.url))
+        out.jobs["next session"] = jobs_run(run_workflow(work, sim.url, "bronze"))
         out.timings["next session"] = time.monotonic() - t0
         out.next_requests = sim.requests()[len(out.first_requests) + len(out.noop_requests):]
     print("timings:", {k: round(v, 1) for k, v in out.timings.items()}, "jobs:", out.jobs)
