@@ -43,6 +43,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 import httpx
 import orjson
 
+from quantmini import runtime
+
 log = logging.getLogger("quantmini.client")
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -174,13 +176,11 @@ def quiet_httpx_request_log() -> None:
 
 
 def resolve_api_key(env: Mapping[str, str] = os.environ) -> str | None:
-    """The API key from MASSIVE_API_KEY, else POLYGON_API_KEY (blank counts as unset), else None."""
-    for name in ("MASSIVE_API_KEY", "POLYGON_API_KEY"):
-        value = (env.get(name) or "").strip()
-        if value:
-            SECRET_FILTER.register(value)
-            return value
-    return None
+    """runtime.api_key, and the key registered with the log filter that masks it."""
+    value = runtime.api_key(env)
+    if value:
+        SECRET_FILTER.register(value)
+    return value
 
 
 # ------------------------------------------------------------------------------------------- stats

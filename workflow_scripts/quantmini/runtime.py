@@ -23,10 +23,13 @@ _SIM = None
 
 
 def api_key(env=None) -> str | None:
-    """The API key from the environment (never from config, never written anywhere by us)."""
+    """The API key from MASSIVE_API_KEY, else POLYGON_API_KEY (blank counts as unset), else None.
+
+    Read from the environment only, never from config, never written anywhere by us.
+    """
     env = os.environ if env is None else env
     for name in API_KEY_ENV_VARS:
-        value = env.get(name)
+        value = (env.get(name) or "").strip()
         if value:
             return value
     return None

@@ -131,7 +131,7 @@ def build_month(
     lo, hi = month_bounds(year, month)
     splits = read_many(split_files, SPLIT_SCHEMA)
     dividends = read_many(dividend_files, DIVIDEND_SCHEMA)
-    window = [ym for ym in lookback_months(year, month) + [(year, month)]]
+    window = lookback_months(year, month) + [(year, month)]
     validated = {ym: month_events(bars, splits, dividends, *ym) for ym in window}
     events = pl.concat([v[0] for v in validated.values()])
     changes = read_many(change_files, CHANGE_SCHEMA).filter(pl.col("date") < hi).unique()
