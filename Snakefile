@@ -4,6 +4,11 @@
 include: "rules/common.smk"
 include: "rules/stocks_daily.smk"
 include: "rules/corporate_actions.smk"
+include: "rules/reference.smk"
+include: "rules/options.smk"
+include: "rules/minute.smk"
+include: "rules/news.smk"
+include: "rules/fundamentals.smk"
 include: "rules/silver.smk"
 include: "rules/gold.smk"
 include: "rules/report.smk"
@@ -13,6 +18,7 @@ include: "rules/targets.smk"
 rule all:
     input:
         bronze_targets(),
+        silver_targets(),
         gold_targets(),
         rules.gaps_report.output.html,
     default_target: True

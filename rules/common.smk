@@ -54,6 +54,8 @@ def enabled(dtype):
 
 
 TARGETS = {}  # data type -> its bronze partitions; each rules/<type>.smk registers its own
+SILVER_TARGETS = {}  # data type -> its silver files
+GOLD_TARGETS = {}  # data type -> its gold outputs
 
 
 onstart:

@@ -19,3 +19,6 @@ rule gold_qlib:
         f"{ROOT}/benchmarks/gold_qlib.tsv"
     script:
         "../workflow_scripts/gold_qlib.py"
+
+
+GOLD_TARGETS["stocks_daily"] = [rules.gold_qlib.output.stamp]

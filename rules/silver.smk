@@ -62,3 +62,6 @@ rule silver_stocks_daily:
         f"{ROOT}/benchmarks/silver_stocks_daily/{MONTH}.tsv"
     script:
         "../workflow_scripts/silver_stocks_daily.py"
+
+
+SILVER_TARGETS["stocks_daily"] = per_month(rules.silver_stocks_daily.output.silver)

@@ -1,4 +1,6 @@
-# Named targets, one per layer; included last, when every type has registered its bronze targets.
+# Named targets, one per layer; included last, when every type has registered its targets.
+# Each rules/<type>.smk registers its files: TARGETS[dtype] (bronze), SILVER_TARGETS[dtype] (silver),
+# GOLD_TARGETS[name] (gold outputs); a type's files count only when the type is enabled.
 
 
 def bronze_targets():
@@ -6,11 +8,11 @@ def bronze_targets():
 
 
 def silver_targets():
-    return per_month(rules.silver_stocks_daily.output.silver) if enabled("stocks_daily") else []
+    return [f for dtype, files in SILVER_TARGETS.items() if enabled(dtype) for f in files]
 
 
 def gold_targets():
-    return [rules.gold_qlib.output.stamp] if enabled("stocks_daily") else []
+    return [f for dtype, files in GOLD_TARGETS.items() if enabled(dtype) for f in files]
 
 
 rule bronze:

@@ -23,6 +23,11 @@ from quantmini.sim.market import Market
 from quantmini.sim.reference import Reference
 
 HEALTH_PATH = "/__sim/health"
+
+
+def endpoint_families(market: Market) -> list:
+    """Every endpoint family the simulator serves; each has `routes(router)`. Add new families here."""
+    return [Aggregates(market), Reference(market), CorporateActions(market)]
 RATE_LIMIT_MESSAGE = ("You've exceeded the maximum requests per minute, please wait or upgrade your "
                       "subscription to continue. https://massive.com/pricing")
 
@@ -70,7 +75,7 @@ class SimApp:
         # one line-buffered append handle for the server's life (closed at lifespan shutdown)
         self._log = open(request_log, "a", buffering=1, encoding="utf-8") if request_log else None  # noqa: SIM115
         self.router = Router()
-        for family in (Aggregates(market), Reference(market), CorporateActions(market)):
+        for family in endpoint_families(market):
             family.routes(self.router)
 
     # ------------------------------------------------------------------ ASGI entry point
