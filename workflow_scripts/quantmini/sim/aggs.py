@@ -17,6 +17,7 @@ import orjson
 from quantmini.calendar import NY
 from quantmini.sim.asgi import Request, Response, bad_request, json_response
 from quantmini.sim.market import Market
+from quantmini.sim.options import OptionsEndpoints
 from quantmini.sim.paging import decode_cursor, encode_cursor
 
 TIMESPANS = ("second", "minute", "hour", "day", "week", "month", "quarter", "year")
@@ -113,6 +114,9 @@ class Aggregates:
         adjusted = req.get_bool("adjusted", True)
         order = req.get_choice("sort", "asc", ("asc", "desc"))
         limit = req.get_int("limit", 5000, 1, 50000)
+        if ticker.startswith("O:") and timespan == "day" and multiplier == 1:  # sim/options.py
+            return OptionsEndpoints(self.m).range_day(req, ticker, start, end, from_ms, to_ms, self.midnight_ms,
+                                                      adjusted, order, limit)
         if timespan != "day" or multiplier != 1:
             return self.intraday_or_multi(req, ticker, multiplier, timespan, from_ms, to_ms)
         span = self.m.symbol_spans.get(ticker)
