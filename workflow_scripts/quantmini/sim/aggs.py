@@ -147,5 +147,11 @@ class Aggregates:
 
     def intraday_or_multi(self, req: Request, ticker: str, multiplier: int, timespan: str,
                           from_ms: int, to_ms: int) -> Response:
-        """Hook for minute/hour bars and multipliers > 1 (not simulated yet)."""
-        raise bad_request(req, f"The simulator serves 1/day bars only (asked for {multiplier}/{timespan})")
+        """1/minute bars (quantmini.sim.minute); hour bars and multipliers > 1 are not simulated."""
+        if timespan != "minute" or multiplier != 1:
+            raise bad_request(req, f"The simulator serves 1/day and 1/minute bars only (asked for {multiplier}/{timespan})")
+        from quantmini.sim.minute import MinuteMarket, serve_minutes
+
+        if getattr(self, "minute", None) is None:
+            self.minute = MinuteMarket(self.m)
+        return serve_minutes(self.minute, req, ticker, from_ms, to_ms)
