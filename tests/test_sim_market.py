@@ -174,7 +174,7 @@ def test_symbols_and_ticker_change(m):
     assert cur == ch["new_ticker"]
     secs = m.securities()
     assert secs["composite_figi"].is_unique().all() and secs["composite_figi"].str.len_chars().eq(12).all()
-    assert set(secs["type"]) <= {"CS", "ETF"} and set(secs["primary_exchange"]) <= {"XNAS", "XNYS"}
+    assert set(secs["type"]) <= {"CS", "ETF", "ADRC", "PFD", "WARRANT"} and set(secs["primary_exchange"]) <= {"XNAS", "XNYS"}
     assert m.symbols()["ticker"].str.contains(r"^[A-Z]{1,5}$").all()
 
 

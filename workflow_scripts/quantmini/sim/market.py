@@ -63,6 +63,11 @@ FORCED_ROLES = [
 ]
 
 
+# Security types other than CS and ETF, as (lo, hi, type) bands of a uniform draw of stream 300.
+OTHER_TYPES = [(0.0, 0.05, "ADRC"), (0.05, 0.08, "PFD"), (0.08, 0.10, "WARRANT")]
+SECURITY_TYPES = ("CS", "ETF", "ADRC", "PFD", "WARRANT")
+
+
 @dataclass(frozen=True)
 class MarketConfig:
     """What the market is a function of. end None = the last XNYS session on or before today."""
@@ -194,6 +199,7 @@ class Market:
             elif role == "ticker_change":
                 self.change_off[k] = off
         self._forced_split = forced_split
+        self._draw_other_types()
         self._split_drawn = self.split_off < NEVER
         first = np.maximum(self.list_off, 0)
         self.first_idx = first
@@ -211,6 +217,21 @@ class Market:
             ["BBG" + _encode(_mix(c), FIGI_ALPHABET, 9) for c in figi_codes], dtype=object)
         self.cik = np.array([f"{1_000_000 + (_mix(seed * 7 + int(s)) % 8_000_000):010d}"
                              for s in self.security_id], dtype=object)
+
+    def _draw_other_types(self) -> None:
+        """Relabel some common stocks as ADRs, preferreds, warrants (for the universe filter).
+
+        Labels only, drawn from their own stream (300), so no other draw, price or event changes; the
+        first two securities after the forced roles are an ADR and a preferred when they are common
+        stocks, so even a 14-security market shows types a `CS` filter must drop.
+        """
+        u = _rng(self.config.seed, 300).random(self.n)
+        cs = (self.sec_type == "CS") & (np.arange(self.n) >= len(FORCED_ROLES))
+        for lo, hi, label in OTHER_TYPES:
+            self.sec_type[cs & (u >= lo) & (u < hi)] = label
+        for k, label in enumerate(("ADRC", "PFD"), start=len(FORCED_ROLES)):
+            if k < self.n and cs[k]:
+                self.sec_type[k] = label
 
     def _name(self, i: int) -> str:
         h = _mix(self.config.seed * 31 + i)
