@@ -21,6 +21,7 @@ from quantmini.sim.corporate_actions import CorporateActions
 from quantmini.sim.faults import FaultInjector
 from quantmini.sim.financials import Fundamentals
 from quantmini.sim.market import Market
+from quantmini.sim.news import News
 from quantmini.sim.options import OptionsEndpoints
 from quantmini.sim.reference import Reference
 
@@ -30,7 +31,7 @@ HEALTH_PATH = "/__sim/health"
 def endpoint_families(market: Market) -> list:
     """Every endpoint family the simulator serves; each has `routes(router)`. Add new families here."""
     return [Aggregates(market), Reference(market), CorporateActions(market), OptionsEndpoints(market),
-            Fundamentals(market)]
+            Fundamentals(market), News(market)]
 RATE_LIMIT_MESSAGE = ("You've exceeded the maximum requests per minute, please wait or upgrade your "
                       "subscription to continue. https://massive.com/pricing")
 
