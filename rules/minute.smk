@@ -1,2 +1,58 @@
-# stocks_minute and options_minute: minute bars per session.
-# (Rules land with issue #5; this file is included by the Snakefile.)
+# stocks_minute and options_minute: minute bars per session (quantmini/minute.py explains the layout).
+# One landing job and one bronze job per type and MONTH (a job costs ~2.5 s of start-up; a session of a
+# few tickers is a few hundred KB): landing files are per (ticker, session) and immutable, bronze
+# partitions per session (bronze/<type>/year=YYYY/month=MM/date=YYYY-MM-DD/data.parquet, the month
+# directory being the job's output). params.sessions makes only the current month rerun when `end`
+# moves on, and its landing job downloads only the new session. `minute.months` limits both types to
+# the last N months of the range.
+
+MINUTE = config["minute"]
+MINUTE_MONTHS = month_keys()[-MINUTE["months"]:] if MINUTE["months"] else month_keys()
+
+
+def minute_months(pattern):
+    return [pattern.format(year=y, month=m) for y, m in MINUTE_MONTHS]
+
+
+for _dtype in ("stocks_minute", "options_minute"):
+
+    rule:
+        name:
+            f"bronze_{_dtype}"
+        input:
+            manifest=f"{ROOT}/landing/{_dtype}/{MONTH}/_manifest.json",
+        output:
+            bronze=directory(f"{ROOT}/bronze/{_dtype}/{MONTH}"),
+            quarantine=f"{ROOT}/quarantine/{_dtype}/{MONTH}/data.parquet",
+            report=f"{ROOT}/reports/validation/{_dtype}/{MONTH}.json",
+        params:
+            sessions=month_sessions,
+            extended_hours=MINUTE["extended_hours"],
+            dtype=_dtype,
+        log:
+            f"{ROOT}/logs/bronze_{_dtype}/{MONTH}.log",
+        benchmark:
+            f"{ROOT}/benchmarks/bronze_{_dtype}/{MONTH}.tsv"
+        script:
+            "../workflow_scripts/bronze_minute.py"
+
+    TARGETS[_dtype] = minute_months(f"{ROOT}/bronze/{_dtype}/{MONTH}")
+
+
+rule landing_stocks_minute:
+    input:
+        daily=f"{ROOT}/bronze/stocks_daily/{MONTH}/data.parquet",
+    output:
+        manifest=f"{ROOT}/landing/stocks_minute/{MONTH}/_manifest.json",
+    params:
+        sessions=month_sessions,
+        stocks=MINUTE["stocks"],
+        dtype="stocks_minute",
+    resources:
+        api=1,
+    log:
+        f"{ROOT}/logs/landing_stocks_minute/{MONTH}.log",
+    benchmark:
+        f"{ROOT}/benchmarks/landing_stocks_minute/{MONTH}.tsv"
+    script:
+        "../workflow_scripts/landing_minute.py"

@@ -1,0 +1,34 @@
+"""Snakemake script: land one month of stocks_minute or options_minute (one immutable file per
+(ticker, session); only the files not landed yet are downloaded)."""
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+
+from quantmini import minute, runtime
+from quantmini.client import resolve_api_key
+from quantmini.corporate_actions import ClientOptions
+from quantmini.lake import LakePaths
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+log = runtime.job_logging(smk.log[0] if smk.log else None)
+cfg, dtype = smk.config, smk.params.dtype
+year, month = int(smk.wildcards.year), int(smk.wildcards.month)
+sessions = [dt.date.fromisoformat(s) for s in smk.params.sessions]
+try:
+    daily = pl.read_parquet(smk.input.daily).filter(pl.col("date").is_in(sessions))
+    pairs = minute.select_stocks(daily, smk.params.stocks)
+    if dtype == "options_minute":
+        pairs = minute.select_options(pl.read_parquet(smk.input.options), daily, pairs, smk.params.per_stock)
+    opts = ClientOptions(
+        base_url=runtime.api_url(cfg), api_key=resolve_api_key(), max_concurrency=cfg["max_concurrency"],
+        rate_per_minute=cfg["rate_limit_per_minute"], retries=cfg["retries"], verify=runtime.api_verify(),
+    )
+    fetched = minute.land_month(dtype, LakePaths(cfg["data_root"]), year, month, sessions, pairs,
+                                Path(smk.output.manifest), opts)
+except Exception as exc:  # one line for the user; the key never reaches a message (see client)
+    log.error("landing %s %04d-%02d failed: %s", dtype, year, month, exc)
+    runtime.die(f"landing {dtype} {year:04d}-{month:02d}: {exc}")
+log.info("landing %s %04d-%02d: %d (ticker, session) pair(s), %d downloaded now", dtype, year, month,
+         pairs.height, fetched)
