@@ -368,12 +368,15 @@ def publish(
     *,
     fsync_each: bool = False,
     io_threads: int = 4,
+    market: str = "all",
 ) -> PublishStats:
     """Make `provider_dir` a Qlib provider holding exactly `bars` on `calendar` for `fields` (see module doc).
 
     `bars`: one row per (symbol, date); `date` is pl.Date for freq="day", pl.Datetime for "<n>min".
     Raises PublishError (one line) on bad input before anything is written. `io_threads`: file writes
     are syscall-bound and release the GIL, so a few threads overlap them (the result does not depend on it).
+    `market`: the instruments file written (instruments/<market>.txt); another freq sharing the provider
+    dir (e.g. 1min beside day) names its own market so the two never overwrite each other's spans.
     """
     t0 = time.perf_counter()
     provider_dir = Path(provider_dir)
@@ -442,7 +445,7 @@ def publish(
     starts = cal.gather(lay.first).dt.strftime(fmt).to_list() if len(cal) else []
     ends = cal.gather(lay.last).dt.strftime(fmt).to_list() if len(cal) else []
     inst_text = "".join(f"{s}\t{a}\t{b}\n" for s, a, b in zip(lay.symbols, starts, ends))
-    stats.instruments_written = _write_if_changed(provider_dir / "instruments" / "all.txt", inst_text)
+    stats.instruments_written = _write_if_changed(provider_dir / "instruments" / f"{market}.txt", inst_text)
     stats.calendar_written = _write_if_changed(provider_dir / "calendars" / f"{freq}.txt", cal_text)
 
     # Last: drop files of this freq that a fresh build would not have (vanished symbols/fields, temp files).
