@@ -16,9 +16,17 @@ rule landing_stocks_daily:
         "../workflow_scripts/landing_stocks_daily.py"
 
 
+# universe_filter (README): the types to keep reach the job as a param only when the filter is on, so
+# lakes built without it keep their params (and do not rebuild).
+UNIVERSE_FILTER_PARAMS = (
+    {"universe_types": config["universe_filter"]["types"]} if config.get("universe_filter") else {}
+)
+
+
 rule bronze_stocks_daily:
     input:
         manifest=rules.landing_stocks_daily.output.manifest,
+        universe_snapshot=lambda wc: universe_snapshot(wc),  # [] unless universe_filter (rules/reference.smk)
     output:
         bronze=f"{ROOT}/bronze/stocks_daily/{MONTH}/data.parquet",
         quarantine=f"{ROOT}/quarantine/stocks_daily/{MONTH}/data.parquet",
@@ -26,6 +34,7 @@ rule bronze_stocks_daily:
     params:
         sessions=month_sessions,
         universe=config["universe"],
+        **UNIVERSE_FILTER_PARAMS,
     log:
         f"{ROOT}/logs/bronze_stocks_daily/{MONTH}.log",
     benchmark:

@@ -10,10 +10,16 @@ from quantmini.lake import LakePaths
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)
 year, month = int(smk.wildcards.year), int(smk.wildcards.month)
+universe = smk.params.universe
 try:
+    if "universe_types" in smk.params.keys():  # universe_filter: the month's ticker_details snapshot decides
+        from quantmini.ticker_details import universe_tickers
+
+        universe = universe_tickers(Path(list(smk.input.universe_snapshot)[0]), smk.params.universe_types, universe)
+        log.info("universe filter %s: %d ticker(s) kept", smk.params.universe_types, len(universe))
     report = build_stocks_daily_month(
         LakePaths(smk.config["data_root"]), year, month,
-        [dt.date.fromisoformat(s) for s in smk.params.sessions], smk.params.universe,
+        [dt.date.fromisoformat(s) for s in smk.params.sessions], universe,
         Path(smk.output.bronze), Path(smk.output.quarantine), Path(smk.output.report),
     )
 except Exception as exc:

@@ -147,6 +147,11 @@ class Reference:
             "description": f"{m.names[j]} is a synthetic company of the QuantMini simulator.",
             "homepage_url": f"https://www.{ticker.lower()}.example.com",
             "total_employees": int(shares / 20_000) + 10,
+            "phone_number": f"(555) {int(m.security_id[j]) % 900 + 100:03d}-{int(m.cik[j][-4:]):04d}",
+            "address": {"address1": f"{int(m.security_id[j]) % 900 + 1} Market Street", "city": "New York",
+                        "postal_code": "10005", "state": "NY"},
+            "branding": {"icon_url": f"https://api.massive.com/v1/reference/company-branding/{m.figi[j]}/icon.png",
+                         "logo_url": f"https://api.massive.com/v1/reference/company-branding/{m.figi[j]}/logo.svg"},
         })
         return json_response({"request_id": req.request_id, "results": row, "status": "OK"})
 
