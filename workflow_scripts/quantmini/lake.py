@@ -16,6 +16,10 @@ import datetime as dt
 from pathlib import Path
 
 
+# Types whose month partition holds several tables (file stems) instead of one data.parquet.
+MULTI_TABLE = {"news": ("articles", "article_tickers")}
+
+
 def month_dir(year: int, month: int) -> str:
     return f"year={year:04d}/month={month:02d}"
 
@@ -41,7 +45,9 @@ class LakePaths:
         return self.landing_dir(dtype, year, month) / "_manifest.json"
 
     def bronze(self, dtype: str, year: int, month: int) -> Path:
-        return self.root / "bronze" / dtype / month_dir(year, month) / "data.parquet"
+        """The month's bronze file (of a type with several tables: its first, e.g. news/articles)."""
+        name = MULTI_TABLE[dtype][0] if dtype in MULTI_TABLE else "data"
+        return self.root / "bronze" / dtype / month_dir(year, month) / f"{name}.parquet"
 
     def quarantine(self, dtype: str, year: int, month: int) -> Path:
         return self.root / "quarantine" / dtype / month_dir(year, month) / "data.parquet"

@@ -39,9 +39,24 @@ def table_globs(root: str | os.PathLike) -> dict[str, str]:
         if not base.is_dir():
             continue
         for tdir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            if next(tdir.glob("year=*/month=*/*.parquet"), None) is not None:
+            stems = sorted({f.stem for f in tdir.glob("year=*/month=*/*.parquet")})
+            if stems == ["data"]:
                 out[f"{layer}_{tdir.name}"] = str(tdir / "year=*" / "month=*" / "*.parquet")
+            else:  # a type with several tables per partition (news: articles, article_tickers): one view each
+                for stem in stems:
+                    out[f"{layer}_{tdir.name}_{stem}"] = str(tdir / "year=*" / "month=*" / f"{stem}.parquet")
     return out
+
+
+def join_views(views: dict[str, str]) -> dict[str, str]:
+    """Views over other views: silver_stocks_daily_news = silver stocks_daily with its news figures (both
+    keyed (ticker, date); sessions without news have zero counts, null sentiment)."""
+    if not {"silver_stocks_daily", "silver_news_daily"} <= set(views):
+        return {}
+    return {"silver_stocks_daily_news": (
+        'CREATE OR REPLACE VIEW "silver_stocks_daily_news" AS SELECT s.*, n.news_count, n.positive_count, '
+        "n.neutral_count, n.negative_count, n.sentiment_mean FROM silver_stocks_daily s "
+        "LEFT JOIN silver_news_daily n USING (ticker, date, year, month)")}
 
 
 def view_sql(name: str, glob: str) -> str:
@@ -72,6 +87,8 @@ class Lake:
         self.con = duckdb.connect()
         for name, glob in self.views.items():
             self.con.execute(view_sql(name, glob))
+        for sql in join_views(self.views).values():
+            self.con.execute(sql)
 
     def __enter__(self) -> Lake:
         return self
@@ -160,6 +177,8 @@ class Lake:
             try:
                 for name, glob in self.views.items():
                     con.execute(view_sql(name, glob))
+                for sql in join_views(self.views).values():
+                    con.execute(sql)
                 con.execute(f"CREATE TABLE {_META} (name VARCHAR, pattern VARCHAR)")
                 if self.views:
                     con.executemany(f"INSERT INTO {_META} VALUES (?, ?)", list(self.views.items()))
