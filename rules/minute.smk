@@ -56,3 +56,52 @@ rule landing_stocks_minute:
         f"{ROOT}/benchmarks/landing_stocks_minute/{MONTH}.tsv"
     script:
         "../workflow_scripts/landing_minute.py"
+
+
+rule gold_qlib_minute:
+    input:
+        bronze=minute_months(f"{ROOT}/bronze/stocks_minute/{MONTH}"),
+    output:
+        stamp=f"{ROOT}/gold/qlib/.published_1min.json",
+    params:
+        provider_dir=f"{ROOT}/gold/qlib",
+        sessions=[d.isoformat() for ym in MINUTE_MONTHS for d in PARTITIONS[(int(ym[0]), int(ym[1]))].sessions],
+    log:
+        f"{ROOT}/logs/gold_qlib_minute.log",
+    benchmark:
+        f"{ROOT}/benchmarks/gold_qlib_minute.tsv"
+    script:
+        "../workflow_scripts/gold_minute.py"
+
+
+GOLD_TARGETS["stocks_minute"] = [rules.gold_qlib_minute.output.stamp] if MINUTE["gold"] else []
+
+
+def minute_options_inputs(wildcards):
+    """The month's bronze stocks_daily and options_daily; a closed month's options_daily is `ancient`
+    (the yearly options job rewrites closed months with the same content, see rules/options.smk)."""
+    y, m = int(wildcards.year), int(wildcards.month)
+    keep = (lambda p: p) if (y, m) == max(PARTITIONS) else ancient
+    return {
+        "daily": f"{ROOT}/bronze/stocks_daily/year={y:04d}/month={m:02d}/data.parquet",
+        "options": keep(f"{ROOT}/bronze/options_daily/year={y:04d}/month={m:02d}/data.parquet"),
+    }
+
+
+rule landing_options_minute:
+    input:
+        unpack(minute_options_inputs),
+    output:
+        manifest=f"{ROOT}/landing/options_minute/{MONTH}/_manifest.json",
+    params:
+        sessions=month_sessions,
+        per_stock=MINUTE["options_per_stock"],
+        dtype="options_minute",
+    resources:
+        api=1,
+    log:
+        f"{ROOT}/logs/landing_options_minute/{MONTH}.log",
+    benchmark:
+        f"{ROOT}/benchmarks/landing_options_minute/{MONTH}.tsv"
+    script:
+        "../workflow_scripts/landing_minute.py"

@@ -18,9 +18,10 @@ year, month = int(smk.wildcards.year), int(smk.wildcards.month)
 sessions = [dt.date.fromisoformat(s) for s in smk.params.sessions]
 try:
     daily = pl.read_parquet(smk.input.daily).filter(pl.col("date").is_in(sessions))
-    pairs = minute.select_stocks(daily, smk.params.stocks)
     if dtype == "options_minute":
-        pairs = minute.select_options(pl.read_parquet(smk.input.options), daily, pairs, smk.params.per_stock)
+        pairs = minute.select_options(pl.read_parquet(smk.input.options), daily, smk.params.per_stock)
+    else:
+        pairs = minute.select_stocks(daily, smk.params.stocks)
     opts = ClientOptions(
         base_url=runtime.api_url(cfg), api_key=resolve_api_key(), max_concurrency=cfg["max_concurrency"],
         rate_per_minute=cfg["rate_limit_per_minute"], retries=cfg["retries"], verify=runtime.api_verify(),

@@ -10,8 +10,9 @@ files. Jobs are per month (a job costs ~2.5 s of start-up): the month's `_manife
 
 Which tickers: stocks_minute takes, per session, the configured tickers that have a daily bar in the
 month's bronze stocks_daily (a list), or the first N such tickers alphabetically (a count). options_minute
-takes, per session and per selected stock, the N contracts with a daily bar in bronze options_daily whose
-strike is nearest the stock's close of that session (calls and puts alike; ties by ticker).
+takes, per session and per underlying of bronze options_daily (config options.underlyings), the N
+(minute.options_per_stock) contracts with a daily bar that session whose strike is nearest the
+underlying's close (calls and puts alike; ties by ticker).
 
 Bronze: bronze/<type>/year=YYYY/month=MM/date=YYYY-MM-DD/data.parquet, one file per session (Hive, date
 first; the month directory is the job's output), columns ticker, timestamp (UTC, ms), date (the ET session),
@@ -68,17 +69,15 @@ def select_stocks(daily: pl.DataFrame, spec: int | list[str]) -> pl.DataFrame:
     return pairs.sort("date", "ticker")
 
 
-def select_options(contracts_daily: pl.DataFrame, stocks_daily: pl.DataFrame, stocks: pl.DataFrame,
-                   per_stock: int) -> pl.DataFrame:
-    """(date, ticker) option pairs: per session and selected stock, the `per_stock` contracts traded that
-    session whose strike is nearest the stock's close (module docstring).
+def select_options(options_daily: pl.DataFrame, stocks_daily: pl.DataFrame, per_stock: int) -> pl.DataFrame:
+    """(date, ticker) option pairs: per session and underlying of bronze options_daily, the `per_stock`
+    contracts traded that session whose strike is nearest the underlying's close (module docstring).
 
-    contracts_daily: date, ticker, underlying, strike (bronze options_daily); stocks_daily: date, ticker,
-    close; stocks: the selected (date, ticker) stock pairs.
+    options_daily: date, ticker, underlying, strike; stocks_daily: date, ticker, close.
     """
-    closes = stocks.join(stocks_daily.select("date", "ticker", "close"), on=["date", "ticker"], how="inner")
-    cand = contracts_daily.select("date", "ticker", "underlying", "strike").join(
-        closes.rename({"ticker": "underlying"}), on=["date", "underlying"], how="inner")
+    closes = stocks_daily.select("date", pl.col("ticker").alias("underlying"), "close")
+    cand = options_daily.select("date", "ticker", "underlying", "strike").join(
+        closes, on=["date", "underlying"], how="inner")
     return (cand.with_columns((pl.col("strike") - pl.col("close")).abs().alias("_dist"))
             .sort("date", "underlying", "_dist", "ticker")
             .group_by("date", "underlying", maintain_order=True).head(per_stock)
