@@ -22,6 +22,7 @@ try:
 except qm_config.ConfigError as exc:
     qm_runtime.die(str(exc))
 
+qm_runtime.check_writable(config["data_root"])
 qm_runtime.clear_stale_lock()
 
 LAKE = LakePaths(config["data_root"])

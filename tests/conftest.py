@@ -28,3 +28,38 @@ def fixtures_dir() -> Path:
     if not path.is_dir():
         pytest.fail(f"shared fixtures not found at {path} (set QUANTMINI_SHARED)")
     return path
+
+
+# ------------------------------------------------------------------ one fault-free reference lake
+# Built once per session from a clean simulator that requires a marker API key, for every test that
+# needs "the lake as it should be": the fault matrix compares a faulty build with it, the secret scan
+# reads its files and captured output, bad-input and concurrency tests work on copies of it.
+REFERENCE = {"tickers": 12, "seed": 5, "start": "2024-01-02", "end": "2024-02-29",
+             "market_end": "2024-03-28",
+             "data_types": ["stocks_daily", "splits", "dividends", "ticker_changes", "tickers"],
+             "targets": ("bronze", "silver", "gold"), "key": "QMREF-marker-9d2e41-KEY"}
+
+
+@pytest.fixture(scope="session")
+def reference_lake(tmp_path_factory):
+    """The fault-free build: SimpleNamespace(work, lake, output, requests, cfg, key)."""
+    import time
+    from types import SimpleNamespace
+
+    from quantmini.sim.server import SimProcess
+    from workflow_helpers import run_workflow, write_config
+
+    r = REFERENCE
+    tmp = tmp_path_factory.mktemp("reference")
+    work = tmp / "work"
+    work.mkdir()
+    cfg = dict(start=r["start"], end=r["end"], data_types=r["data_types"], retries=10)
+    with SimProcess(tickers=r["tickers"], seed=r["seed"], start=r["start"], end=r["market_end"],
+                    api_key=r["key"], request_log=str(tmp / "requests.jsonl")) as sim:
+        write_config(work, **cfg)
+        t0 = time.monotonic()
+        proc = run_workflow(work, sim.url, *r["targets"], env_extra={"MASSIVE_API_KEY": r["key"]})
+        seconds = time.monotonic() - t0
+        requests = sim.requests()
+    return SimpleNamespace(work=work, lake=work / "lake", output=proc.stdout + proc.stderr, requests=requests,
+                           cfg=cfg, key=r["key"], seconds=seconds, sim_log=tmp / "requests.jsonl")

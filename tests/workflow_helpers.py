@@ -62,3 +62,25 @@ def read_bronze(lake: Path, dtype: str = "stocks_daily") -> pl.DataFrame:
 def tree_bytes(root: Path) -> dict[str, bytes]:
     """Every file under root by relative path (for byte-identity comparisons)."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+LAKE_LAYERS = ("bronze", "silver", "gold", "quarantine")
+
+
+def lake_differences(a: Path, b: Path, layers=LAKE_LAYERS) -> list[str]:
+    """Where two lakes differ, table by table: Parquet files as frames (schema and rows), every other
+    file (Qlib .bin, calendars, instruments, stamps) as bytes. Generic: a new type's tables count too."""
+    out = []
+    for layer in layers:
+        fa = {str(p.relative_to(a)): p for p in sorted((a / layer).rglob("*")) if p.is_file()}
+        fb = {str(p.relative_to(b)): p for p in sorted((b / layer).rglob("*")) if p.is_file()}
+        out += [f"only in {a}: {k}" for k in sorted(fa.keys() - fb.keys())]
+        out += [f"only in {b}: {k}" for k in sorted(fb.keys() - fa.keys())]
+        for k in sorted(fa.keys() & fb.keys()):
+            if k.endswith(".parquet"):
+                da, db = pl.read_parquet(fa[k]), pl.read_parquet(fb[k])
+                if da.schema != db.schema or not da.equals(db):
+                    out.append(f"differs: {k} ({da.height} vs {db.height} rows)")
+            elif fa[k].read_bytes() != fb[k].read_bytes():
+                out.append(f"differs: {k}")
+    return out

@@ -19,6 +19,10 @@ from quantmini.validation import validate_partition
 
 log = logging.getLogger("quantmini.bronze")
 
+# the landing job checks every landed file and downloads missing or corrupt ones again
+REFETCH = "run again with `-R landing_stocks_daily` to download it again"
+
+
 class CorruptLandingError(RuntimeError):
     """A landing file that cannot be read back (truncated gzip, invalid JSON)."""
 
@@ -27,9 +31,9 @@ def read_landing(path: Path) -> bytes:
     try:
         return gzip.decompress(path.read_bytes())
     except FileNotFoundError:
-        raise CorruptLandingError(f"landing file missing: {path} (rerun the landing rule)") from None
+        raise CorruptLandingError(f"landing file missing: {path} ({REFETCH})") from None
     except (OSError, EOFError, zlib.error) as exc:
-        raise CorruptLandingError(f"corrupt landing file {path}: {exc}; delete it to download it again") from None
+        raise CorruptLandingError(f"corrupt landing file {path}: {exc}; {REFETCH}") from None
 
 
 def load_stocks_daily_month(lake: LakePaths, days: list[dt.date]) -> pl.DataFrame:
@@ -42,7 +46,7 @@ def load_stocks_daily_month(lake: LakePaths, days: list[dt.date]) -> pl.DataFram
         except CorruptLandingError:
             raise
         except Exception as exc:
-            raise CorruptLandingError(f"corrupt landing file {path}: {exc}; delete it to download it again") from None
+            raise CorruptLandingError(f"corrupt landing file {path}: {exc}; {REFETCH}") from None
         frames.append(df.with_columns(pl.lit(day).alias("_expected_session")))
     if not frames:
         return pl.DataFrame(schema={**BARS_SCHEMA, "_expected_session": pl.Date})

@@ -325,7 +325,7 @@ class PolygonClient:
         max_retries: int = 8,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
-        timeout: float = 30.0,
+        timeout: float | None = None,
         http2: bool = True,
         verify: bool | str | ssl.SSLContext = True,
         max_repeat_restarts: int = 3,
@@ -344,6 +344,7 @@ class PolygonClient:
         if max_retries < 0 or max_repeat_restarts < 0:
             raise ValueError("max_retries and max_repeat_restarts must be >= 0")
         quiet_httpx_request_log()
+        timeout = runtime.http_timeout() if timeout is None else timeout
         self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self._origin = f"{parts.scheme}://{parts.netloc}"
         self._prefix = parts.path.rstrip("/")

@@ -12,7 +12,9 @@ import gzip
 import hashlib
 import json
 import logging
+import sys
 import time
+import zlib
 from pathlib import Path
 
 import orjson
@@ -47,11 +49,26 @@ async def _fetch_grouped(client: PolygonClient, day: dt.date, dest: Path, progre
     progress.advance()
 
 
+def landed_intact(path: Path) -> bool:
+    """Whether a landing file is there and whole (gzip and JSON). A corrupt one (a disk error, a hand
+    edit) is removed with a warning, so the landing job downloads it again instead of bronze failing."""
+    try:
+        orjson.loads(gzip.decompress(path.read_bytes()))
+        return True
+    except FileNotFoundError:
+        return False
+    except (OSError, EOFError, zlib.error, orjson.JSONDecodeError) as exc:
+        log.warning("corrupt landing file %s (%s): downloading it again", path, " ".join(str(exc).split()))
+        print(f"quantmini: corrupt landing file {path}: downloading it again", file=sys.stderr, flush=True)
+        path.unlink()
+        return False
+
+
 async def download_grouped_days(
     client: PolygonClient, lake: LakePaths, days: list[dt.date], dtype: str = "stocks_daily"
 ) -> list[dt.date]:
     """Download the grouped-daily body of every day whose landing file is missing; return those days."""
-    missing = [d for d in days if not lake.landing_day(dtype, d).exists()]
+    missing = [d for d in days if not landed_intact(lake.landing_day(dtype, d))]
     if not missing:
         return []
     t0 = time.monotonic()

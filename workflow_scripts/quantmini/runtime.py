@@ -35,8 +35,29 @@ def api_key(env=None) -> str | None:
     return None
 
 
+HTTP_TIMEOUT_ENV = "QUANTMINI_HTTP_TIMEOUT_S"
+DEFAULT_HTTP_TIMEOUT_S = 30.0
+
+
+def http_timeout(env=None) -> float:
+    """Seconds a request may take before the client retries it (QUANTMINI_HTTP_TIMEOUT_S, else 30).
+
+    An environment knob rather than a config key: it changes no output, so it must not be a param.
+    """
+    env = os.environ if env is None else env
+    raw = (env.get(HTTP_TIMEOUT_ENV) or "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_HTTP_TIMEOUT_S
+    except ValueError:
+        die(f"{HTTP_TIMEOUT_ENV}={raw!r} is not a number of seconds")
+    if not value > 0:
+        die(f"{HTTP_TIMEOUT_ENV}={raw!r} must be > 0")
+    return value
+
+
 def die(message: str, code: int = 1) -> None:
     """Print one line to stderr and exit: the form every user-facing error takes."""
+    message = " ".join(str(message).split())  # an exception text may span lines: the user gets one
     print(f"quantmini: {message}", file=sys.stderr, flush=True)
     sys.exit(code)
 
@@ -51,6 +72,21 @@ def _process_start(pid: int) -> str | None:
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[19]
+
+
+def check_writable(data_root: str | os.PathLike) -> None:
+    """Stop with one line before any job when data_root cannot be written (read-only mount, no permission).
+
+    Probed by creating the directory and a temporary file in it, so the answer is the filesystem's own.
+    """
+    root = Path(data_root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(root / ".quantmini-write-probe", "")
+        (root / ".quantmini-write-probe").unlink()
+    except OSError as exc:
+        die(f"data_root {root} is not writable ({exc.strerror or exc}); fix its mount or permissions, "
+            "or point data_root elsewhere")
 
 
 def clear_stale_lock(workdir: Path = Path(".")) -> bool:

@@ -11,7 +11,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import orjson
 
@@ -32,6 +32,7 @@ def endpoint_families(market: Market) -> list:
     """Every endpoint family the simulator serves; each has `routes(router)`. Add new families here."""
     return [Aggregates(market), Reference(market), CorporateActions(market), OptionsEndpoints(market),
             Fundamentals(market), News(market)]
+NOT_ENTITLED_MESSAGE = "You are not entitled to this data. Please upgrade your plan at https://massive.com/pricing"
 RATE_LIMIT_MESSAGE = ("You've exceeded the maximum requests per minute, please wait or upgrade your "
                       "subscription to continue. https://massive.com/pricing")
 
@@ -114,6 +115,9 @@ class SimApp:
         auth_error = self._check_auth(req)
         if auth_error:
             return auth_error, None
+        if self.faults.forbidden(req.path):
+            return Response(403, orjson.dumps({"status": "NOT_AUTHORIZED", "request_id": req.request_id,
+                                                "message": NOT_ENTITLED_MESSAGE})), "403"
         key = f"{req.method} {req.path}?{masked_query(req.query_string)}"
         fault = self.faults.decide(key)
         if fault in ("429", "429ra"):
@@ -126,16 +130,23 @@ class SimApp:
             return Response(int(fault), body), fault
         if fault == "slow":
             await asyncio.sleep(self.faults.slow_s)
+        if fault == "timeout":  # longer than the client waits: it gives up and retries
+            await asyncio.sleep(self.faults.timeout_s)
+        self._cap_page(req)
         response = self._dispatch(req)
         if fault == "truncate" and response.status == 200:
             response = Response(200, response.body[: max(1, len(response.body) // 2)], response.headers)
         elif fault == "truncate":
             fault = None
-        if (response.status == 200 and "cursor=" in req.query_string and b'"next_url"' in response.body
-                and self.faults.repeat_cursor(key)):
+        page_faults = []  # logged with the response fault, e.g. "slow+dup_page"
+        paged = response.status == 200 and fault != "truncate" and b'"next_url"' in response.body
+        if paged and self.faults.dup_page(key):
+            response = self._dup_page(response)
+            page_faults.append("dup_page")
+        if paged and "cursor=" in req.query_string and self.faults.repeat_cursor(key):
             response = self._repeat_cursor(req, response)
-            fault = fault or "repeat_cursor"
-        return response, fault
+            page_faults.append("repeat_cursor")
+        return response, "+".join(f for f in (fault, *page_faults) if f) or None
 
     def _dispatch(self, req: Request) -> Response:
         if req.method not in ("GET", "HEAD"):
@@ -171,6 +182,37 @@ class SimApp:
             return Response(401, orjson.dumps({"status": "ERROR", "request_id": req.request_id,
                                                 "error": "Unknown API Key"}))
         return None
+
+    def _cap_page(self, req: Request) -> None:
+        """Fault option page_size=N: a first page asks for at most N rows (later pages carry it in the cursor)."""
+        cap = self.faults.page_size
+        if not cap or "cursor" in req.params:
+            return
+        try:
+            asked = int(req.params.get("limit") or cap)
+        except ValueError:
+            return  # the endpoint answers 400 for it
+        req.params["limit"] = str(min(asked, cap))
+
+    def _dup_page(self, response: Response) -> Response:
+        """The 'dup_page' fault: this page also carries the next page's first row (rows repeated across
+        pages, as the vendor's range paging does at page boundaries). Truth is unchanged: the row is real."""
+        try:
+            payload = orjson.loads(response.body)
+            parts = urlsplit(payload["next_url"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return response
+        nxt = Request("GET", parts.path, parts.query, {}, "http", None,
+                      dict(parse_qsl(parts.query, keep_blank_values=True)))
+        following = self._dispatch(nxt)
+        rows = orjson.loads(following.body).get("results") if following.status == 200 else None
+        if not rows or not isinstance(payload.get("results"), list):
+            return response
+        payload["results"].append(rows[0])
+        for count in ("count", "resultsCount"):
+            if count in payload:
+                payload[count] = len(payload["results"])
+        return Response(200, orjson.dumps(payload), response.headers)
 
     def _repeat_cursor(self, req: Request, response: Response) -> Response:
         """Point next_url back at the page just served (the vendor's looping-cursor bug)."""

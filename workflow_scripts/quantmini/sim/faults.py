@@ -13,8 +13,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 # faults that replace the answer to a request; the order fixes which one a uniform draw selects
-RESPONSE_FAULTS = ("429", "429ra", "500", "503", "reset", "slow", "truncate")
-ALL_FAULTS = RESPONSE_FAULTS + ("repeat_cursor",)
+# (`timeout` holds the answer longer than a client's timeout: set QUANTMINI_HTTP_TIMEOUT_S below
+# FaultInjector.timeout_s; `slow` only delays it)
+RESPONSE_FAULTS = ("429", "429ra", "500", "503", "reset", "slow", "truncate", "timeout")
+# faults of a listing page or a path, decided once per request key / path (not per attempt):
+#   repeat_cursor  next_url points back at the page just served (the vendor's looping cursor)
+#   dup_page       a page also carries the first row of the next page (rows repeated across pages)
+#   403            the path answers 403 NOT_AUTHORIZED, permanently (a plan without that endpoint)
+PAGE_FAULTS = ("repeat_cursor", "dup_page", "403")
+# not a rate: page_size=N caps every listing's `limit` at N, so small markets page too
+OPTIONS = ("page_size",)
+ALL_FAULTS = RESPONSE_FAULTS + PAGE_FAULTS + OPTIONS
 
 
 def parse_fault_spec(spec: str | None) -> dict[str, float]:
@@ -32,12 +41,17 @@ def parse_fault_spec(spec: str | None) -> dict[str, float]:
             rate = float(value)
         except ValueError:
             raise ValueError(f"bad fault rate in '{part}': not a number") from None
+        if name in OPTIONS:
+            if rate < 1 or rate != int(rate):
+                raise ValueError(f"bad fault option in '{part}': must be a whole number >= 1")
+            rates[name] = int(rate)
+            continue
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"bad fault rate in '{part}': must be within [0, 1]")
         rates[name] = rate
     total = sum(r for k, r in rates.items() if k in RESPONSE_FAULTS)
     if total > 1.0 + 1e-9:
-        raise ValueError(f"fault rates sum to {total:.3f} > 1 (repeat_cursor excluded)")
+        raise ValueError(f"fault rates sum to {total:.3f} > 1 ({', '.join(PAGE_FAULTS)} excluded)")
     return rates
 
 
@@ -52,6 +66,7 @@ class FaultInjector:
     seed: int = 0
     max_consecutive: int = 2
     slow_s: float = 2.0
+    timeout_s: float = 6.0
     retry_after_s: int = 1
     _attempts: Counter = field(default_factory=Counter)
     _streak: Counter = field(default_factory=Counter)
@@ -61,6 +76,21 @@ class FaultInjector:
     @property
     def active(self) -> bool:
         return any(self.rates.values())
+
+    @property
+    def page_size(self) -> int | None:
+        """The cap on a listing's `limit` (None: the endpoint's own)."""
+        return self.rates.get("page_size") or None
+
+    def forbidden(self, path: str) -> bool:
+        """Whether `path` answers 403 (decided per path, the same on every attempt: permanent)."""
+        rate = self.rates.get("403", 0.0)
+        return bool(rate) and _uniform(self.seed, path, "403") < rate
+
+    def dup_page(self, key: str) -> bool:
+        """Whether this page repeats the next page's first row (the same on every attempt of `key`)."""
+        rate = self.rates.get("dup_page", 0.0)
+        return bool(rate) and _uniform(self.seed, key, "dup_page") < rate
 
     def decide(self, key: str) -> str | None:
         """The response fault for this attempt of request `key`, or None to answer normally."""
