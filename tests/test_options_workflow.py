@@ -1,0 +1,294 @@
+"""options_daily end to end: the real workflow (Snakemake) against the live simulator over HTTP/2, checked
+against the simulator's ground truth (`OptionsMarket`: contracts, bars, and the KNOWN vols it priced with).
+
+One lake (3 underlyings: one with a 1:2 split inside the range, two dividend payers; 2025-01-02 to
+2025-02-14) is built once, run again (a no-op), then advanced by one session (2025-02-18, after the
+Presidents' Day holiday); every test reads that lake and the simulator's request log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import parse_qsl
+
+import numpy as np
+import polars as pl
+import pytest
+
+from quantmini.sim.market import Market, MarketConfig
+from quantmini.sim.options import RATE, OptionsMarket, bsm_price
+from quantmini.sim.server import SimProcess
+from workflow_helpers import run_workflow, write_config
+
+TICKERS, SEED, START, FIRST_END, END, MARKET_END = 20, 7, "2025-01-02", "2025-02-14", "2025-02-18", "2025-03-31"
+UNDERLYINGS = ["IPY", "OYN", "UKUL"]  # UKUL splits 1:2 on session 15; OYN and IPY pay dividends
+TYPES = ["stocks_daily", "dividends", "options_daily"]
+MONTHS = ["year=2025/month=01", "year=2025/month=02"]
+
+
+def silver_targets(lake: Path) -> list[str]:
+    return [str(lake / "silver" / "options_daily" / m / "data.parquet") for m in MONTHS]
+
+
+def read_parts(lake: Path, layer: str, dtype: str) -> pl.DataFrame:
+    files = sorted((lake / layer / dtype).glob("year=*/month=*/data.parquet"))
+    assert [str(f.parent.relative_to(lake / layer / dtype)) for f in files] == MONTHS
+    return pl.concat([pl.read_parquet(f) for f in files])
+
+
+def options_requests(requests: list[dict]) -> tuple[list[dict], list[dict]]:
+    contracts = [r for r in requests if r["path"] == "/v3/reference/options/contracts"]
+    bars = [r for r in requests if r["path"].startswith("/v2/aggs/ticker/O:")]
+    return contracts, bars
+
+
+@pytest.fixture(scope="module")
+def market():
+    return Market(MarketConfig(seed=SEED, n_tickers=TICKERS, start=START, end=MARKET_END))
+
+
+@pytest.fixture(scope="module")
+def om(market):
+    return OptionsMarket.of(market)
+
+
+@pytest.fixture(scope="module")
+def truth(om):
+    """Every contract-session of the underlyings up to END (traded or not), with the known inputs."""
+    return om.truth_frame(UNDERLYINGS).filter(pl.col("date") <= dt.date.fromisoformat(END))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("options_workflow")
+    work = tmp / "work"
+    work.mkdir()
+    out = SimpleNamespace(lake=work / "lake", timings={})
+    cfg = dict(start=START, data_types=TYPES, alpha158=False, options={"underlyings": UNDERLYINGS, "rate": RATE})
+    with SimProcess(tickers=TICKERS, seed=SEED, start=START, end=MARKET_END,
+                    request_log=str(tmp / "requests.jsonl")) as sim:
+        write_config(work, end=FIRST_END, **cfg)
+        t0 = time.monotonic()
+        run_workflow(work, sim.url, *silver_targets(out.lake))
+        out.timings["build"] = time.monotonic() - t0
+        out.first = sim.requests()
+        out.first_silver = {m: pl.read_parquet(out.lake / "silver/options_daily" / m / "data.parquet") for m in MONTHS}
+        out.jan_mtime = (out.lake / "silver/options_daily" / MONTHS[0] / "data.parquet").stat().st_mtime_ns
+        t0 = time.monotonic()
+        proc = run_workflow(work, sim.url, *silver_targets(out.lake))
+        out.timings["no-op"] = time.monotonic() - t0
+        out.noop_output = proc.stdout + proc.stderr
+        out.noop = sim.requests()[len(out.first):]
+        write_config(work, end=END, **cfg)
+        t0 = time.monotonic()
+        run_workflow(work, sim.url, *silver_targets(out.lake))
+        out.timings["next session"] = time.monotonic() - t0
+        out.update = sim.requests()[len(out.first) + len(out.noop):]
+    print("timings:", {k: round(v, 1) for k, v in out.timings.items()})
+    return out
+
+
+# ------------------------------------------------------------------------------------------ simulator shapes
+def test_sim_shapes_match_the_openapi_examples(fixtures_dir, om, market):
+    example = json.loads((fixtures_dir / "openapi_examples/v3/reference/options/contracts.json").read_text())
+    from quantmini.sim.options import contract_row
+
+    row = contract_row(om.contracts.row(0, named=True))
+    assert set(row) == set(example["results"][0])  # additional_underlyings is optional (2nd example row)
+    for key, value in example["results"][0].items():
+        assert type(row[key]) is type(value) or key == "strike_price", key
+    assert re.fullmatch(r"O:[A-Z]+\d{6}[CP]\d{8}", row["ticker"])
+    bars_example = json.loads((fixtures_dir / "openapi_examples/v2/aggs/ticker/_optionsTicker_/range/_multiplier_/"
+                               "_timespan_/_from_/_to_.json").read_text())
+    b = om.daily_bars(om.contracts["ticker"][0])
+    assert set(b) == {"session", "o", "h", "l", "c", "v", "vw", "n"} and b["session"].size
+    assert set(bars_example["results"][0]) == {"o", "h", "l", "c", "v", "vw", "n", "t"}
+
+
+def test_sim_is_prefix_stable_and_deterministic(om):
+    shorter = OptionsMarket(Market(MarketConfig(seed=SEED, n_tickers=TICKERS, start=START, end=FIRST_END)))
+    cut = dt.date.fromisoformat(FIRST_END)
+    a = om.truth_frame(UNDERLYINGS).filter(pl.col("date") <= cut)
+    b = shorter.truth_frame(UNDERLYINGS)
+    assert a.height == b.height > 0
+    assert a.drop("contract").equals(b.drop("contract"))
+
+
+def test_sim_prices_with_its_known_vols(truth):
+    t = truth.filter(pl.col("T") > 0)
+    price = bsm_price(t["S"].to_numpy(), t["strike"].to_numpy(), t["T"].to_numpy(), RATE, t["q"].to_numpy(),
+                      t["sigma"].to_numpy(), (t["contract_type"] == "call").to_numpy())
+    np.testing.assert_allclose(price, t["price"].to_numpy(), rtol=0, atol=1e-12)
+    traded = t.filter("traded")
+    assert (traded["c"] - traded["price"]).abs().max() <= 0.005 + 1e-9  # rounded to cents
+    assert 0.2 < truth["traded"].mean() < 0.95  # sparse trading, but mostly traded
+
+
+# ------------------------------------------------------------------------------------------ bronze
+def test_contracts_listing_equals_truth_both_expired_and_not(run, om, market):
+    bronze = read_parts(run.lake, "bronze", "options_contracts")
+    for month_dir, as_of in (("year=2025/month=01", dt.date(2025, 1, 31)), ("year=2025/month=02", dt.date(2025, 2, 18))):
+        got = pl.read_parquet(run.lake / "bronze/options_contracts" / month_dir / "data.parquet")
+        first = dt.date(as_of.year, as_of.month, 1)
+        i = market.session_index(as_of)
+        want = om.contracts.filter((pl.col("list_session") <= i) & (pl.col("expiration") >= first)
+                                   & pl.col("underlying").is_in(UNDERLYINGS))
+        cols = ["ticker", "underlying", "contract_type", "strike", "expiration"]
+        assert got.select(cols).sort("ticker").equals(want.select(cols).sort("ticker"))
+        assert (got["shares_per_contract"] == 100).all()
+        assert (got["expiration"] >= as_of).any()
+    # both listings were needed: January's contracts include some that expired during the month (2025-01-17)
+    jan = pl.read_parquet(run.lake / "bronze/options_contracts" / MONTHS[0] / "data.parquet")
+    assert (jan["expiration"] == dt.date(2025, 1, 17)).sum() > 0
+    traded_jan = read_parts(run.lake, "bronze", "options_daily").filter(pl.col("expiration") == dt.date(2025, 1, 17))
+    assert traded_jan.height > 0
+    assert bronze["ticker"].n_unique() > 100
+
+
+def test_bronze_bars_equal_truth_for_every_contract_session(run, truth):
+    bronze = read_parts(run.lake, "bronze", "options_daily")
+    served = truth.filter("traded")
+    joined = bronze.join(served, on=["ticker", "date"], how="full", coalesce=True)
+    assert joined.filter(pl.col("close").is_null()).height == 0, "a served bar is missing from bronze"
+    assert joined.filter(pl.col("c").is_null()).height == 0, "bronze has a bar the simulator never served"
+    assert bronze.height == served.height > 1000
+    for mine, theirs in (("open", "o"), ("high", "h"), ("low", "l"), ("close", "c"), ("volume", "v"),
+                         ("vwap", "vw"), ("transactions", "n")):
+        assert (joined[mine] == joined[theirs]).all(), mine
+    for col in ("underlying", "contract_type", "strike", "expiration"):
+        assert (joined[col] == joined[f"{col}_right"]).all(), col
+    assert (bronze["expiration"] >= bronze["date"]).all()
+    assert (bronze["shares_per_contract"] == 100).all()
+
+
+def test_split_ends_the_bars_of_contracts_spanning_it(run, market):
+    bronze = read_parts(run.lake, "bronze", "options_daily").filter(pl.col("underlying") == "UKUL")
+    j = int(np.flatnonzero(market.sym0 == "UKUL")[0])
+    split_day = market.sessions[int(market.spl.idx[market.spl.sec == j][0])]
+    listed_before = bronze.group_by("ticker").agg(pl.col("date").min().alias("first"), pl.col("date").max().alias("last"))
+    spanning = listed_before.filter(pl.col("first") < split_day)
+    assert spanning.height and (spanning["last"] < split_day).all()
+    assert bronze.filter(pl.col("date") >= split_day).height > 0  # contracts listed after it trade
+
+
+def test_validation_reports_are_clean(run):
+    for dtype in ("options_daily", "options_contracts"):
+        for m in MONTHS:
+            rep = json.loads((run.lake / "reports/validation" / dtype / f"{m}.json").read_text())
+            assert rep["ok"] and rep["rows_quarantined"] == 0 and rep["rows_valid"] > 0, (dtype, m, rep)
+            assert pl.read_parquet(run.lake / "quarantine" / dtype / m / "data.parquet").height == 0
+
+
+# ------------------------------------------------------------------------------------------ silver
+@pytest.fixture(scope="module")
+def silver(run, truth):
+    s = read_parts(run.lake, "silver", "options_daily")
+    return s.join(truth.select("ticker", "date", "S", "T", "q", "sigma", "price", "c"), on=["ticker", "date"],
+                  how="left")
+
+
+def test_silver_inputs_match_the_simulator(silver):
+    assert silver["S"].null_count() == 0
+    assert (silver["underlying_close"] == silver["S"]).all()
+    np.testing.assert_allclose(silver["dividend_yield"], silver["q"], rtol=1e-12, atol=1e-15)
+    assert (silver["dividend_yield"] > 0).any()
+    assert (silver["days_to_expiry"] / 365.0 == silver["T"]).all()
+    assert (silver["moneyness"] == silver["underlying_close"] / silver["strike"]).all()
+    assert (silver["rate"] == RATE).all()
+
+
+def test_implied_vol_recovers_the_known_vol(silver):
+    is_call = (silver["contract_type"] == "call").to_numpy()
+    S, K, T, q = (silver[c].to_numpy() for c in ("S", "strike", "T", "q"))
+    iv, close = silver["iv"].to_numpy(), silver["close"].to_numpy()
+    # vega at the TRUE vol (the simulator's formula): the close is rounded to cents, so the error of the
+    # recovered vol is about 0.005 / vega; where vega >= 10 it must be under 1e-3
+    h = 1e-6
+    vega_true = (bsm_price(S, K, T, RATE, q, silver["sigma"] + h, is_call)
+                 - bsm_price(S, K, T, RATE, q, silver["sigma"] - h, is_call)) / (2 * h)
+    big = vega_true >= 10
+    assert big.sum() > 300
+    assert np.nanmax(np.abs(iv[big] - silver["sigma"].to_numpy()[big])) < 1e-3
+    assert np.isfinite(iv[big]).all()
+    # where a vol was found it reprices the served close exactly
+    fit = np.isfinite(iv)
+    reprice = bsm_price(S[fit], K[fit], T[fit], RATE, q[fit], iv[fit], is_call[fit])
+    np.testing.assert_allclose(reprice, close[fit], rtol=0, atol=1e-7)
+
+
+def test_implied_vol_is_nan_exactly_where_no_vol_fits(silver):
+    from quantmini.bsm import SIGMA_MAX
+
+    is_call = (silver["contract_type"] == "call").to_numpy()
+    S, K, T, q = (silver[c].to_numpy() for c in ("S", "strike", "T", "q"))
+    close = silver["close"].to_numpy()
+    fq, fr = S * np.exp(-q * T), K * np.exp(-RATE * T)
+    lower = np.where(is_call, np.maximum(fq - fr, 0), np.maximum(fr - fq, 0))
+    upper = np.where(is_call, fq, fr)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        top = np.where(T > 0, bsm_price(S, K, np.maximum(T, 1e-12), RATE, q, SIGMA_MAX, is_call), 0)
+    no_fit = (T <= 0) | (close <= lower) | (close >= upper) | (close >= top)
+    iv = silver["iv"].to_numpy()
+    assert no_fit.any() and (~no_fit).any()
+    assert (np.isnan(iv) == no_fit).all()
+    expiry_day = silver["days_to_expiry"].to_numpy() == 0
+    assert expiry_day.any() and np.isnan(iv[expiry_day]).all()
+
+
+def test_greeks_match_finite_differences_of_the_simulators_pricer(silver):
+    s = silver.filter(pl.col("iv").is_not_nan())
+    is_call = (s["contract_type"] == "call").to_numpy()
+    S, K, T, q, iv = (s[c].to_numpy() for c in ("S", "strike", "T", "q", "iv"))
+    p = lambda S=S, T=T, v=iv: bsm_price(S, K, T, RATE, q, v, is_call)  # noqa: E731
+    hS, hv, hT = 1e-4 * S, 1e-6, 1e-7
+    np.testing.assert_allclose(s["delta"], (p(S=S + hS) - p(S=S - hS)) / (2 * hS), atol=1e-6)
+    np.testing.assert_allclose(s["gamma"], (p(S=S + hS) - 2 * p() + p(S=S - hS)) / hS**2, rtol=5e-3, atol=1e-4)
+    np.testing.assert_allclose(s["vega"], (p(v=iv + hv) - p(v=iv - hv)) / (2 * hv), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(s["theta"], -(p(T=T + hT) - p(T=T - hT)) / (2 * hT), rtol=1e-4, atol=1e-3)
+    assert ((s["delta"] > 0) == (s["contract_type"] == "call")).all()
+
+
+# ------------------------------------------------------------------------------------------ incremental
+def test_second_run_does_nothing(run):
+    assert run.noop == []
+    assert "Nothing to be done" in run.noop_output
+
+
+def test_one_session_update_requests_only_that_session(run, om, market):
+    contracts, bars = options_requests(run.update)
+    new = dt.date.fromisoformat(END)
+    # contracts: two listings (expired false / true) per underlying, as of the new session
+    assert len(contracts) == 2 * len(UNDERLYINGS)
+    assert {dict(parse_qsl(r["query"]))["as_of"] for r in contracts} == {END}
+    # bars: one request per contract live on the new session, each for that session only
+    spans = {tuple(r["path"].split("/")[-2:]) for r in bars}
+    assert spans == {(END, END)}
+    i = market.session_index(new)
+    live = om.contracts.filter((pl.col("list_session") <= i) & (pl.col("expiration") >= new)
+                               & pl.col("underlying").is_in(UNDERLYINGS))
+    assert sorted(r["path"].split("/")[4] for r in bars) == sorted(live["ticker"].to_list())
+    print(f"one-session update: {len(contracts)} contracts + {len(bars)} bar requests")
+    # the closed month (January) was not rebuilt; February's closed sessions are unchanged
+    assert (run.lake / "silver/options_daily" / MONTHS[0] / "data.parquet").stat().st_mtime_ns == run.jan_mtime
+    feb = pl.read_parquet(run.lake / "silver/options_daily" / MONTHS[1] / "data.parquet")
+    before = run.first_silver[MONTHS[1]]
+    assert feb.filter(pl.col("date") < new).equals(before)
+    assert feb.filter(pl.col("date") == new).height > 0
+
+
+def test_first_build_requests(run):
+    contracts, bars = options_requests(run.first)
+    # one listing pair per underlying and month, one bar request per contract and month
+    assert len({(dict(parse_qsl(r["query"]))["as_of"], dict(parse_qsl(r["query"]))["underlying_ticker"])
+                for r in contracts}) == 2 * len(UNDERLYINGS)
+    per_month = {}
+    for r in bars:
+        per_month.setdefault(r["path"].split("/")[-2][:7], []).append(r["path"].split("/")[4])
+    assert set(per_month) == {"2025-01", "2025-02"}
+    assert all(len(v) == len(set(v)) for v in per_month.values())
+    assert all(r["status"] == 200 for r in run.first)

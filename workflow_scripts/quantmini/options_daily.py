@@ -1,0 +1,323 @@
+"""options_daily: contracts of the configured underlyings as of each month, then daily bars per contract.
+
+Jobs are per YEAR (one landing and one bronze job per year: a job costs a Python start-up), partitions
+per month. For a month whose sessions in range are s_1..s_n, with U the configured underlyings:
+- contracts: for every underlying, `/v3/reference/options/contracts` as of s_n twice: `expired=false`
+  (contracts unexpired on s_n) and `expired=true` with `expiration_date.gte` = the month's first day
+  (those that expired during the month): either alone misses contracts that traded in the month.
+- bars: for each run [a, b] of sessions not landed yet, one `/v2/aggs/ticker/O:.../range/1/day/a/b`
+  request per contract listed as of b (its contracts listing) that expires on or after a.
+
+Landing: gzip JSON documents of the raw pages (corporate_actions.landing_document), named after what
+they hold, so they are immutable and a rerun (a code edit, -R) downloads nothing already landed:
+    landing/options_daily/year=YYYY/month=MM/contracts_<as_of>_<U digest>.json.gz
+    landing/options_daily/year=YYYY/month=MM/bars_<a>_<b>_<U digest>.json.gz
+When `end` advances by one session c in the current month, only the contracts listings as of c
+(2 per underlying) and one bar request per contract live on c are made; closed months are untouched.
+Changing the underlyings changes the digest: everything is landed again for the new set.
+The year's `_manifest.json` lists the files (with sha256) the bronze job reads.
+
+Bronze (validated by options_schemas; rejects to quarantine with their reason):
+    bronze/options_contracts/year=YYYY/month=MM: the month's contracts (as of its last session in range)
+    bronze/options_daily/year=YYYY/month=MM: one bar per (contract, session) with the contract terms
+        (underlying, contract_type, strike, expiration, shares_per_contract) joined from that listing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from quantmini import atomic
+from quantmini.corporate_actions import ClientOptions, _land_files, _pages
+from quantmini.lake import LakePaths
+
+log = logging.getLogger("quantmini.options_daily")
+
+DTYPE = "options_daily"
+CONTRACTS_DTYPE = "options_contracts"
+CONTRACTS_PATH = "/v3/reference/options/contracts"
+BARS_PATH = "/v2/aggs/ticker/{ticker}/range/1/day/{lo}/{hi}"
+PAGE_LIMIT = 1000
+BARS_LIMIT = 50000
+_BARS_FILE = re.compile(r"^bars_(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})_([0-9a-f]+)\.json\.gz$")
+
+Request = tuple[str, dict[str, str]]
+
+
+def digest(underlyings: list[str]) -> str:
+    """Names the landing of one set of underlyings (a changed set is landed again)."""
+    return hashlib.sha256(",".join(sorted(underlyings)).encode()).hexdigest()[:10]
+
+
+def contracts_requests(underlyings: list[str], as_of: dt.date, month_first: dt.date) -> list[Request]:
+    out = []
+    for u in sorted(underlyings):
+        base = {"underlying_ticker": u, "as_of": as_of.isoformat(), "limit": str(PAGE_LIMIT)}
+        out.append((CONTRACTS_PATH, {**base, "expired": "false"}))
+        out.append((CONTRACTS_PATH, {**base, "expired": "true", "expiration_date.gte": month_first.isoformat()}))
+    return out
+
+
+def bars_requests(tickers: list[str], lo: dt.date, hi: dt.date) -> list[Request]:
+    return [(BARS_PATH.format(ticker=t, lo=lo.isoformat(), hi=hi.isoformat()),
+             {"adjusted": "false", "sort": "asc", "limit": str(BARS_LIMIT)}) for t in tickers]
+
+
+def session_runs(sessions: list[dt.date], covered: set[dt.date]) -> list[list[dt.date]]:
+    """Maximal runs of consecutive (in `sessions`) sessions not in `covered`."""
+    runs: list[list[dt.date]] = []
+    prev_missing = False
+    for d in sessions:
+        missing = d not in covered
+        if missing and prev_missing:
+            runs[-1].append(d)
+        elif missing:
+            runs.append([d])
+        prev_missing = missing
+    return runs
+
+
+@dataclass(frozen=True)
+class MonthLanding:
+    """Where a month's landing lives, for one set of underlyings."""
+
+    lake: LakePaths
+    year: int
+    month: int
+    sessions: tuple[dt.date, ...]
+    tag: str  # digest of the underlyings
+
+    @property
+    def key(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def first_day(self) -> dt.date:
+        return dt.date(self.year, self.month, 1)
+
+    def contracts_file(self, as_of: dt.date) -> Path:
+        return self.lake.landing_file(DTYPE, self.year, self.month, f"contracts_{as_of.isoformat()}_{self.tag}.json.gz")
+
+    def bars_file(self, lo: dt.date, hi: dt.date) -> Path:
+        return self.lake.landing_file(DTYPE, self.year, self.month, f"bars_{lo.isoformat()}_{hi.isoformat()}_{self.tag}.json.gz")
+
+    def bars_files(self) -> list[tuple[dt.date, dt.date, Path]]:
+        """Landed bars files of this set of underlyings whose span meets the month's sessions."""
+        folder = self.lake.landing_dir(DTYPE, self.year, self.month)
+        out = []
+        if folder.is_dir():
+            for f in sorted(folder.iterdir()):
+                m = _BARS_FILE.match(f.name)
+                if m and m.group(3) == self.tag:
+                    lo, hi = dt.date.fromisoformat(m.group(1)), dt.date.fromisoformat(m.group(2))
+                    if any(lo <= d <= hi for d in self.sessions):
+                        out.append((lo, hi, f))
+        return out
+
+    def covered(self) -> set[dt.date]:
+        spans = self.bars_files()
+        return {d for d in self.sessions if any(lo <= d <= hi for lo, hi, _ in spans)}
+
+
+def read_landing(path: Path) -> bytes:
+    """A landed document (gzip JSON); kept free of bronze's imports (pandera) for the landing job."""
+    try:
+        return gzip.decompress(path.read_bytes())
+    except (OSError, EOFError) as exc:
+        raise _corrupt(f"corrupt landing file {path}; delete it to download it again", exc) from None
+
+
+def land_year(lake: LakePaths, year: int, months: dict[tuple[int, int], list[dt.date]], underlyings: list[str],
+              manifest: Path, opts: ClientOptions) -> dict[str, int]:
+    """Land a year of options: the missing contracts listings, then the bars of the sessions not landed.
+
+    Returns counts of what was downloaded now: contracts_files, bars_files, bar_requests.
+    """
+    tag = digest(underlyings)
+    plans = [MonthLanding(lake, y, m, tuple(sorted(days)), tag) for (y, m), days in sorted(months.items())]
+    todo_runs = [(p, run) for p in plans for run in session_runs(list(p.sessions), p.covered())]
+    as_of_needed = {(p, p.sessions[-1]) for p in plans} | {(p, run[-1]) for p, run in todo_runs}
+    contracts_todo = [(p.contracts_file(d), DTYPE, [p.first_day.isoformat(), d.isoformat()],
+                       contracts_requests(underlyings, d, p.first_day))
+                      for p, d in sorted(as_of_needed, key=lambda x: (x[0].key, x[1]))
+                      if not p.contracts_file(d).exists()]
+    if underlyings:
+        _land_files(opts, contracts_todo, listing=True)
+    bars_todo = []
+    n_requests = 0
+    for p, run in todo_runs:
+        lo, hi = run[0], run[-1]
+        contracts = parse_contracts(read_landing(p.contracts_file(hi))) if underlyings else _empty_contracts()
+        tickers = (contracts.filter(pl.col("expiration") >= lo)["ticker"].unique().sort().to_list())
+        reqs = bars_requests(tickers, lo, hi)
+        n_requests += len(reqs)
+        bars_todo.append((p.bars_file(lo, hi), DTYPE, [lo.isoformat(), hi.isoformat()], reqs))
+    _land_files(opts, bars_todo, listing=True)
+    _write_manifest(manifest, year, plans)
+    return {"contracts_files": len(contracts_todo), "bars_files": len(bars_todo), "bar_requests": n_requests}
+
+
+def _write_manifest(path: Path, year: int, plans: list[MonthLanding]) -> None:
+    entries = []
+
+    def entry(kind: str, plan: MonthLanding, f: Path) -> dict:
+        data = f.read_bytes()
+        return {"kind": kind, "month": plan.key, "file": str(f.relative_to(path.parent)), "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest()}
+
+    for p in plans:
+        entries.append(entry("contracts", p, p.contracts_file(p.sessions[-1])))
+        entries.extend(entry("bars", p, f) for *_, f in p.bars_files())
+    doc = {"dtype": DTYPE, "year": year, "underlyings_digest": plans[0].tag if plans else None,
+           "months": {p.key: [d.isoformat() for d in p.sessions] for p in plans}, "files": entries}
+    atomic.write_text(path, json.dumps(doc, indent=1) + "\n")
+
+
+# ------------------------------------------------------------------------------------------ parsing
+_CONTRACT_WIRE = pl.Struct({"ticker": pl.Utf8, "underlying_ticker": pl.Utf8, "contract_type": pl.Utf8,
+                            "exercise_style": pl.Utf8, "expiration_date": pl.Utf8, "strike_price": pl.Float64,
+                            "shares_per_contract": pl.Float64, "primary_exchange": pl.Utf8, "cfi": pl.Utf8})
+_BAR_WIRE = pl.Struct({"o": pl.Float64, "h": pl.Float64, "l": pl.Float64, "c": pl.Float64, "v": pl.Float64,
+                       "vw": pl.Float64, "n": pl.Int64, "t": pl.Int64})
+
+CONTRACTS_SCHEMA = {"ticker": pl.Utf8, "underlying": pl.Utf8, "contract_type": pl.Utf8, "strike": pl.Float64,
+                    "expiration": pl.Date, "shares_per_contract": pl.Float64, "exercise_style": pl.Utf8,
+                    "primary_exchange": pl.Utf8, "cfi": pl.Utf8}
+TERMS = ["underlying", "contract_type", "strike", "expiration", "shares_per_contract"]
+BARS_SCHEMA = {"ticker": pl.Utf8, "date": pl.Date, "open": pl.Float64, "high": pl.Float64, "low": pl.Float64,
+               "close": pl.Float64, "volume": pl.Float64, "vwap": pl.Float64, "transactions": pl.Int64,
+               **{k: CONTRACTS_SCHEMA[k] for k in TERMS}}
+
+
+def _empty_contracts() -> pl.DataFrame:
+    return pl.DataFrame(schema={**CONTRACTS_SCHEMA, "_unparsed": pl.Utf8})
+
+
+def _corrupt(what: str, exc: Exception):
+    from quantmini.bronze import CorruptLandingError
+
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return CorruptLandingError(f"{what}: {first}")
+
+
+def parse_contracts(doc: bytes) -> pl.DataFrame:
+    """The contracts of a landing document (both listings), one row per served row (duplicates kept)."""
+    rows = _pages(doc, pl.List(_CONTRACT_WIRE), "options contracts").select(pl.col("results").explode())
+    rows = rows.filter(pl.col("results").is_not_null())
+    if not rows.height:
+        return _empty_contracts()
+    raw = rows.unnest("results")
+    expiration = pl.col("expiration_date").str.to_date("%Y-%m-%d", strict=False)
+    return raw.select(
+        "ticker", pl.col("underlying_ticker").alias("underlying"), "contract_type",
+        pl.col("strike_price").alias("strike"), expiration.alias("expiration"), "shares_per_contract",
+        "exercise_style", "primary_exchange", "cfi",
+        pl.when(pl.col("expiration_date").is_not_null() & expiration.is_null())
+        .then(pl.lit("expiration_date")).alias("_unparsed"),
+    ).cast({**CONTRACTS_SCHEMA, "_unparsed": pl.Utf8})
+
+
+def parse_bars(doc: bytes) -> pl.DataFrame:
+    """ticker, date (the bar's 00:00 New York stamp), OHLCV, vwap, transactions of a bars document."""
+    pages = _pages(doc, pl.List(_BAR_WIRE), "options bars")
+    rows = (pages.select(pl.col("path").str.extract(r"/v2/aggs/ticker/([^/]+)/range/", 1).alias("ticker"),
+                         pl.col("results"))
+            .explode("results").filter(pl.col("results").is_not_null()))
+    cols = list(BARS_SCHEMA)[:9]
+    if not rows.height:
+        return pl.DataFrame(schema={k: BARS_SCHEMA[k] for k in cols})
+    bars = rows.unnest("results")
+    date = (pl.from_epoch(pl.col("t"), time_unit="ms").dt.replace_time_zone("UTC")
+            .dt.convert_time_zone("America/New_York").dt.date())
+    return bars.select("ticker", date.alias("date"), pl.col("o").alias("open"), pl.col("h").alias("high"),
+                       pl.col("l").alias("low"), pl.col("c").alias("close"), pl.col("v").alias("volume"),
+                       pl.col("vw").alias("vwap"), pl.col("n").alias("transactions"))
+
+
+# ------------------------------------------------------------------------------------------ bronze
+def _landed(manifest_dir: Path, entry: dict) -> bytes:
+    from quantmini.bronze import CorruptLandingError
+
+    path = manifest_dir / entry["file"]
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CorruptLandingError(f"landing file missing: {path} (rerun the landing rule)") from None
+    if hashlib.sha256(raw).hexdigest() != entry["sha256"]:
+        raise CorruptLandingError(f"landing file {path} does not match its manifest; delete both to download again")
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError) as exc:
+        raise _corrupt(f"corrupt landing file {path}", exc) from None
+
+
+def month_tables(manifest: Path, key: str, sessions: list[dt.date]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(contracts, bars with terms and the helper columns the checks read) of one month of the manifest."""
+    from quantmini.bronze import CorruptLandingError
+
+    doc = json.loads(manifest.read_text())
+    if doc.get("months", {}).get(key) != [d.isoformat() for d in sessions]:
+        raise CorruptLandingError(f"{manifest} is for other sessions of {key} than this job's (rerun the landing rule)")
+    files = [e for e in doc["files"] if e["month"] == key]
+    con_entries = [e for e in files if e["kind"] == "contracts"]
+    if len(con_entries) != 1:
+        raise CorruptLandingError(f"{manifest} lists {len(con_entries)} contracts file(s) for {key}, expected 1")
+    contracts = parse_contracts(_landed(manifest.parent, con_entries[0]))
+    bars = [parse_bars(_landed(manifest.parent, e)) for e in files if e["kind"] == "bars"]
+    bars = pl.concat(bars) if bars else parse_bars(b'{"requests":[]}')
+    year, month = map(int, key.split("-"))
+    first = dt.date(year, month, 1)
+    contracts = contracts.with_columns(pl.lit(first, pl.Date).alias("_first_day"))
+    terms = contracts.unique("ticker", keep="first", maintain_order=True).select("ticker", *TERMS)
+    bars = (bars.join(terms, on="ticker", how="left")
+            .with_columns(pl.col("date").is_in(sessions).alias("_session_ok")))
+    return contracts, bars
+
+
+def build_bronze_year(year: int, months: dict[str, list[dt.date]], manifest: Path,
+                      outputs: dict[str, dict[str, Path]]) -> list[dict]:
+    """Landing -> validated month partitions of options_daily and options_contracts (+ quarantine, reports).
+
+    `outputs[key]` has bronze, quarantine, report, contracts, contracts_quarantine, contracts_report.
+    Every month is validated before the first file is written (bad input leaves no new partition).
+    """
+    from quantmini.options_schemas import OptionsContractsBronze, OptionsDailyBronze
+    from quantmini.parquet_io import write_parquet
+    from quantmini.validation import validate_rows
+
+    built = []
+    for key, sessions in sorted(months.items()):
+        contracts, bars = month_tables(manifest, key, sessions)
+        c_clean, c_bad, c_rep = validate_rows(contracts, OptionsContractsBronze, sort_by=["ticker"])
+        b_clean, b_bad, b_rep = validate_rows(bars, OptionsDailyBronze, sort_by=["ticker", "date"])
+        seen = set(b_clean["date"].unique().to_list())
+        b_rep = {"dtype": DTYPE, "partition": key, **b_rep, "sessions_expected": len(sessions),
+                 "sessions_without_bars": [d.isoformat() for d in sessions if d not in seen],
+                 "contracts_traded": b_clean["ticker"].n_unique()}
+        b_rep["ok"] = b_rep["ok"] and not (c_clean.height and b_rep["sessions_without_bars"])
+        c_rep = {"dtype": CONTRACTS_DTYPE, "partition": key, **c_rep, "as_of": sessions[-1].isoformat(),
+                 "underlyings": c_clean["underlying"].n_unique()}
+        built.append((key, b_clean.select(list(BARS_SCHEMA)), b_bad, b_rep,
+                      c_clean.select(list(CONTRACTS_SCHEMA)), c_bad, c_rep))
+    for key, b_clean, b_bad, b_rep, c_clean, c_bad, c_rep in built:
+        out = outputs[key]
+        write_parquet(b_clean, out["bronze"])
+        write_parquet(b_bad, out["quarantine"])
+        atomic.write_text(out["report"], json.dumps(b_rep, indent=1, sort_keys=True) + "\n")
+        write_parquet(c_clean, out["contracts"])
+        write_parquet(c_bad, out["contracts_quarantine"])
+        atomic.write_text(out["contracts_report"], json.dumps(c_rep, indent=1, sort_keys=True) + "\n")
+        for what, bad, rep in (("options_daily", b_bad, b_rep), ("options_contracts", c_bad, c_rep)):
+            if bad.height:
+                log.warning("%s %s: %d row(s) quarantined: %s", what, key, bad.height, rep["quarantined_by_reason"])
+    return [b[3] for b in built]
+
