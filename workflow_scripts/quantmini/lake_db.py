@@ -51,12 +51,18 @@ def table_globs(root: str | os.PathLike) -> dict[str, str]:
 def join_views(views: dict[str, str]) -> dict[str, str]:
     """Views over other views: silver_stocks_daily_news = silver stocks_daily with its news figures (both
     keyed (ticker, date); sessions without news have zero counts, null sentiment)."""
-    if not {"silver_stocks_daily", "silver_news_daily"} <= set(views):
-        return {}
-    return {"silver_stocks_daily_news": (
-        'CREATE OR REPLACE VIEW "silver_stocks_daily_news" AS SELECT s.*, n.news_count, n.positive_count, '
-        "n.neutral_count, n.negative_count, n.sentiment_mean FROM silver_stocks_daily s "
-        "LEFT JOIN silver_news_daily n USING (ticker, date, year, month)")}
+    out = {}
+    if {"silver_stocks_daily", "silver_news_daily"} <= set(views):
+        out["silver_stocks_daily_news"] = (
+            'CREATE OR REPLACE VIEW "silver_stocks_daily_news" AS SELECT s.*, n.news_count, n.positive_count, '
+            "n.neutral_count, n.negative_count, n.sentiment_mean FROM silver_stocks_daily s "
+            "LEFT JOIN silver_news_daily n USING (ticker, date, year, month)")
+    if {"silver_stocks_daily", "silver_fundamentals_daily"} <= set(views):  # point-in-time fundamentals
+        out["silver_stocks_daily_fundamentals"] = (
+            'CREATE OR REPLACE VIEW "silver_stocks_daily_fundamentals" AS SELECT s.*, '
+            "f.* EXCLUDE (ticker, date, close, year, month) FROM silver_stocks_daily s "
+            "LEFT JOIN silver_fundamentals_daily f USING (ticker, date, year, month)")
+    return out
 
 
 def view_sql(name: str, glob: str) -> str:
