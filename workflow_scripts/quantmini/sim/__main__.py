@@ -104,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(err))
         for path in market.export_truth(args.out):
             print(path)
+        from quantmini.sim.financials import export_truth as export_fundamentals
+
+        for path in export_fundamentals(market, args.out):
+            print(path)
         return 0
     from quantmini.sim.server import ServeOptions, serve
 

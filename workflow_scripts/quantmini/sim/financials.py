@@ -404,3 +404,18 @@ def truth_frames(market: Market) -> dict[str, pl.DataFrame]:
     si = pl.DataFrame(fam.short_interest_rows).with_columns(pl.col("settlement_date").str.to_date())
     sv = fam.short_volume_rows.with_columns(pl.col("date").str.to_date())
     return {"financials": filings, "short_interest": si, "short_volume": sv}
+
+
+def export_truth(market: Market, out_dir) -> list:
+    """Write the fundamentals ground truth (financials, short_interest, short_volume) as Parquet into out_dir."""
+    from pathlib import Path
+
+    from quantmini.atomic import atomic_path
+
+    paths = []
+    for name, frame in truth_frames(market).items():
+        path = Path(out_dir) / f"{name}.parquet"
+        with atomic_path(path) as tmp:
+            frame.write_parquet(tmp)
+        paths.append(path)
+    return paths
