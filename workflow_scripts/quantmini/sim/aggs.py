@@ -80,6 +80,9 @@ class Aggregates:
         cols = self.m.traded_at(i)
         b = self.m.bars(np.full(cols.size, i), cols, adjusted)
         results = bar_dicts(b, [int(self.close_ms[i])] * cols.size, self.m.symbols_at(i, cols).tolist())
+        for _, _, j, stamp in self.m.bar_errors_at(i):  # vendor errors: a bar stamped on another day
+            extra = self.m.bars(np.array([i]), np.array([j]), adjusted)
+            results += bar_dicts(extra, [_epoch_ms(stamp, 16)], [self.m.symbol_at(j, i)])
         payload = {"queryCount": len(results), "resultsCount": len(results), "adjusted": adjusted,
                    "status": "OK", "request_id": request_id}
         if results:
@@ -109,6 +112,8 @@ class Aggregates:
             raise bad_request(req, f"Invalid timespan '{timespan}'. Use one of {', '.join(TIMESPANS)}")
         from_ms = self._parse_time(req, start, "from")
         to_ms = self._parse_time(req, end, "to")
+        if timespan in ("second", "minute", "hour") and not _MS_RE.match(end):  # a `to` date covers its day
+            to_ms = _epoch_ms(dt.date.fromisoformat(end) + dt.timedelta(days=1), 0) - 1
         if to_ms < from_ms:
             raise bad_request(req, TO_BEFORE_FROM)
         adjusted = req.get_bool("adjusted", True)

@@ -268,10 +268,6 @@ def bars_frame(b: dict[str, np.ndarray], ticker: str, day: dt.date) -> pl.DataFr
 
 
 # ---------------------------------------------------------------------- the range endpoint, timespan minute
-def _is_ms(raw: str) -> bool:
-    return raw.isdigit() and 9 <= len(raw) <= 14
-
-
 def _ny_date(ms: int) -> dt.date:
     return dt.datetime.fromtimestamp(ms / 1000, tz=NY).date()
 
@@ -284,10 +280,7 @@ def serve_minutes(mm: MinuteMarket, req, ticker: str, from_ms: int, to_ms: int):
     from quantmini.sim.asgi import json_response
     from quantmini.sim.paging import encode_cursor
 
-    *head, start_raw, end_raw = req.path.split("/")
-    if not _is_ms(end_raw):
-        to_ms = int(dt.datetime.combine(_ny_date(to_ms) + dt.timedelta(days=1), dt.time(), NY).timestamp()
-                    * 1000) - 1
+    *head, start_raw, end_raw = req.path.split("/")  # Aggregates.range made a `to` date inclusive
     adjusted = req.get_bool("adjusted", True)
     order = req.get_choice("sort", "asc", ("asc", "desc"))
     limit = req.get_int("limit", 5000, 1, 50000)
@@ -310,7 +303,7 @@ def serve_minutes(mm: MinuteMarket, req, ticker: str, from_ms: int, to_ms: int):
             j, first, last = span
             makers = [(i, lambda i=i: mm.served_bars(j, i)) for i in range(max(lo, first), min(hi, last) + 1)]
             if adjusted:
-                factor = lambda i: float(m.split_factor(i, j))
+                factor = lambda i: float(m.split_factor(np.array([i]), np.array([j]))[0])
     if order == "desc":
         makers.reverse()
     chunks, rows = [], 0
