@@ -22,6 +22,7 @@ built from bronze stocks_daily, so it follows.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
 import io
 import json
@@ -56,12 +57,11 @@ SCHEMA = {
 
 # ------------------------------------------------------------------------------------------ landing
 def traded_tickers(lake: LakePaths, sessions: list[dt.date], universe) -> dict[str, dt.date]:
-    """ticker -> its last session with a bar among `sessions`, from the landed grouped-daily bodies."""
-    from quantmini.bronze import read_landing
-
+    """ticker -> its last session with a bar among `sessions`, from the landed grouped-daily bodies
+    (read with gzip directly: quantmini.bronze would import pandera into a download job)."""
     last: dict[str, dt.date] = {}
     for day in sorted(sessions):
-        body = orjson.loads(read_landing(lake.landing_day("stocks_daily", day)))
+        body = orjson.loads(gzip.decompress(lake.landing_day("stocks_daily", day).read_bytes()))
         for bar in body.get("results") or []:
             t = bar.get("T")
             if t and (universe == "all" or t in universe):
