@@ -39,6 +39,9 @@ def table_globs(root: str | os.PathLike) -> dict[str, str]:
         if not base.is_dir():
             continue
         for tdir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if next(tdir.glob("year=*/month=*/date=*/data.parquet"), None) is not None:  # minute: a file per session
+                out[f"{layer}_{tdir.name}"] = str(tdir / "year=*" / "month=*" / "date=*" / "data.parquet")
+                continue
             stems = sorted({f.stem for f in tdir.glob("year=*/month=*/*.parquet")})
             if stems == ["data"]:
                 out[f"{layer}_{tdir.name}"] = str(tdir / "year=*" / "month=*" / "*.parquet")
