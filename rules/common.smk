@@ -61,6 +61,7 @@ GOLD_TARGETS = {}  # data type -> its gold outputs
 
 onstart:
     qm_runtime.record_run()
+    qm_runtime.sweep_temp_files(config["data_root"])
     qm_runtime.start_api(config)
 
 

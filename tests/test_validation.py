@@ -34,6 +34,7 @@ def test_quarantine_reasons_hand_worked():
         bar("CONF", D1, c=10.0), bar("CONF", D1, c=10.1),  # conflicting duplicate: both quarantined
         bar("WRONGDAY", D1, expected=D2),                # stamped on another day than requested
         bar("HOL", HOLIDAY, expected=D2),                # a bar on a holiday
+        bar("GOOD", D1, c=10.9, expected=D2),            # a misdated copy never makes the real bar a duplicate
     ]
     clean, quarantine, report = validate_partition(frame(rows), [D1, D2])
     assert sorted(set(clean["ticker"])) == ["DUP", "GOOD"]
@@ -43,8 +44,9 @@ def test_quarantine_reasons_hand_worked():
     assert reasons["CLOSELO@8.0"] == "low<=close<=high"
     assert reasons["NEGVOL@10.5"] == "volume:greater_than_or_equal_to(0)"
     assert reasons["CONF@10.0"] == reasons["CONF@10.1"] == "unique(ticker,date)"
-    assert reasons["WRONGDAY@10.5"] == "date is an expected XNYS session"
-    assert reasons["HOL@10.5"] == "date is an expected XNYS session"
+    assert reasons["WRONGDAY@10.5"] == "date is not the session requested"
+    assert reasons["HOL@10.5"] == "date is not an XNYS session"
+    assert reasons["GOOD@10.9"] == "date is not the session requested"
     assert report["rows_in"] == len(rows) == report["rows_valid"] + report["rows_quarantined"] + report["exact_duplicates_collapsed"]
     assert report["exact_duplicates_collapsed"] == 1
     assert report["quarantined_by_reason"]["unique(ticker,date)"] == 2

@@ -15,7 +15,8 @@ x1.5 for a 3-for-2) is always much larger than the distance to its prediction.
 Checks, first failing one wins (codes): no_bars, bad_ratio / non_positive_amount, absurd_ratio,
 duplicate (same security, date and ratio / amount: the first listed is kept, the later copies are
 quarantined -- the copies are identical, so which id survives is the vendor's listing order),
-unverifiable (no bar before, or none on or after, the event date), not_in_bars / amount_ge_close.
+unverifiable (no bar before, or none on or after, the event date), ratio_mismatch (the bars jump, but
+not by the split's ratio: a price jump the split does not explain), not_in_bars / amount_ge_close.
 """
 
 from __future__ import annotations
@@ -122,6 +123,12 @@ def check_splits(bars: pl.DataFrame, splits: pl.DataFrame) -> pl.DataFrame:
          pl.format("no bar {} {} to check the {} split against",
                    pl.when(pl.col("_prev_close").is_null()).then(pl.lit("before")).otherwise(pl.lit("on or after")),
                    date_text, _ratio_text())),
+        ("ratio_mismatch", not_shown & (err_none > TOLERANCE),
+         pl.format("the price jump on {} is not explained by a {} split: close {} on {}, then open {} / "
+                   "close {} on {} (x{}), the split predicts x{}", date_text, _ratio_text(),
+                   _num(pl.col("_prev_close")), pl.col("_prev_date").cast(pl.Utf8), _num(pl.col("_on_open")),
+                   _num(pl.col("_on_close")), pl.col("_on_date").cast(pl.Utf8),
+                   _num((pl.col("_on_open") / pl.col("_prev_close")).round(4)), _num(move.round(4)))),
         ("not_in_bars", not_shown,
          pl.format("the bars do not show a {} split on {}: close {} on {}, then open {} / close {} on {} "
                    "(x{}), a split predicts x{}", _ratio_text(), date_text, _num(pl.col("_prev_close")),

@@ -114,6 +114,27 @@ def clear_stale_lock(workdir: Path = Path(".")) -> bool:
     return bool(removed)
 
 
+SWEPT_DIRS = ("landing", "bronze", "silver", "gold", "quarantine", "reports")
+
+
+def sweep_temp_files(data_root: str | os.PathLike) -> int:
+    """Remove the temporary files (`.<name>.<random>.tmp`, see atomic.atomic_path) a killed run left.
+
+    Called once the run holds the workflow lock, so no other workflow run is writing them; never a
+    final name, only hidden *.tmp files under the layers. Returns how many were removed.
+    """
+    removed = 0
+    for sub in SWEPT_DIRS:
+        for dirpath, _, files in os.walk(Path(data_root) / sub):
+            for name in files:
+                if name.startswith(".") and name.endswith(".tmp"):
+                    Path(dirpath, name).unlink(missing_ok=True)
+                    removed += 1
+    if removed:
+        print(f"quantmini: removed {removed} temporary file(s) left by a killed run", file=sys.stderr)
+    return removed
+
+
 def record_run(workdir: Path = Path(".")) -> None:
     """Note that this process holds the workflow lock (see clear_stale_lock)."""
     pid = os.getpid()

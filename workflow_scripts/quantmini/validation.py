@@ -70,6 +70,22 @@ def _reasons(df: pl.DataFrame, schema: type[pa.DataFrameModel]) -> pl.DataFrame:
     return pl.DataFrame(schema={"_row": pl.UInt32, "reason": pl.Utf8})
 
 
+NOT_A_SESSION = "date is not an XNYS session"
+WRONG_SESSION = "date is not the session requested"
+
+
+def _misdated(bars: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows whose date is not the session they were requested for, with `reason`; the other rows)."""
+    off = pl.col("date") != pl.col("_expected_session")
+    wrong = bars.filter(off)
+    if wrong.is_empty():
+        return wrong.with_columns(pl.lit(None, pl.Utf8).alias("reason")), bars
+    session = pl.Series([calendar.is_session(d) for d in wrong["date"].to_list()], dtype=pl.Boolean)
+    wrong = wrong.with_columns(pl.when(session).then(pl.lit(WRONG_SESSION)).otherwise(pl.lit(NOT_A_SESSION))
+                               .alias("reason"))
+    return wrong, bars.filter(~off)
+
+
 def validate_partition(
     bars: pl.DataFrame, sessions: list[dt.date], *, schema: type[pa.DataFrameModel] = StocksDailyBronze
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
@@ -82,9 +98,13 @@ def validate_partition(
     rows_in = bars.height
     deduped = bars.unique(maintain_order=True)
     exact_dupes = rows_in - deduped.height
+    # A bar stamped on another day than the session it was served for (a non-session, or the wrong
+    # session) is quarantined first and apart, so it cannot make the real bar of that day a duplicate.
+    misdated, deduped = _misdated(deduped)
     indexed = deduped.with_row_index("_row")
     reasons = _reasons(deduped, schema)
-    bad = indexed.join(reasons, on="_row", how="inner")
+    bad = pl.concat([indexed.join(reasons, on="_row", how="inner"), misdated.with_columns(
+        pl.lit(0, pl.UInt32).alias("_row")).select(indexed.columns + ["reason"])])
     good = indexed.join(reasons, on="_row", how="anti")
     clean = good.drop("_row", "_expected_session").sort("ticker", "date")
     quarantine = bad.drop("_row").sort("ticker", "date", "reason")

@@ -63,6 +63,8 @@ def _market_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", type=_date, default="2019-01-02")
     p.add_argument("--end", type=_date, default=None, help="default: the last XNYS session up to today")
     p.add_argument("--no-vendor-errors", action="store_true", help="serve only true splits")
+    p.add_argument("--extra-vendor-errors", action="store_true",
+                   help="also serve misdated bars (a non-session, the wrong session) and a split with a wrong ratio")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             market = Market(MarketConfig(seed=args.seed, n_tickers=args.tickers, start=args.start, end=args.end,
-                                         vendor_errors=not args.no_vendor_errors))
+                                         vendor_errors=not args.no_vendor_errors,
+                                         extra_vendor_errors=args.extra_vendor_errors))
         except ValueError as err:
             parser.error(str(err))
         for path in market.export_truth(args.out):
@@ -114,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = ServeOptions(host=args.host, port=args.port, tls=args.tls, tls_port=args.tls_port,
                         tls_dir=args.tls_dir, tickers=args.tickers, seed=args.seed, start=args.start,
                         end=args.end, vendor_errors=not args.no_vendor_errors,
+                        extra_vendor_errors=args.extra_vendor_errors,
                         api_key=args.api_key or os.environ.get("QUANTMINI_SIM_API_KEY") or None,
                         faults=args.faults, fault_seed=args.fault_seed,
                         fault_max_consecutive=args.fault_max_consecutive, fault_slow_s=args.fault_slow_s,

@@ -77,6 +77,10 @@ class MarketConfig:
     start: dt.date | str = "2019-01-02"
     end: dt.date | str | None = None
     vendor_errors: bool = True
+    # opt-in (classic tests compare served grouped bodies with daily_raw): extra bars in grouped
+    # responses stamped on a non-session or on the wrong session, and a true split listed a second time
+    # with a ratio the price jump does not show. daily_raw and every truth series stay as they are.
+    extra_vendor_errors: bool = False
 
     def resolved_end(self) -> dt.date:
         if self.end is not None:
@@ -151,6 +155,7 @@ class Market:
         self._finish_dividends()
         self._build_split_segments()
         self._build_vendor_splits()
+        self._build_bar_errors()
 
     # ------------------------------------------------------------------ securities and lifecycle
     def _draw_securities(self) -> None:
@@ -421,6 +426,10 @@ class Market:
                         continue
                     i = int(np.clip(want + 40 * k, lo, hi))
                     bogus.append((j, i, ratio[0], ratio[1], reason, k))
+        if self.config.extra_vendor_errors:  # a real split's date, listed again with a ratio x1.5 off
+            for k in range(min(max(1, self.n // 1000), len(rows))):
+                j, i, f, t, _, _ = rows[(k * 5) % len(rows)]
+                bogus.append((j, i, f, t * 1.5, "ratio_mismatch", k))
         self._bogus_rows = bogus
         all_rows = rows + bogus
         self.vendor_split_rows = [
@@ -435,6 +444,41 @@ class Market:
             }
             for j, i, f, t, reason, k in all_rows
         ]
+
+    # ------------------------------------------------------------------ misdated bars (extra vendor errors)
+    def _build_bar_errors(self) -> None:
+        """Extra bars the grouped endpoint serves (kind, served session offset, security, stamped date):
+        a copy of the security's bar of that session, stamped on the next non-session day or on the
+        session before. At fixed offsets from start, so they do not depend on `end`."""
+        rows: list[tuple[str, int, int, dt.date]] = []
+        if self.config.extra_vendor_errors:
+            for k in range(max(1, self.n // 1000)):
+                for kind, want in (("not_a_session", 8), ("wrong_session", 18)):
+                    i = want + 40 * k
+                    if i >= self.N:
+                        continue
+                    cols = self.traded_at(i)
+                    cols = cols[self.first_idx[cols] < i]  # traded the session before too
+                    if not cols.size:
+                        continue
+                    j = int(cols[(3 * k + len(rows)) % cols.size])
+                    if kind == "wrong_session":
+                        stamp = self.sessions[i - 1]
+                    else:
+                        stamp = self.sessions[i] + dt.timedelta(days=1)
+                        while calendar.is_session(stamp):
+                            stamp += dt.timedelta(days=1)
+                    rows.append((kind, i, j, stamp))
+        self.bar_error_rows = rows
+
+    def bar_errors_at(self, i: int) -> list[tuple[str, int, int, dt.date]]:
+        return [r for r in self.bar_error_rows if r[1] == i]
+
+    def bar_errors(self) -> pl.DataFrame:
+        """The misdated bars injected into grouped responses: what bronze must quarantine, and why."""
+        return pl.DataFrame(
+            [(kind, self.symbol_at(j, i), self.sessions[i], stamp) for kind, i, j, stamp in self.bar_error_rows],
+            schema={"kind": pl.Utf8, "ticker": pl.Utf8, "served_for": pl.Date, "date": pl.Date}, orient="row")
 
     # ------------------------------------------------------------------ lookups used by the server
     def symbol_at(self, j: int, i: int) -> str:
@@ -628,7 +672,7 @@ class Market:
         frames = {
             "securities": self.securities(), "symbols": self.symbols(), "daily_raw": self.daily_raw(),
             "split_adjusted": self.split_adjusted(), "daily_adjusted": self.daily_adjusted(),
-            "splits": self.splits(), "bogus_splits": self.bogus_splits(), "dividends": self.dividends(),
+            "splits": self.splits(), "bogus_splits": self.bogus_splits(), "bar_errors": self.bar_errors(), "dividends": self.dividends(),
             "ticker_changes": self.ticker_changes(),
             "sessions": pl.DataFrame({"date": self.sessions}, schema={"date": pl.Date}),
         }

@@ -33,6 +33,7 @@ class ServeOptions:
     start: str = "2019-01-02"
     end: str | None = None
     vendor_errors: bool = True
+    extra_vendor_errors: bool = False
     api_key: str | None = None
     faults: str | None = None
     fault_seed: int = 0
@@ -88,7 +89,8 @@ def serve(opts: ServeOptions) -> None:
     faults = FaultInjector(parse_fault_spec(opts.faults), seed=opts.fault_seed,
                            max_consecutive=opts.fault_max_consecutive, slow_s=opts.fault_slow_s)
     market = Market(MarketConfig(seed=opts.seed, n_tickers=opts.tickers, start=opts.start, end=opts.end,
-                                 vendor_errors=opts.vendor_errors))
+                                 vendor_errors=opts.vendor_errors,
+                                 extra_vendor_errors=opts.extra_vendor_errors))
     app = SimApp(market, api_key=opts.api_key, faults=faults, latency_ms=opts.latency_ms,
                  request_log=opts.request_log)
     plain = _listen_socket(opts.host, opts.port)
@@ -180,6 +182,8 @@ class SimProcess:
             argv += ["--faults", o.faults]
         if not o.vendor_errors:
             argv += ["--no-vendor-errors"]
+        if o.extra_vendor_errors:
+            argv += ["--extra-vendor-errors"]
         return argv
 
     def start(self) -> SimProcess:
