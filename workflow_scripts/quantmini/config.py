@@ -54,9 +54,28 @@ def _describe(error) -> str:
     return error.message
 
 
+def _import_jsonschema():
+    """jsonschema, imported here (job scripts import this module and need none of it) and without
+    rfc3987_syntax: when installed (pyqlib -> jupyter brings it) jsonschema's format module imports it, and
+    it compiles 39 lark grammars at import -- over a second of every Snakemake start. Our schema uses no
+    IRI formats, so jsonschema is told the package is absent while it loads."""
+    import sys
+
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        import jsonschema
+
+        return jsonschema
+    sys.modules["rfc3987_syntax"] = None  # makes `import rfc3987_syntax` raise ImportError
+    try:
+        import jsonschema
+    finally:
+        del sys.modules["rfc3987_syntax"]
+    return jsonschema
+
+
 def validate(raw: dict) -> dict:
     """Return a validated copy of `raw` with defaults filled; raise ConfigError (one line) if bad."""
-    import jsonschema  # imported here: job scripts import this module and need none of it
+    jsonschema = _import_jsonschema()
 
     cfg = copy.deepcopy(raw) if raw is not None else {}
     if not isinstance(cfg, dict):
