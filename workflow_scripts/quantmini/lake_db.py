@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from quantmini import atomic
 from quantmini.calendar import to_date
 
 LAYERS = ("bronze", "silver", "quarantine")
+READ_RETRIES = 5  # attempts of a query that failed while a partition was being replaced (see Lake.query)
+_USER_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
 CATALOG_NAME = "lake.duckdb"
 _META = "_quantmini_views"
 
@@ -109,7 +112,24 @@ class Lake:
         self.con.close()
 
     def query(self, sql: str, params: Sequence | dict | None = None) -> pl.DataFrame:
-        return self.con.sql(sql, params=params or None).pl()
+        """Run a read-only query. A read that meets a partition being replaced is run again.
+
+        Writers replace a partition atomically (rename), but DuckDB opens a Parquet file more than once
+        per query (footer, then column chunks): a rename in between makes it decode the new file with
+        the old footer and fail ("don't know what type ..."). Readers then retry: a fresh query sees
+        the old or the new file whole. SQL mistakes (parser, binder, catalog errors) are not retried;
+        a file that stays unreadable fails after READ_RETRIES attempts.
+        """
+        for attempt in range(READ_RETRIES):
+            try:
+                return self.con.sql(sql, params=params or None).pl()
+            except _USER_ERRORS:
+                raise
+            except duckdb.Error:
+                if attempt == READ_RETRIES - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def explain_analyze(self, sql: str, params: Sequence | dict | None = None) -> str:
         return "\n".join(row[1] for row in self.con.execute("EXPLAIN ANALYZE " + sql, params or []).fetchall())
