@@ -46,7 +46,7 @@ def table_globs(root: str | os.PathLike) -> dict[str, str]:
                 out[f"{layer}_{tdir.name}"] = str(tdir / "year=*" / "month=*" / "date=*" / "data.parquet")
                 continue
             stems = sorted({f.stem for f in tdir.glob("year=*/month=*/*.parquet")})
-            if stems == ["data"]:
+            if len(stems) == 1:
                 out[f"{layer}_{tdir.name}"] = str(tdir / "year=*" / "month=*" / "*.parquet")
             else:  # a type with several tables per partition (news: articles, article_tickers): one view each
                 for stem in stems:
