@@ -1,25 +1,21 @@
-# options_daily: contracts as of each month, daily bars per contract (landing and bronze: one job per
-# YEAR writing month partitions, like corporate actions), silver IV and greeks (one job per month).
+# options_daily: contracts as of each month, daily bars per contract (bronze), IV and greeks (silver).
 # What is requested and why, and the landing layout: workflow_scripts/quantmini/options_daily.py.
-# params.months (the year's sessions in range, by month) makes the current year stale when `end` moves
-# on; closed years never change. The bronze job of the current year rewrites its closed months with the
-# same content (immutable landing), so silver reads closed months' bronze as `ancient`.
+#
+# Jobs (each costs a Python start-up, so few and large; partitions stay per month):
+# - landing_options_daily: one per YEAR (wildcard); downloads only what is not landed yet.
+# - bronze/silver_options_daily_<YYYY>: one per year for the year's CLOSED months (every month in range
+#   but the range's last). Their inputs never change (immutable landing, read as `ancient`; closed
+#   months' stocks bronze; dividends `ancient`), so they run once, and again only when a month closes
+#   (the year's closed months are then rewritten with the same content).
+# - bronze/silver_options_daily_open: the range's last (open) month, the only options jobs a daily update
+#   runs (with the current year's landing).
 from quantmini.silver import lookback_months as _opt_lookback
 
-OPT_YEARS = sorted({y for y, _ in PARTITIONS})
-OPT_UNDERLYINGS = config.get("options", {}).get("underlyings", [])
-OPT_DIV_MONTHS = 12  # trailing dividends for the yield: the 12 months before the month, and the month
-
-
-def opt_months(year):
-    """{'YYYY-MM': [sessions]} of the year's months in range."""
-    return {f"{y:04d}-{m:02d}": [d.isoformat() for d in PARTITIONS[(y, m)].sessions]
-            for (y, m) in sorted(PARTITIONS) if y == year}
-
-
-def opt_files(pattern, year):
-    return [pattern.format(year=f"{y:04d}", month=f"{m:02d}") for (y, m) in sorted(PARTITIONS) if y == year]
-
+OPT_UNDERLYINGS = list(config.get("options", {}).get("underlyings", []))
+OPT_RATE = config.get("options", {}).get("rate", 0.04)
+OPT_DIV_MONTHS = 12  # the dividend yield's window: the 12 months before the month, and the month
+OPT_OPEN = max(PARTITIONS)
+OPT_CLOSED_YEARS = sorted({ym[0] for ym in PARTITIONS if ym != OPT_OPEN})
 
 OPT_OUT = {
     "bronze": f"{ROOT}/bronze/options_daily/{MONTH}/data.parquet",
@@ -29,6 +25,49 @@ OPT_OUT = {
     "contracts_quarantine": f"{ROOT}/quarantine/options_contracts/{MONTH}/data.parquet",
     "contracts_report": f"{ROOT}/reports/validation/options_contracts/{MONTH}.json",
 }
+
+
+def opt_path(pattern, ym):
+    return pattern.format(year=f"{ym[0]:04d}", month=f"{ym[1]:02d}")
+
+
+def opt_months(year):
+    """{'YYYY-MM': [sessions]} of the year's months in range (the landing job's)."""
+    return {f"{y:04d}-{m:02d}": [d.isoformat() for d in PARTITIONS[(y, m)].sessions]
+            for (y, m) in sorted(PARTITIONS) if y == year}
+
+
+def opt_closed(year):
+    return [ym for ym in sorted(PARTITIONS) if ym[0] == year and ym != OPT_OPEN]
+
+
+def opt_sessions(months):
+    return {f"{y:04d}-{m:02d}": [d.isoformat() for d in PARTITIONS[(y, m)].sessions] for (y, m) in months}
+
+
+def opt_landing(ym):
+    return f"{ROOT}/landing/options_daily/year={ym[0]:04d}/_manifest.json"
+
+
+def opt_silver_month(ym):
+    """What silver reads for month ym: its options and stocks bronze, the trailing dividends."""
+    window = [w for w in _opt_lookback(ym[0], ym[1], OPT_DIV_MONTHS) if w in PARTITIONS] + [ym]
+    div = [f"{ROOT}/bronze/dividends/year={a:04d}/month={b:02d}/data.parquet" for a, b in window]
+    return {"key": f"{ym[0]:04d}-{ym[1]:02d}", "options": opt_path(OPT_OUT["bronze"], ym),
+            "stocks": f"{ROOT}/bronze/stocks_daily/year={ym[0]:04d}/month={ym[1]:02d}/data.parquet",
+            "dividends": div if enabled("dividends") else [],
+            "silver": f"{ROOT}/silver/options_daily/year={ym[0]:04d}/month={ym[1]:02d}/data.parquet"}
+
+
+def opt_silver_inputs(months, open_month):
+    specs = [opt_silver_month(ym) for ym in months]
+    divs = sorted({d for s in specs for d in s["dividends"]})
+    current_div = opt_silver_month(OPT_OPEN)["dividends"][-1:] if open_month else []
+    return {
+        "options": [s["options"] for s in specs],
+        "stocks": [s["stocks"] for s in specs],
+        "dividends": [d if d in current_div else ancient(d) for d in divs],
+    }
 
 
 rule landing_options_daily:
@@ -47,55 +86,44 @@ rule landing_options_daily:
         "../workflow_scripts/landing_options_daily.py"
 
 
-for _year in OPT_YEARS:
+for _name, _months, _manifest in (
+    [(f"{y:04d}", opt_closed(y), ancient(opt_landing((y, 1)))) for y in OPT_CLOSED_YEARS]
+    + [("open", [OPT_OPEN], opt_landing(OPT_OPEN))]
+):
 
     rule:
         name:
-            f"bronze_options_daily_{_year}"
+            f"bronze_options_daily_{_name}"
         input:
-            manifest=f"{ROOT}/landing/options_daily/year={_year:04d}/_manifest.json",
+            manifest=_manifest,
         output:
-            **{k: opt_files(p, _year) for k, p in OPT_OUT.items()},
+            **{k: [opt_path(p, ym) for ym in _months] for k, p in OPT_OUT.items()},
         params:
-            year=_year,
-            months=opt_months(_year),
+            months=opt_sessions(_months),
         log:
-            f"{ROOT}/logs/bronze_options_daily/year={_year:04d}.log",
+            f"{ROOT}/logs/bronze_options_daily/{_name}.log",
         benchmark:
-            f"{ROOT}/benchmarks/bronze_options_daily/year={_year:04d}.tsv"
+            f"{ROOT}/benchmarks/bronze_options_daily/{_name}.tsv"
         script:
             "../workflow_scripts/bronze_options_daily.py"
 
-
-def opt_silver_inputs(wildcards):
-    """This month's options and stocks bronze, and the dividends of the trailing window (closed months
-    `ancient`: see the header)."""
-    y, m = int(wildcards.year), int(wildcards.month)
-    current = (y, m) == max(PARTITIONS)
-    keep = (lambda p: p) if current else ancient
-    months = [ym for ym in _opt_lookback(y, m, OPT_DIV_MONTHS) if ym in PARTITIONS] + [(y, m)]
-    div = [f"{ROOT}/bronze/dividends/year={a:04d}/month={b:02d}/data.parquet" for a, b in months]
-    return {
-        "options": keep(f"{ROOT}/bronze/options_daily/year={y:04d}/month={m:02d}/data.parquet"),
-        "stocks": f"{ROOT}/bronze/stocks_daily/year={y:04d}/month={m:02d}/data.parquet",
-        "dividends": [ancient(p) for p in div[:-1]] + [keep(div[-1])] if enabled("dividends") else [],
-    }
-
-
-rule silver_options_daily:
-    input:
-        unpack(opt_silver_inputs),
-    output:
-        silver=f"{ROOT}/silver/options_daily/{MONTH}/data.parquet",
-    params:
-        rate=config.get("options", {}).get("rate", 0.04),
-    log:
-        f"{ROOT}/logs/silver_options_daily/{MONTH}.log",
-    benchmark:
-        f"{ROOT}/benchmarks/silver_options_daily/{MONTH}.tsv"
-    script:
-        "../workflow_scripts/silver_options_daily.py"
+    rule:
+        name:
+            f"silver_options_daily_{_name}"
+        input:
+            **opt_silver_inputs(_months, _name == "open"),
+        output:
+            silver=[opt_silver_month(ym)["silver"] for ym in _months],
+        params:
+            months=[opt_silver_month(ym) for ym in _months],
+            rate=OPT_RATE,
+        log:
+            f"{ROOT}/logs/silver_options_daily/{_name}.log",
+        benchmark:
+            f"{ROOT}/benchmarks/silver_options_daily/{_name}.tsv"
+        script:
+            "../workflow_scripts/silver_options_daily.py"
 
 
 TARGETS["options_daily"] = per_month(OPT_OUT["bronze"]) + per_month(OPT_OUT["contracts"])
-SILVER_TARGETS["options_daily"] = per_month(rules.silver_options_daily.output.silver)
+SILVER_TARGETS["options_daily"] = per_month(f"{ROOT}/silver/options_daily/{MONTH}/data.parquet")

@@ -1,5 +1,6 @@
-"""Snakemake script: build the bronze options_daily and options_contracts month partitions of one year
-from its landing (validated; rejected rows to quarantine with their reason)."""
+"""Snakemake script: build the bronze options_daily and options_contracts month partitions of one job's
+months (a year's closed months, or the open month) from the year's landing (validated; rejected rows to
+quarantine with their reason)."""
 
 import datetime as dt
 from pathlib import Path
@@ -9,16 +10,14 @@ from quantmini.options_daily import build_bronze_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)
-year = int(smk.params.year)
 months = {k: [dt.date.fromisoformat(s) for s in v] for k, v in smk.params.months.items()}
 keys = sorted(months)
-outputs = {key: {name: Path(getattr(smk.output, name)[i]) for name in
-                 ("bronze", "quarantine", "report", "contracts", "contracts_quarantine", "contracts_report")}
-           for i, key in enumerate(keys)}
+names = ("bronze", "quarantine", "report", "contracts", "contracts_quarantine", "contracts_report")
+outputs = {key: {name: Path(list(getattr(smk.output, name))[i]) for name in names} for i, key in enumerate(keys)}
 try:
-    reports = build_bronze_year(year, months, Path(smk.input.manifest), outputs)
+    reports = build_bronze_year(months, Path(smk.input.manifest), outputs)
 except Exception as exc:
-    log.error("bronze options_daily %04d failed: %s", year, exc)
-    runtime.die(f"bronze options_daily {year:04d}: {exc}")
-log.info("bronze options_daily %04d (%d month(s)): %d bars valid, %d quarantined", year, len(reports),
+    log.error("bronze options_daily %s failed: %s", ",".join(keys), exc)
+    runtime.die(f"bronze options_daily {','.join(keys)}: {exc}")
+log.info("bronze options_daily %s: %d bars valid, %d quarantined", ",".join(keys),
          sum(r["rows_valid"] for r in reports), sum(r["rows_quarantined"] for r in reports))

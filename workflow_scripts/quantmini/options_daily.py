@@ -283,9 +283,10 @@ def month_tables(manifest: Path, key: str, sessions: list[dt.date]) -> tuple[pl.
     return contracts, bars
 
 
-def build_bronze_year(year: int, months: dict[str, list[dt.date]], manifest: Path,
+def build_bronze_year(months: dict[str, list[dt.date]], manifest: Path,
                       outputs: dict[str, dict[str, Path]]) -> list[dict]:
-    """Landing -> validated month partitions of options_daily and options_contracts (+ quarantine, reports).
+    """Landing -> validated month partitions of options_daily and options_contracts (+ quarantine, reports),
+    for the months ('YYYY-MM' -> sessions) of one year's manifest.
 
     `outputs[key]` has bronze, quarantine, report, contracts, contracts_quarantine, contracts_report.
     Every month is validated before the first file is written (bad input leaves no new partition).

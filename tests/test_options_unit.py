@@ -1,0 +1,93 @@
+"""Unit tests of options_daily's pure parts: parsers against the vendor's OpenAPI examples, the bronze
+schemas, landing's session runs, and the simulator's calendar and ticker conventions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import polars as pl
+
+from quantmini.corporate_actions import landing_document
+from quantmini.options_daily import contracts_requests, parse_bars, parse_contracts, session_runs
+from quantmini.options_schemas import OptionsContractsBronze, OptionsDailyBronze
+from quantmini.sim.options import occ_ticker, strike_step, third_friday
+from quantmini.validation import validate_rows
+
+CONTRACTS = "openapi_examples/v3/reference/options/contracts.json"
+BARS = "openapi_examples/v2/aggs/ticker/_optionsTicker_/range/_multiplier_/_timespan_/_from_/_to_.json"
+
+
+def _doc(path: str, body: bytes) -> bytes:
+    return landing_document("options_daily", ["2021-09-01", "2021-09-30"], [(path, {})], [[body]])
+
+
+def test_parse_contracts_of_the_openapi_example(fixtures_dir):
+    body = (fixtures_dir / CONTRACTS).read_bytes()
+    df = parse_contracts(_doc("/v3/reference/options/contracts", body))
+    assert df["ticker"].to_list() == ["O:AAPL211119C00085000", "O:AAPL211119C00090000"]
+    assert df["underlying"].to_list() == ["AAPL", "AAPL"]
+    assert df["strike"].to_list() == [85.0, 90.0]
+    assert df["expiration"].to_list() == [dt.date(2021, 11, 19)] * 2
+    assert df["shares_per_contract"].to_list() == [100.0, 100.0]
+    assert df["contract_type"].to_list() == ["call", "call"]
+    clean, bad, rep = validate_rows(df.with_columns(pl.lit(dt.date(2021, 11, 1)).alias("_first_day")),
+                                    OptionsContractsBronze, sort_by=["ticker"])
+    assert clean.height == 2 and bad.height == 0 and rep["ok"]
+
+
+def test_contracts_schema_quarantines_inconsistent_terms(fixtures_dir):
+    body = json.loads((fixtures_dir / CONTRACTS).read_bytes())
+    body["results"][1]["strike_price"] = 95  # the ticker says 90
+    body["results"].append(dict(body["results"][0]))  # the same contract twice, once with another type
+    body["results"][-1]["contract_type"] = "put"
+    df = parse_contracts(_doc("/v3/reference/options/contracts", json.dumps(body).encode()))
+    clean, bad, rep = validate_rows(df.with_columns(pl.lit(dt.date(2021, 11, 1)).alias("_first_day")),
+                                    OptionsContractsBronze, sort_by=["ticker"])
+    assert clean.height == 0 and bad.height == 3
+    assert all("ticker matches the contract terms (OCC)" in r or "unique(ticker)" in r for r in bad["reason"])
+
+
+def test_parse_bars_of_the_openapi_example_dates_in_new_york(fixtures_dir):
+    body = (fixtures_dir / BARS).read_bytes()
+    df = parse_bars(_doc("/v2/aggs/ticker/O:RDFN211119C00025000/range/1/day/2021-09-23/2021-09-24", body))
+    assert df["ticker"].unique().to_list() == ["O:RDFN211119C00025000"]
+    # t = 1632369600000 is 2021-09-23 00:00 New York (04:00 UTC): the session date is the 23rd
+    assert df["date"].to_list() == [dt.date(2021, 9, 23), dt.date(2021, 9, 24)]
+    assert df["close"].to_list() == [26.2, 28.3] and df["volume"].to_list() == [2.0, 2.0]
+    assert df["transactions"].to_list() == [1, 1]
+
+
+def test_bars_schema_checks():
+    base = {"ticker": "O:AAPL211119C00085000", "date": dt.date(2021, 9, 23), "open": 1.0, "high": 1.2, "low": 0.9,
+            "close": 1.1, "volume": 3.0, "vwap": 1.05, "transactions": 2, "underlying": "AAPL",
+            "contract_type": "call", "strike": 85.0, "expiration": dt.date(2021, 11, 19),
+            "shares_per_contract": 100.0, "_session_ok": True}
+    rows = [base, {**base, "date": dt.date(2021, 9, 24), "high": 1.0},  # close above high
+            {**base, "date": dt.date(2021, 11, 22)},  # after expiry
+            {**base, "date": dt.date(2021, 9, 25), "_session_ok": False},  # a Saturday
+            {**base, "ticker": "O:AAPL211119C00090000", "underlying": None}]  # terms unknown
+    clean, bad, _ = validate_rows(pl.DataFrame(rows), OptionsDailyBronze, sort_by=["ticker", "date"])
+    assert clean.height == 1
+    assert sorted(bad["reason"].to_list()) == sorted([
+        "low<=close<=high", "expiration>=date", "date is a session of the partition",
+        "contract terms known (listed in the month's contracts)"])
+
+
+def test_session_runs_and_requests():
+    days = [dt.date(2025, 2, d) for d in (3, 4, 5, 6, 7, 10)]
+    assert session_runs(days, set()) == [days]
+    assert session_runs(days, set(days[:5])) == [[days[5]]]
+    assert session_runs(days, {days[1], days[4]}) == [[days[0]], days[2:4], [days[5]]]
+    reqs = contracts_requests(["B", "A"], dt.date(2025, 2, 7), dt.date(2025, 2, 1))
+    assert [(p["underlying_ticker"], p["expired"]) for _, p in reqs] == [("A", "false"), ("A", "true"),
+                                                                       ("B", "false"), ("B", "true")]
+    assert reqs[1][1]["expiration_date.gte"] == "2025-02-01" and reqs[1][1]["as_of"] == "2025-02-07"
+
+
+def test_sim_conventions():
+    assert third_friday(2025, 1) == dt.date(2025, 1, 17)
+    assert third_friday(2025, 4) == dt.date(2025, 4, 18)  # Good Friday: the sim expires on the 17th
+    assert occ_ticker("AAPL", dt.date(2021, 11, 19), "call", 85) == "O:AAPL211119C00085000"
+    assert occ_ticker("X", dt.date(2025, 1, 17), "put", 2.5) == "O:X250117P00002500"
+    assert strike_step([3, 10, 50, 200, 900]).tolist() == [0.5, 1.0, 2.5, 5.0, 10.0]
