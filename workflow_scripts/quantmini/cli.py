@@ -19,7 +19,7 @@ from quantmini import config as qm_config
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 PROFILE = REPO / "profiles" / "default" / "config.yaml"
-DATA_TYPES = ("stocks_daily", "splits", "dividends", "ticker_changes", "tickers")
+DATA_TYPES = ("stocks_daily", "splits", "dividends", "ticker_changes", "tickers", "news", "ticker_details")
 LAYERS = ("bronze", "silver", "gold", "all")
 
 
@@ -108,8 +108,10 @@ def _profile() -> dict:
 
 
 def bronze_files(root: str, types: list[str], start: dt.date, end: dt.date) -> list[str]:
-    return [f"{root}/bronze/{t}/year={y:04d}/month={m:02d}/data.parquet"
-            for t in types for (y, m) in calendar.month_sessions(start, end)]
+    from quantmini.lake import LakePaths  # knows the types whose partition holds several tables (news)
+
+    lake = LakePaths(root)
+    return [str(lake.bronze(t, y, m)) for t in types for (y, m) in calendar.month_sessions(start, end)]
 
 
 def run_snakemake(targets: list[str], *, configfile: str | None, overrides: dict, cores: int | None,
