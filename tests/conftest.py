@@ -40,13 +40,21 @@ REFERENCE = {"tickers": 12, "seed": 5, "start": "2024-01-02", "end": "2024-02-29
              "targets": ("bronze", "silver", "gold"), "key": "QMREF-marker-9d2e41-KEY"}
 
 
+def reference_sim(**options):
+    """A simulator of the reference market (with every vendor error it can inject), requiring its key."""
+    from quantmini.sim.server import SimProcess
+
+    r = REFERENCE
+    return SimProcess(tickers=r["tickers"], seed=r["seed"], start=r["start"], end=r["market_end"],
+                      api_key=r["key"], extra_vendor_errors=True, **options)
+
+
 @pytest.fixture(scope="session")
 def reference_lake(tmp_path_factory):
     """The fault-free build: SimpleNamespace(work, lake, output, requests, cfg, key)."""
     import time
     from types import SimpleNamespace
 
-    from quantmini.sim.server import SimProcess
     from workflow_helpers import run_workflow, write_config
 
     r = REFERENCE
@@ -54,8 +62,7 @@ def reference_lake(tmp_path_factory):
     work = tmp / "work"
     work.mkdir()
     cfg = dict(start=r["start"], end=r["end"], data_types=r["data_types"], retries=10)
-    with SimProcess(tickers=r["tickers"], seed=r["seed"], start=r["start"], end=r["market_end"],
-                    api_key=r["key"], request_log=str(tmp / "requests.jsonl")) as sim:
+    with reference_sim(request_log=str(tmp / "requests.jsonl")) as sim:
         write_config(work, **cfg)
         t0 = time.monotonic()
         proc = run_workflow(work, sim.url, *r["targets"], env_extra={"MASSIVE_API_KEY": r["key"]})

@@ -121,18 +121,7 @@ def test_editing_a_rule_script_never_downloads_again(sim, tmp_path, built):
     assert tree_bytes(built / "lake" / "bronze") == bronze_before
 
 
-def test_faults_leave_an_identical_lake(built, tmp_path):
-    log = tmp_path / "faulty.jsonl"
-    faults = "429=0.15,429ra=0.1,500=0.1,503=0.05,reset=0.05,truncate=0.05,slow=0.02"
-    with SimProcess(tickers=TICKERS, seed=SEED, start=START, end="2024-04-30", faults=faults,
-                    request_log=str(log)) as faulty:
-        write_config(tmp_path, start=START, end=END, retries=10)
-        run_workflow(tmp_path, faulty.url, "bronze")
-        reqs = faulty.requests()
-    assert sum(1 for r in reqs if r.get("fault")) >= 5, "the fault matrix did not fire"
-    assert {r["status"] for r in reqs} >= {200, 429}
-    clean, faulty_lake = tree_bytes(built / "lake" / "bronze"), tree_bytes(tmp_path / "lake" / "bronze")
-    assert faulty_lake == clean, "bronze built through faults differs from the fault-free bronze"
+# The fault matrix (every kind, every layer, against a fault-free build) is tests/test_faults_matrix.py.
 
 
 def test_sigkill_leaves_no_partial_partition_and_next_run_completes(sim, built, tmp_path):

@@ -69,11 +69,13 @@ LAKE_LAYERS = ("bronze", "silver", "gold", "quarantine")
 
 def lake_differences(a: Path, b: Path, layers=LAKE_LAYERS) -> list[str]:
     """Where two lakes differ, table by table: Parquet files as frames (schema and rows), every other
-    file (Qlib .bin, calendars, instruments, stamps) as bytes. Generic: a new type's tables count too."""
+    file (Qlib .bin, calendars, instruments) as bytes. Generic: a new type's tables count too. Hidden
+    files are not tables (job stamps such as gold's .published.json hold timings) but a leftover
+    temporary file (`.name.XXXX.tmp`) is reported."""
     out = []
     for layer in layers:
-        fa = {str(p.relative_to(a)): p for p in sorted((a / layer).rglob("*")) if p.is_file()}
-        fb = {str(p.relative_to(b)): p for p in sorted((b / layer).rglob("*")) if p.is_file()}
+        fa = {str(p.relative_to(a)): p for p in sorted((a / layer).rglob("*")) if _table_file(p)}
+        fb = {str(p.relative_to(b)): p for p in sorted((b / layer).rglob("*")) if _table_file(p)}
         out += [f"only in {a}: {k}" for k in sorted(fa.keys() - fb.keys())]
         out += [f"only in {b}: {k}" for k in sorted(fb.keys() - fa.keys())]
         for k in sorted(fa.keys() & fb.keys()):
@@ -84,3 +86,7 @@ def lake_differences(a: Path, b: Path, layers=LAKE_LAYERS) -> list[str]:
             elif fa[k].read_bytes() != fb[k].read_bytes():
                 out.append(f"differs: {k}")
     return out
+
+
+def _table_file(p: Path) -> bool:
+    return p.is_file() and (not p.name.startswith(".") or p.name.endswith(".tmp"))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from quantmini import atomic, calendar, runtime
 from quantmini.gold import publish
+from quantmini.silver import UnreadableFileError
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)
@@ -22,6 +23,9 @@ try:
     )
     summary = dataclasses.asdict(stats)
     atomic.write_text(smk.output.stamp, json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n")
+except (UnreadableFileError, OSError) as exc:  # bad input (a corrupt file, a full disk): one line, no traceback
+    log.error("gold qlib failed: %s", exc)
+    runtime.die(f"gold qlib: {exc}")
 except Exception as exc:
     log.exception("gold qlib failed")
     runtime.die(f"gold qlib: {exc}")

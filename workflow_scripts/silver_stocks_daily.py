@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from quantmini import atomic, runtime
-from quantmini.silver import build_month
+from quantmini.silver import UnreadableFileError, build_month
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)
@@ -18,6 +18,9 @@ try:
         sessions=[dt.date.fromisoformat(d) for d in smk.params.window_sessions], features=smk.params.features,
     )
     atomic.write_text(smk.output.report, json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
+except (UnreadableFileError, OSError) as exc:  # bad input (a corrupt file, a full disk): one line, no traceback
+    log.error("silver stocks_daily %04d-%02d failed: %s", year, month, exc)
+    runtime.die(f"silver stocks_daily {year:04d}-{month:02d}: {exc}")
 except Exception as exc:
     log.exception("silver stocks_daily %04d-%02d failed", year, month)
     runtime.die(f"silver stocks_daily {year:04d}-{month:02d}: {exc}")

@@ -208,6 +208,7 @@ def api_verify() -> bool | str:
 
 def job_logging(log_path: str | None) -> logging.Logger:
     """Send the `quantmini` loggers of a job to its Snakemake log file (and warnings to stderr)."""
+    logging.raiseExceptions = False  # a full disk must not print "--- Logging error ---" tracebacks
     logger = logging.getLogger("quantmini")
     logger.setLevel(logging.INFO)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
