@@ -111,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 
         for path in export_fundamentals(market, args.out):
             print(path)
+        from quantmini.sim.news import export_truth as export_news
+
+        for path in export_news(market, args.out):
+            print(path)
         return 0
     from quantmini.sim.server import ServeOptions, serve
 

@@ -242,3 +242,19 @@ class News:
         if order == "desc":
             rows.reverse()
         return rows
+
+
+def export_truth(market: Market, out_dir) -> list:
+    """Write the news ground truth (news_articles, news_article_tickers: every article once) as Parquet."""
+    from pathlib import Path
+
+    from quantmini.atomic import atomic_path
+
+    articles, pairs = News(market).truth()
+    paths = []
+    for name, frame in (("news_articles", articles), ("news_article_tickers", pairs)):
+        path = Path(out_dir) / f"{name}.parquet"
+        with atomic_path(path) as tmp:
+            frame.write_parquet(tmp)
+        paths.append(path)
+    return paths
