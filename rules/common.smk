@@ -63,6 +63,7 @@ onstart:
     qm_runtime.record_run()
     qm_runtime.sweep_temp_files(config["data_root"])
     qm_runtime.start_api(config)
+    qm_runtime.check_universe(config, PARTITIONS[min(PARTITIONS)].sessions[0].isoformat())
 
 
 onsuccess:

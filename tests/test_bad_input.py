@@ -22,7 +22,7 @@ import yaml
 from conftest import REFERENCE as R
 from conftest import reference_sim
 from quantmini import config as qm_config
-from workflow_helpers import lake_differences, run_workflow, write_config
+from workflow_helpers import lake_differences, read_bronze, run_workflow, write_config
 
 BASE = {"data_root": "lake", "source": "sim", "start": "2024-01-02", "end": "2024-03-28"}
 SCHEMA = yaml.safe_load(qm_config.SCHEMA_PATH.read_text())
@@ -157,6 +157,19 @@ def test_start_after_end_stops_before_any_job(copy):
     proc = run_workflow(copy, None, extra=("--config", "start=2024-03-01", "end=2024-02-01"), check=False)
     one_line(proc, "config: start (2024-03-01) is after end (2024-02-01)")
     assert lake_hashes(copy / "lake") == before
+
+
+def test_unknown_ticker_in_universe_is_named_before_any_job(copy, reference_lake):
+    lake = copy / "lake"
+    before = lake_hashes(lake)
+    real = read_bronze(reference_lake.lake)["ticker"][0]
+    cfg = yaml.safe_load((copy / "config.yaml").read_text())
+    (copy / "config.yaml").write_text(yaml.safe_dump({**cfg, "universe": [real, "ZZZQX", "APPLE"]}))
+    with reference_sim() as sim:
+        proc = run_workflow(copy, sim.url, *R["targets"], env_extra={"MASSIVE_API_KEY": R["key"]}, check=False)
+    line = one_line(proc, "universe: unknown ticker(s) ZZZQX, APPLE:")
+    assert real not in line
+    assert lake_hashes(lake) == before
 
 
 def test_read_only_data_root_is_one_line_and_nothing_changes(copy):

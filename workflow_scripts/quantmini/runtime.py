@@ -174,6 +174,23 @@ def start_api(cfg: dict) -> None:
     log.info("simulator listening on %s", _SIM.url)
 
 
+def check_universe(cfg: dict, first_session: str) -> None:
+    """Stop the run with one line when `universe` names a ticker the vendor does not know (onstart,
+    once the endpoint is up, before any job; see quantmini.universe)."""
+    if cfg["universe"] == "all":
+        return
+    from quantmini.client import ApiError, resolve_api_key
+    from quantmini.universe import UnknownTickerError, check_universe as check
+
+    try:
+        check(cfg["universe"], first_session, cfg["data_root"], base_url=api_url(cfg), api_key=resolve_api_key(),
+              verify=api_verify(), retries=cfg["retries"], rate_per_minute=cfg["rate_limit_per_minute"])
+    except (UnknownTickerError, ApiError) as exc:
+        stop_api()
+        forget_run()
+        die(str(exc))
+
+
 def stop_api() -> None:
     global _SIM
     if _SIM is not None:
