@@ -1,9 +1,11 @@
-"""The real workflow against the live simulator: stocks_minute to bronze and to the Qlib 1min gold.
+"""The real workflow against the live simulator: stocks_minute and options_minute to bronze, stocks_minute
+to the Qlib 1min gold.
 
 One lake (3 stocks, 2024-11-25 .. 2024-12-02: Thanksgiving, the 2024-11-29 half day and a month boundary),
 then one session more (2024-12-03). The reference is the simulator's ground truth (`MinuteMarket` and
 the daily bars of `Market`), never the lake's own earlier output. One of the stocks is served with a
-vendor gap (missing regular minutes) in the window: its session must be flagged.
+vendor gap (missing regular minutes) in the window: its session must be flagged. Its options (the 2
+contracts nearest the money per session) are options_minute.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from quantmini import calendar
 from quantmini.minute import read_bronze
 from quantmini.qlib_reader import pyqlib_read
 from quantmini.sim.market import Market, MarketConfig
-from quantmini.sim.minute import MinuteMarket
+from quantmini.sim.minute import MinuteMarket, bars_frame
+from quantmini.sim.options import OptionsMarket
 from quantmini.sim.server import SimProcess
 from workflow_helpers import run_workflow, write_config
 
@@ -30,6 +33,7 @@ N_TICKERS, SIM_START, SIM_END = 20, "2024-10-01", "2024-12-31"
 START, FIRST_END, END = "2024-11-25", "2024-12-02", "2024-12-03"
 SESSIONS = calendar.sessions(START, END)
 HALF_DAY = dt.date(2024, 11, 29)
+PER_STOCK = 2
 
 
 def pick(seed: int) -> tuple[list[str], tuple[str, dt.date, tuple[int, int]]] | None:
@@ -55,18 +59,19 @@ def run(tmp_path_factory):
     work = tmp / "work"
     work.mkdir()
     out = SimpleNamespace(lake=work / "lake", seed=seed, tickers=tickers, gap=gap, timings={})
-    minute_cfg = {"stocks": tickers, "gold": True}
-    types = ["stocks_daily", "stocks_minute"]
+    minute_cfg = {"stocks": tickers, "gold": True, "options_per_stock": PER_STOCK}
+    types = ["stocks_daily", "stocks_minute", "options_daily", "options_minute"]
+    options_cfg = {"underlyings": [tickers[0]]}
     with SimProcess(tickers=N_TICKERS, seed=seed, start=SIM_START, end=SIM_END,
                     request_log=str(tmp / "requests.jsonl")) as sim:
-        write_config(work, start=START, end=FIRST_END, data_types=types, minute=minute_cfg)
+        write_config(work, start=START, end=FIRST_END, data_types=types, minute=minute_cfg, options=options_cfg)
         t0 = time.monotonic()
         run_workflow(work, sim.url, "bronze", "gold_qlib_minute")
         out.timings["build"] = time.monotonic() - t0
         out.first_requests = sim.requests()
         out.mtimes = {p: p.stat().st_mtime_ns for p in out.lake.rglob("*")
                       if p.is_file() and not {"logs", "benchmarks", ".sim"} & set(p.parts)}
-        write_config(work, start=START, end=END, data_types=types, minute=minute_cfg)
+        write_config(work, start=START, end=END, data_types=types, minute=minute_cfg, options=options_cfg)
         t0 = time.monotonic()
         run_workflow(work, sim.url, "bronze", "gold_qlib_minute")
         out.timings["next session"] = time.monotonic() - t0
@@ -74,12 +79,34 @@ def run(tmp_path_factory):
     m = Market(MarketConfig(seed=seed, n_tickers=N_TICKERS, start=SIM_START, end=SIM_END))
     out.market, out.mm = m, MinuteMarket(m)
     out.bronze = read_bronze(out.lake, "stocks_minute")
+    out.options = read_bronze(out.lake, "options_minute")
     print("timings:", {k: round(v, 1) for k, v in out.timings.items()}, "tickers:", tickers, "gap:", gap)
     return out
 
 
-def minute_requests(requests: list[dict]) -> list[dict]:
-    return [r for r in requests if "/range/1/minute/" in r["path"]]
+def minute_requests(requests: list[dict], options: bool = False) -> list[dict]:
+    return [r for r in requests if "/range/1/minute/" in r["path"] and r["path"].startswith("/v2/aggs/ticker/O:") == options]
+
+
+def options_truth(run) -> pl.DataFrame:
+    """From the simulator's truth alone: per session, the PER_STOCK contracts of the underlying traded that
+    session nearest its raw close, and their minute bars."""
+    m, under = run.market, run.tickers[0]
+    om = OptionsMarket.of(m)
+    closes = dict(m.daily_raw().filter(pl.col("ticker") == under).select("date", "close").iter_rows())
+    cand = []
+    for ticker, strike in om.contracts.filter(pl.col("underlying") == under).select("ticker", "strike").iter_rows():
+        b = om.daily_bars(ticker)
+        for k, i in enumerate(b["session"].tolist()):
+            day = m.sessions[i]
+            if day in SESSIONS:
+                bar = tuple(float(b[x][k]) for x in ("o", "h", "l", "c", "v", "vw", "n"))
+                cand.append((abs(strike - closes[day]), ticker, day, i, bar))
+    frames = []
+    for day in SESSIONS:
+        for _, ticker, _, i, bar in sorted(c for c in cand if c[2] == day)[:PER_STOCK]:
+            frames.append(bars_frame(run.mm.option_bars(ticker, i, bar), ticker, day))
+    return pl.concat(frames).sort("ticker", "timestamp")
 
 
 def test_bronze_equals_served_truth(run):
@@ -154,11 +181,14 @@ def test_one_session_update_requests_only_that_session(run):
     nxt = minute_requests(run.next_requests)
     assert sorted(r["path"] for r in nxt) == sorted(
         f"/v2/aggs/ticker/{t}/range/1/minute/{END}/{END}" for t in run.tickers)
-    # the closed month is not rebuilt; landed files are immutable
+    # the minute types' closed month is not rebuilt; landed files are immutable
+    checked = 0
     for path, mtime in run.mtimes.items():
         rel = path.relative_to(run.lake).as_posix()
-        if "month=11" in rel or rel.startswith("landing/"):
+        if "_minute/" in rel and ("month=11" in rel or rel.startswith("landing/")):
             assert path.stat().st_mtime_ns == mtime or rel.endswith("_manifest.json"), rel
+            checked += 1
+    assert checked > 4 * len(run.tickers)
     assert (run.lake / "bronze/stocks_minute/year=2024/month=12/date=2024-12-03/data.parquet").exists()
 
 
@@ -190,3 +220,31 @@ def pd_ts(text: str):
     import pandas as pd
 
     return pd.Timestamp(text)
+
+
+def test_options_minute_equals_truth(run):
+    truth = options_truth(run)
+    assert run.options.height == truth.height > 0
+    assert run.options.select(truth.columns).equals(truth)
+    assert set(run.options["session"]) == {"regular"}
+    per_day = run.options.group_by("date").agg(pl.col("ticker").n_unique()).sort("date")
+    assert per_day["ticker"].to_list() == [PER_STOCK] * len(SESSIONS)
+    reports = [json.loads(f.read_text()) for f in (run.lake / "reports/validation/options_minute").rglob("*.json")]
+    assert len(reports) == 2 and all(r["ok"] and r["flagged_sessions"] == [] for r in reports)
+
+
+def test_options_one_session_update(run):
+    nxt = minute_requests(run.next_requests, options=True)
+    assert len(nxt) == PER_STOCK and all(r["path"].endswith(f"/{END}/{END}") for r in nxt)
+    first = minute_requests(run.first_requests, options=True)
+    assert len(first) == PER_STOCK * (len(SESSIONS) - 1)
+
+
+def test_duckdb_view_over_session_files(run):
+    from quantmini.lake_db import Lake
+
+    with Lake(run.lake) as lake:
+        got = lake.query("SELECT date, count(*) AS n FROM bronze_stocks_minute WHERE year = 2024 AND month = 12 "
+                         "GROUP BY date ORDER BY date")
+    want = run.bronze.filter(pl.col("date") >= dt.date(2024, 12, 1)).group_by("date").len("n").sort("date")
+    assert got.rows() == want.rows()
