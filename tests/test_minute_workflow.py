@@ -76,6 +76,8 @@ def run(tmp_path_factory):
         run_workflow(work, sim.url, "bronze", "gold_qlib_minute")
         out.timings["next session"] = time.monotonic() - t0
         out.next_requests = sim.requests()[len(out.first_requests):]
+        dry = run_workflow(work, sim.url, "bronze", "gold_qlib_minute", extra=["-n"])
+        out.noop_output = dry.stdout + dry.stderr
     m = Market(MarketConfig(seed=seed, n_tickers=N_TICKERS, start=SIM_START, end=SIM_END))
     out.market, out.mm = m, MinuteMarket(m)
     out.bronze = read_bronze(out.lake, "stocks_minute")
@@ -248,3 +250,7 @@ def test_duckdb_view_over_session_files(run):
                          "GROUP BY date ORDER BY date")
     want = run.bronze.filter(pl.col("date") >= dt.date(2024, 12, 1)).group_by("date").len("n").sort("date")
     assert got.rows() == want.rows()
+
+
+def test_a_second_run_does_nothing(run):
+    assert "Nothing to be done" in run.noop_output
