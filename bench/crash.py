@@ -42,6 +42,7 @@ from workflow_helpers import lake_differences, run_workflow, snakemake_cmd, writ
 TYPES = ["stocks_daily", "splits", "dividends", "ticker_changes", "tickers"]
 TARGETS = ("bronze", "silver", "gold")
 PHASES = ("download", "parquet", "gold")
+MAX_DELAY = {"download": 0.6, "parquet": 1.0, "gold": 1.0}  # s after the phase's first file: inside it
 
 
 def check_no_partial_file(lake: Path) -> int:
@@ -80,7 +81,7 @@ def prepare(lake: Path, phase: str, rng: random.Random) -> tuple[list[Path], str
     months = sorted({str(p.relative_to(lake / "bronze/stocks_daily")) for p in (lake / "bronze/stocks_daily").glob("year=*/month=*")})
     if phase == "download":
         month = rng.choice(months)
-        shutil.rmtree(lake / "landing/stocks_daily" / month)
+        shutil.rmtree(lake / "landing/stocks_daily" / month, ignore_errors=True)
         return [lake / "landing/stocks_daily"], f"landing stocks_daily {month}"
     if phase == "parquet":
         picked = rng.sample(months, k=min(2, len(months)))
@@ -122,7 +123,7 @@ def main() -> int:
     ap.add_argument("--tickers", type=int, default=50)
     ap.add_argument("--start", default="2025-01-02")
     ap.add_argument("--end", default="2025-04-30")
-    ap.add_argument("--latency-ms", type=int, default=50, help="simulator latency (downloads take a while)")
+    ap.add_argument("--latency-ms", type=int, default=150, help="simulator latency (downloads take a while)")
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
     args = ap.parse_args()
     rng = random.Random(args.seed)
@@ -148,7 +149,7 @@ def main() -> int:
             attempts += 1
             phase = PHASES[k % len(PHASES)] if k < len(PHASES) else rng.choice(PHASES)
             watch, removed = prepare(work / "lake", phase, rng)
-            delay = rng.uniform(0.0, 1.5)
+            delay = rng.uniform(0.0, MAX_DELAY[phase])
             at = kill_during(work, sim.url, watch, delay)
             k += at >= 0
             checked = check_no_partial_file(work / "lake")

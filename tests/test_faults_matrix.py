@@ -21,8 +21,10 @@ from quantmini.sim.server import SimProcess
 from workflow_helpers import lake_differences, run_workflow, write_config
 
 FAULTS = ("429=0.08,429ra=0.05,500=0.05,503=0.04,reset=0.04,truncate=0.04,timeout=0.03,slow=0.02,"
-          "repeat_cursor=0.5,dup_page=0.5,page_size=2")
+          "repeat_cursor=1,dup_page=0.5,page_size=3")
 FAULT_SEED = 4  # draws (a hash of seed, request, attempt) that also hit the two-request splits listing
+# repeat_cursor=1: every cursor page with a next_url loops once (once per page: the client's restarts,
+# at most 3 per listing, get through listings of up to 5 pages -- 12 tickers in pages of 3)
 KINDS = {"429", "429ra", "500", "503", "reset", "truncate", "timeout", "slow", "repeat_cursor", "dup_page"}
 # the client gives up on a request after 2 s (the simulator holds a `timeout` answer for 6 s)
 CLIENT_TIMEOUT = {"QUANTMINI_HTTP_TIMEOUT_S": "2"}

@@ -9,6 +9,7 @@ reference is the simulator's own list of what it injected (`Market.bar_errors()`
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import polars as pl
@@ -34,7 +35,8 @@ def market_to(end) -> Market:
 
 
 def in_range(frame: pl.DataFrame, col: str) -> pl.DataFrame:
-    return frame.filter(pl.col(col).cast(pl.Utf8).is_between(R["start"], R["end"]))
+    first, last = (dt.date.fromisoformat(R[k]) for k in ("start", "end"))
+    return frame.filter(pl.col(col).is_between(pl.lit(first), pl.lit(last)))
 
 
 def test_misdated_bars_are_quarantined_with_their_reason(reference_lake, market):
