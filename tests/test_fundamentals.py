@@ -156,3 +156,39 @@ def test_sim_filings_are_consistent_with_the_market(sim_family):
         j = next(j for j in range(m.n) if m.security_id[j] == r["_security_id"])
         assert m.sec_type[j] == "CS"
     assert {r["timeframe"] for r in sim_family.filings} == {"quarterly", "annual"}
+
+
+def test_sim_is_deterministic_and_prefix_stable():
+    def frames(end):
+        from quantmini.sim.financials import truth_frames
+
+        return truth_frames(Market(MarketConfig(seed=5, n_tickers=12, start="2024-01-02", end=end)))
+
+    short, long_ = frames("2024-04-30"), frames("2024-09-30")
+    again = frames("2024-04-30")
+    cut = D(2024, 4, 30)
+    for name, col in (("financials", "filing_date"), ("short_interest", "settlement_date"), ("short_volume", "date")):
+        assert short[name].equals(again[name]), f"{name}: same seed, different data"
+        key = [c for c in ("security_id", "ticker", col, "timeframe", "end_date") if c in short[name].columns]
+        prefix = long_[name].filter(pl.col(col) <= cut).sort(key)
+        assert short[name].height > 0 and short[name].sort(key).equals(prefix), f"{name}: history depends on end"
+
+
+def test_bronze_refuses_a_landing_file_that_changed(tmp_path):
+    from quantmini.bronze import CorruptLandingError
+
+    root = tmp_path / "landing"
+    chunk = root / "short_volume/year=2024/month=01/2024-01-02_2024-01-31.json.gz"
+    chunk.parent.mkdir(parents=True)
+    chunk.write_bytes(b"not what was landed")
+    w = {"table": "short_volume", "year": 2024, "month": 1, "lo": "2024-01-02", "hi": "2024-01-31"}
+    manifest = root / "fundamentals/year=2024/_manifest.json"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(orjson.dumps({"windows": [w], "files": [
+        {"table": "short_volume", "month": fu.window_key(w), "file": str(chunk.relative_to(root)),
+         "sha256": "0" * 64}]}).decode())
+    out = tmp_path / "bronze.parquet"
+    with pytest.raises(CorruptLandingError, match="does not match its manifest"):
+        fu.build_bronze_year(2024, [w], "all", manifest, {fu.window_key(w): (out, tmp_path / "q.parquet",
+                                                                             tmp_path / "r.json")})
+    assert not out.exists()

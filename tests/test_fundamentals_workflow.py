@@ -192,8 +192,12 @@ def expected(market, truth, silver):
     sym_sec = {s: j for s, (j, *_rest) in market.symbol_spans.items()}
     fin = truth["financials"].filter(pl.col("timeframe") == "quarterly").sort("acceptance_datetime")
     by_sec = {sid: g for (sid,), g in fin.partition_by("security_id", as_dict=True).items()}
-    si = truth["short_interest"]
-    sv = truth["short_volume"]
+    si: dict[str, list] = {}
+    for ticker, day, value in truth["short_interest"].sort("settlement_date").select(
+            "ticker", "settlement_date", "short_interest").iter_rows():
+        si.setdefault(ticker, []).append((market.session_index(day), day, value))
+    sv = {(t, d): (r, v) for t, d, r, v in truth["short_volume"].select(
+        "ticker", "date", "short_volume_ratio", "short_volume").iter_rows()}
     rows = []
     for ticker, day in silver.select("ticker", "date").iter_rows():
         j = sym_sec[ticker]
@@ -212,14 +216,9 @@ def expected(market, truth, silver):
             last4 = usable.sort("end_date").tail(4)
             if last4.height == 4 and 260 <= (last4["end_date"][-1] - last4["end_date"][0]).days <= 290:
                 row["net_income_ttm"] = float(last4["net_income_loss"].sum())
-        published = si.filter((pl.col("ticker") == ticker) & (pl.col("settlement_date") <= day)).with_columns(
-            pl.col("settlement_date").map_elements(market.session_index, return_dtype=pl.Int64).alias("k"))
-        published = published.filter(pl.col("k") + 8 <= i).sort("settlement_date")
-        row["short_interest"] = published["short_interest"][-1] if published.height else None
-        row["short_interest_settlement"] = published["settlement_date"][-1] if published.height else None
-        day_sv = sv.filter((pl.col("ticker") == ticker) & (pl.col("date") == day))
-        row["short_volume_ratio"] = day_sv["short_volume_ratio"][0]
-        row["short_volume"] = day_sv["short_volume"][0]
+        published = [(d, v) for k, d, v in si.get(ticker, []) if k + 8 <= i]  # FINRA publishes ~7 sessions later
+        row["short_interest_settlement"], row["short_interest"] = published[-1] if published else (None, None)
+        row["short_volume_ratio"], row["short_volume"] = sv[(ticker, day)]
         rows.append(row)
     return pl.DataFrame(rows, schema_overrides={"filing_accepted": pl.Datetime("us", "UTC")}, infer_schema_length=None)
 

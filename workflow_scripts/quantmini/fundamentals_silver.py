@@ -86,7 +86,8 @@ def split_multipliers(splits: pl.DataFrame | None, rejected: pl.DataFrame | None
 def _cum_at(frame: pl.DataFrame, on: str, cums: pl.DataFrame, name: str) -> pl.DataFrame:
     """The split product as of `on` (1 before the first split)."""
     joined = frame.sort(on).join_asof(cums.rename({"execution_date": "_ex", "cum": name}).sort("_ex"),
-                                      left_on=on, right_on="_ex", by="ticker", strategy="backward")
+                                      left_on=on, right_on="_ex", by="ticker", strategy="backward",
+                                      check_sortedness=False)  # sorted above
     return joined.drop("_ex").with_columns(pl.col(name).fill_null(1.0))
 
 
@@ -102,7 +103,8 @@ def build(bars: pl.DataFrame, fin: pl.DataFrame, short_interest: pl.DataFrame, s
         raise ValueError(f"bar dated {bad} is not a session of the month")
     filings = quarterly_filings(fin).rename({"end_date": "period_end", "acceptance_datetime": "filing_accepted"})
     rows = rows.sort("_close_utc").join_asof(filings.sort("filing_accepted"), left_on="_close_utc",
-                                             right_on="filing_accepted", by="ticker", strategy="backward")
+                                             right_on="filing_accepted", by="ticker", strategy="backward",
+                                             check_sortedness=False)
     cums = split_multipliers(splits, rejected)
     rows = _cum_at(_cum_at(rows, "date", cums, "_cum_t"), "filing_date", cums, "_cum_f")
     shares = pl.col("shares") * pl.col("_cum_t") / pl.col("_cum_f")
@@ -114,7 +116,7 @@ def build(bars: pl.DataFrame, fin: pl.DataFrame, short_interest: pl.DataFrame, s
           .with_columns((pl.col("_k") + SHORT_INTEREST_LAG_SESSIONS).alias("_k"))
           .select("ticker", "_k", "short_interest", "days_to_cover",
                   pl.col("settlement_date").alias("short_interest_settlement")).sort("_k"))
-    rows = rows.sort("_k").join_asof(si, on="_k", by="ticker", strategy="backward")
+    rows = rows.sort("_k").join_asof(si, on="_k", by="ticker", strategy="backward", check_sortedness=False)
     rows = rows.join(short_volume.select("ticker", "date", "short_volume", "total_volume", "short_volume_ratio"),
                      on=["ticker", "date"], how="left")
     return rows.select(list(OUT_SCHEMA)).cast(OUT_SCHEMA).sort("ticker", "date")
