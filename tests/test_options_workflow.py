@@ -283,14 +283,16 @@ def test_one_session_update_requests_only_that_session(run, om, market):
     assert feb.filter(pl.col("date") == new).height > 0
 
 
-def test_first_build_requests(run):
+def test_first_build_requests(run, om, market):
     contracts, bars = options_requests(run.first)
-    # one listing pair per underlying and month, one bar request per contract and month
-    assert len({(dict(parse_qsl(r["query"]))["as_of"], dict(parse_qsl(r["query"]))["underlying_ticker"])
-                for r in contracts}) == 2 * len(UNDERLYINGS)
-    per_month = {}
-    for r in bars:
-        per_month.setdefault(r["path"].split("/")[-2][:7], []).append(r["path"].split("/")[4])
-    assert set(per_month) == {"2025-01", "2025-02"}
-    assert all(len(v) == len(set(v)) for v in per_month.values())
+    # one listing pair (expired false / true) per underlying and month, as of the month's last session
+    pairs = [(q["as_of"], q["underlying_ticker"], q["expired"]) for q in (dict(parse_qsl(r["query"])) for r in contracts)]
+    assert sorted(pairs) == sorted((d, u, e) for d in ("2025-01-31", FIRST_END) for u in UNDERLYINGS
+                                   for e in ("false", "true"))
+    # one bar request per contract over the whole range (a contract's two months in one request)
+    assert {tuple(r["path"].split("/")[-2:]) for r in bars} == {(START, FIRST_END)}
+    i = market.session_index(dt.date.fromisoformat(FIRST_END))
+    want = om.contracts.filter((pl.col("list_session") <= i) & (pl.col("expiration") >= dt.date.fromisoformat(START))
+                               & pl.col("underlying").is_in(UNDERLYINGS))
+    assert sorted(r["path"].split("/")[4] for r in bars) == sorted(want["ticker"].to_list())
     assert all(r["status"] == 200 for r in run.first)

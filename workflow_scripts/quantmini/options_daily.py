@@ -1,26 +1,29 @@
 """options_daily: contracts of the configured underlyings as of each month, then daily bars per contract.
 
-Jobs are per YEAR (one landing and one bronze job per year: a job costs a Python start-up), partitions
-per month. For a month whose sessions in range are s_1..s_n, with U the configured underlyings:
+Landing is one job per YEAR (a job costs a Python start-up); partitions are per month. For a month whose
+sessions in range are s_1..s_n, with U the configured underlyings:
 - contracts: for every underlying, `/v3/reference/options/contracts` as of s_n twice: `expired=false`
   (contracts unexpired on s_n) and `expired=true` with `expiration_date.gte` = the month's first day
   (those that expired during the month): either alone misses contracts that traded in the month.
-- bars: for each run [a, b] of sessions not landed yet, one `/v2/aggs/ticker/O:.../range/1/day/a/b`
-  request per contract listed as of b (its contracts listing) that expires on or after a.
+- bars: for each run [a, b] of the year's sessions not landed yet, one
+  `/v2/aggs/ticker/O:.../range/1/day/a/b` request per contract of the union of the month listings the
+  run touches (each as of min(the month's last session, b)) that expires on or after a: a contract's
+  months come in one request (a first build asks once per contract and year, not per month).
 
 Landing: gzip JSON documents of the raw pages (corporate_actions.landing_document), named after what
 they hold, so they are immutable and a rerun (a code edit, -R) downloads nothing already landed:
     landing/options_daily/year=YYYY/month=MM/contracts_<as_of>_<U digest>.json.gz
-    landing/options_daily/year=YYYY/month=MM/bars_<a>_<b>_<U digest>.json.gz
-When `end` advances by one session c in the current month, only the contracts listings as of c
-(2 per underlying) and one bar request per contract live on c are made; closed months are untouched.
+    landing/options_daily/year=YYYY/bars_<a>_<b>_<U digest>.json.gz
+When `end` advances by one session c, only the contracts listings as of c (2 per underlying) and one
+bar request per contract live on c ([c, c]) are made; closed months are never asked again.
 Changing the underlyings changes the digest: everything is landed again for the new set.
-The year's `_manifest.json` lists the files (with sha256) the bronze job reads.
+The year's `_manifest.json` lists the files (with sha256) the bronze jobs read.
 
 Bronze (validated by options_schemas; rejects to quarantine with their reason):
     bronze/options_contracts/year=YYYY/month=MM: the month's contracts (as of its last session in range)
     bronze/options_daily/year=YYYY/month=MM: one bar per (contract, session) with the contract terms
-        (underlying, contract_type, strike, expiration, shares_per_contract) joined from that listing.
+        (underlying, contract_type, strike, expiration, shares_per_contract) joined from that listing
+        (a bar of month M belongs to a contract listed by M's last session expiring in or after M).
 """
 
 from __future__ import annotations
@@ -87,45 +90,52 @@ def session_runs(sessions: list[dt.date], covered: set[dt.date]) -> list[list[dt
 
 
 @dataclass(frozen=True)
-class MonthLanding:
-    """Where a month's landing lives, for one set of underlyings."""
+class YearLanding:
+    """Where a year's landing lives, for one set of underlyings (`tag`)."""
 
     lake: LakePaths
     year: int
-    month: int
-    sessions: tuple[dt.date, ...]
-    tag: str  # digest of the underlyings
+    months: tuple[tuple[tuple[int, int], tuple[dt.date, ...]], ...]  # ((y, m), sessions in range)
+    tag: str
 
     @property
-    def key(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
+    def sessions(self) -> list[dt.date]:
+        return sorted(d for _, days in self.months for d in days)
 
-    @property
-    def first_day(self) -> dt.date:
-        return dt.date(self.year, self.month, 1)
+    @staticmethod
+    def key(ym: tuple[int, int]) -> str:
+        return f"{ym[0]:04d}-{ym[1]:02d}"
 
-    def contracts_file(self, as_of: dt.date) -> Path:
-        return self.lake.landing_file(DTYPE, self.year, self.month, f"contracts_{as_of.isoformat()}_{self.tag}.json.gz")
+    def contracts_file(self, ym: tuple[int, int], as_of: dt.date) -> Path:
+        return self.lake.landing_file(DTYPE, ym[0], ym[1], f"contracts_{as_of.isoformat()}_{self.tag}.json.gz")
 
     def bars_file(self, lo: dt.date, hi: dt.date) -> Path:
-        return self.lake.landing_file(DTYPE, self.year, self.month, f"bars_{lo.isoformat()}_{hi.isoformat()}_{self.tag}.json.gz")
+        return self.lake.landing_year_dir(DTYPE, self.year) / f"bars_{lo.isoformat()}_{hi.isoformat()}_{self.tag}.json.gz"
 
     def bars_files(self) -> list[tuple[dt.date, dt.date, Path]]:
-        """Landed bars files of this set of underlyings whose span meets the month's sessions."""
-        folder = self.lake.landing_dir(DTYPE, self.year, self.month)
+        """Landed bars documents of this set of underlyings whose span meets the year's sessions."""
+        folder = self.lake.landing_year_dir(DTYPE, self.year)
+        days = self.sessions
         out = []
         if folder.is_dir():
             for f in sorted(folder.iterdir()):
                 m = _BARS_FILE.match(f.name)
                 if m and m.group(3) == self.tag:
                     lo, hi = dt.date.fromisoformat(m.group(1)), dt.date.fromisoformat(m.group(2))
-                    if any(lo <= d <= hi for d in self.sessions):
+                    if any(lo <= d <= hi for d in days):
                         out.append((lo, hi, f))
         return out
 
     def covered(self) -> set[dt.date]:
         spans = self.bars_files()
         return {d for d in self.sessions if any(lo <= d <= hi for lo, hi, _ in spans)}
+
+    def listings_for(self, run: list[dt.date]) -> list[tuple[tuple[int, int], dt.date]]:
+        """The month listings whose union holds every contract that can trade in the run [a, b]: for each
+        month the run touches, as of min(its last session in range, b) (a contract live in the run is
+        listed by then and expires in or after that month)."""
+        hi = run[-1]
+        return [(ym, min(days[-1], hi)) for ym, days in self.months if any(d in days for d in run)]
 
 
 def read_landing(path: Path) -> bytes:
@@ -140,45 +150,47 @@ def land_year(lake: LakePaths, year: int, months: dict[tuple[int, int], list[dt.
               manifest: Path, opts: ClientOptions) -> dict[str, int]:
     """Land a year of options: the missing contracts listings, then the bars of the sessions not landed.
 
-    Returns counts of what was downloaded now: contracts_files, bars_files, bar_requests.
+    Each run of sessions not landed yet is one bars document: one request per contract over the whole
+    run (a contract's months in one request). Returns what was downloaded now: contracts_files,
+    bars_files, bar_requests.
     """
     tag = digest(underlyings)
-    plans = [MonthLanding(lake, y, m, tuple(sorted(days)), tag) for (y, m), days in sorted(months.items())]
-    todo_runs = [(p, run) for p in plans for run in session_runs(list(p.sessions), p.covered())]
-    as_of_needed = {(p, p.sessions[-1]) for p in plans} | {(p, run[-1]) for p, run in todo_runs}
-    contracts_todo = [(p.contracts_file(d), DTYPE, [p.first_day.isoformat(), d.isoformat()],
-                       contracts_requests(underlyings, d, p.first_day))
-                      for p, d in sorted(as_of_needed, key=lambda x: (x[0].key, x[1]))
-                      if not p.contracts_file(d).exists()]
+    plan = YearLanding(lake, year, tuple((ym, tuple(sorted(days))) for ym, days in sorted(months.items())), tag)
+    runs = session_runs(plan.sessions, plan.covered())
+    wanted = {(ym, days[-1]) for ym, days in plan.months} | {x for run in runs for x in plan.listings_for(run)}
+    contracts_todo = [(plan.contracts_file(ym, d), DTYPE, [f"{ym[0]:04d}-{ym[1]:02d}-01", d.isoformat()],
+                       contracts_requests(underlyings, d, dt.date(ym[0], ym[1], 1)))
+                      for ym, d in sorted(wanted) if not plan.contracts_file(ym, d).exists()]
     if underlyings:
         _land_files(opts, contracts_todo, listing=True)
     bars_todo = []
     n_requests = 0
-    for p, run in todo_runs:
+    for run in runs:
         lo, hi = run[0], run[-1]
-        contracts = parse_contracts(read_landing(p.contracts_file(hi))) if underlyings else _empty_contracts()
-        tickers = (contracts.filter(pl.col("expiration") >= lo)["ticker"].unique().sort().to_list())
+        if underlyings:
+            listed = pl.concat([parse_contracts(read_landing(plan.contracts_file(ym, d)))
+                                for ym, d in plan.listings_for(run)])
+        else:
+            listed = _empty_contracts()
+        tickers = listed.filter(pl.col("expiration") >= lo)["ticker"].unique().sort().to_list()
         reqs = bars_requests(tickers, lo, hi)
         n_requests += len(reqs)
-        bars_todo.append((p.bars_file(lo, hi), DTYPE, [lo.isoformat(), hi.isoformat()], reqs))
+        bars_todo.append((plan.bars_file(lo, hi), DTYPE, [lo.isoformat(), hi.isoformat()], reqs))
     _land_files(opts, bars_todo, listing=True)
-    _write_manifest(manifest, year, plans)
+    _write_manifest(manifest, plan)
     return {"contracts_files": len(contracts_todo), "bars_files": len(bars_todo), "bar_requests": n_requests}
 
 
-def _write_manifest(path: Path, year: int, plans: list[MonthLanding]) -> None:
-    entries = []
-
-    def entry(kind: str, plan: MonthLanding, f: Path) -> dict:
+def _write_manifest(path: Path, plan: YearLanding) -> None:
+    def entry(kind: str, month: str | None, f: Path, **extra) -> dict:
         data = f.read_bytes()
-        return {"kind": kind, "month": plan.key, "file": str(f.relative_to(path.parent)), "bytes": len(data),
-                "sha256": hashlib.sha256(data).hexdigest()}
+        return {"kind": kind, "month": month, "file": str(f.relative_to(path.parent)), "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(), **extra}
 
-    for p in plans:
-        entries.append(entry("contracts", p, p.contracts_file(p.sessions[-1])))
-        entries.extend(entry("bars", p, f) for *_, f in p.bars_files())
-    doc = {"dtype": DTYPE, "year": year, "underlyings_digest": plans[0].tag if plans else None,
-           "months": {p.key: [d.isoformat() for d in p.sessions] for p in plans}, "files": entries}
+    entries = [entry("contracts", plan.key(ym), plan.contracts_file(ym, days[-1])) for ym, days in plan.months]
+    entries += [entry("bars", None, f, span=[lo.isoformat(), hi.isoformat()]) for lo, hi, f in plan.bars_files()]
+    doc = {"dtype": DTYPE, "year": plan.year, "underlyings_digest": plan.tag,
+           "months": {plan.key(ym): [d.isoformat() for d in days] for ym, days in plan.months}, "files": entries}
     atomic.write_text(path, json.dumps(doc, indent=1) + "\n")
 
 
@@ -261,25 +273,39 @@ def _landed(manifest_dir: Path, entry: dict) -> bytes:
 
 
 def month_tables(manifest: Path, key: str, sessions: list[dt.date]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(contracts, bars with terms and the helper columns the checks read) of one month of the manifest."""
+    """(contracts, bars with terms and the helper columns the checks read) of one month of the manifest.
+
+    A bars document spans sessions of several months: the month takes its rows dated in its calendar
+    month, and the first month of the span also takes rows dated outside the span (to quarantine them).
+    """
     from quantmini.bronze import CorruptLandingError
 
     doc = json.loads(manifest.read_text())
     if doc.get("months", {}).get(key) != [d.isoformat() for d in sessions]:
         raise CorruptLandingError(f"{manifest} is for other sessions of {key} than this job's (rerun the landing rule)")
-    files = [e for e in doc["files"] if e["month"] == key]
-    con_entries = [e for e in files if e["kind"] == "contracts"]
+    con_entries = [e for e in doc["files"] if e["kind"] == "contracts" and e["month"] == key]
     if len(con_entries) != 1:
         raise CorruptLandingError(f"{manifest} lists {len(con_entries)} contracts file(s) for {key}, expected 1")
     contracts = parse_contracts(_landed(manifest.parent, con_entries[0]))
-    bars = [parse_bars(_landed(manifest.parent, e)) for e in files if e["kind"] == "bars"]
-    bars = pl.concat(bars) if bars else parse_bars(b'{"requests":[]}')
     year, month = map(int, key.split("-"))
     first = dt.date(year, month, 1)
+    frames = []
+    for e in doc["files"]:
+        if e["kind"] != "bars":
+            continue
+        lo, hi = (dt.date.fromisoformat(x) for x in e["span"])
+        if not any(lo <= d <= hi for d in sessions):
+            continue
+        bars = parse_bars(_landed(manifest.parent, e))
+        in_month = (pl.col("date").dt.year() == year) & (pl.col("date").dt.month() == month)
+        stray = ~pl.col("date").is_between(lo, hi) | pl.col("date").is_null()
+        owns_strays = lo.year == year and lo.month == month
+        frames.append(bars.filter(in_month | (stray & pl.lit(owns_strays))))
+    bars = pl.concat(frames) if frames else parse_bars(b'{"requests":[]}')
     contracts = contracts.with_columns(pl.lit(first, pl.Date).alias("_first_day"))
     terms = contracts.unique("ticker", keep="first", maintain_order=True).select("ticker", *TERMS)
     bars = (bars.join(terms, on="ticker", how="left")
-            .with_columns(pl.col("date").is_in(sessions).alias("_session_ok")))
+            .with_columns(pl.col("date").is_in(sessions).fill_null(False).alias("_session_ok")))
     return contracts, bars
 
 
