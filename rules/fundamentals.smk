@@ -93,6 +93,8 @@ def fund_inputs(table, before, layer="bronze"):
     def files(wc):
         if table in ("splits", "corporate_actions") and not enabled("splits"):
             return []
+        if table == "ticker_changes" and not enabled("ticker_changes"):
+            return []
         year, month = int(wc.year), int(wc.month)
         out = []
         for y, m in _fund_months(year, month, before, available):
@@ -120,6 +122,7 @@ rule silver_fundamentals:
         short_volume=fund_inputs("short_volume", 0),
         splits=fund_inputs("splits", FILINGS_LOOKBACK_MONTHS),
         split_quarantine=fund_inputs("corporate_actions", FILINGS_LOOKBACK_MONTHS),
+        changes=fund_inputs("ticker_changes", FILINGS_LOOKBACK_MONTHS),
     output:
         silver=f"{ROOT}/silver/fundamentals_daily/{MONTH}/data.parquet",
     params:

@@ -192,3 +192,20 @@ def test_bronze_refuses_a_landing_file_that_changed(tmp_path):
         fu.build_bronze_year(2024, [w], "all", manifest, {fu.window_key(w): (out, tmp_path / "q.parquet",
                                                                              tmp_path / "r.json")})
     assert not out.exists()
+
+
+def test_a_rename_carries_filings_splits_and_short_interest_over():
+    sessions = [(D(2024, 3, 14), dt.datetime(2024, 3, 14, 20, tzinfo=UTC)),
+                (D(2024, 3, 15), dt.datetime(2024, 3, 15, 20, tzinfo=UTC))]
+    bars = pl.DataFrame({"ticker": ["OLD", "NEW"], "date": [D(2024, 3, 14), D(2024, 3, 15)], "close": [10.0, 5.0]})
+    fin = _fin([("OLD", dt.datetime(2024, 2, 1, 15, tzinfo=UTC), D(2023, 12, 31), D(2024, 2, 1), 50, 1, 100)])
+    splits = pl.DataFrame({"id": ["s"], "ticker": ["OLD"], "execution_date": [D(2024, 3, 14)],
+                           "split_from": [1.0], "split_to": [2.0]})
+    changes = pl.DataFrame({"composite_figi": ["BBG000000001"], "date": [D(2024, 3, 15)], "old_ticker": ["OLD"],
+                            "new_ticker": ["NEW"]})
+    out = fs.build(bars, fin, pl.DataFrame(schema=fu.SHORT_INTEREST_SCHEMA), pl.DataFrame(schema=fu.SHORT_VOLUME_SCHEMA),
+                   splits, None, sessions, changes)
+    assert out["ticker"].to_list() == ["NEW", "OLD"] and out["shares_outstanding"].to_list() == [200.0, 200.0]
+    without = fs.build(bars, fin, pl.DataFrame(schema=fu.SHORT_INTEREST_SCHEMA),
+                       pl.DataFrame(schema=fu.SHORT_VOLUME_SCHEMA), splits, None, sessions)
+    assert without["shares_outstanding"].to_list() == [None, 200.0]  # by ticker only

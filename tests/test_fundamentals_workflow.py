@@ -29,9 +29,9 @@ from workflow_helpers import run_workflow, write_config
 
 SEED, TICKERS, START, FIRST_END, END, SIM_END = 7, 150, "2024-01-02", "2024-03-27", "2024-03-28", "2024-04-30"
 # forced roles: SPEZ 2:1 split, HEMR 1:10 reverse split, QNLQ 1:3 split, HP an IPO, CKZW/BZV delisted,
-# MSPJ an ADR (no 10-Q). OCQ (renamed) is left out: filings are keyed by ticker (a documented limitation).
-UNIVERSE = ["SPEZ", "GJU", "HEMR", "HP", "CKZW", "QNLQ", "BZV", "CYO", "FLCND", "LMBL", "MSPJ"]
-TYPES = ["stocks_daily", "splits", "fundamentals"]
+# MSPJ an ADR (no 10-Q), OCQ renamed OFKA on 2024-02-22 (its filings carry over to the new symbol).
+UNIVERSE = ["SPEZ", "GJU", "HEMR", "HP", "CKZW", "QNLQ", "BZV", "CYO", "FLCND", "LMBL", "MSPJ", "OCQ", "OFKA"]
+TYPES = ["stocks_daily", "splits", "tickers", "ticker_changes", "fundamentals"]
 HISTORY_FROM = dt.date(2022, 10, 1)  # 15 months before the range
 
 
@@ -192,10 +192,10 @@ def expected(market, truth, silver):
     sym_sec = {s: j for s, (j, *_rest) in market.symbol_spans.items()}
     fin = truth["financials"].filter(pl.col("timeframe") == "quarterly").sort("acceptance_datetime")
     by_sec = {sid: g for (sid,), g in fin.partition_by("security_id", as_dict=True).items()}
-    si: dict[str, list] = {}
+    si: dict[int, list] = {}
     for ticker, day, value in truth["short_interest"].sort("settlement_date").select(
             "ticker", "settlement_date", "short_interest").iter_rows():
-        si.setdefault(ticker, []).append((market.session_index(day), day, value))
+        si.setdefault(sym_sec[ticker], []).append((market.session_index(day), day, value))  # by security
     sv = {(t, d): (r, v) for t, d, r, v in truth["short_volume"].select(
         "ticker", "date", "short_volume_ratio", "short_volume").iter_rows()}
     rows = []
@@ -216,7 +216,7 @@ def expected(market, truth, silver):
             last4 = usable.sort("end_date").tail(4)
             if last4.height == 4 and 260 <= (last4["end_date"][-1] - last4["end_date"][0]).days <= 290:
                 row["net_income_ttm"] = float(last4["net_income_loss"].sum())
-        published = [(d, v) for k, d, v in si.get(ticker, []) if k + 8 <= i]  # FINRA publishes ~7 sessions later
+        published = [(d, v) for k, d, v in si.get(j, []) if k + 8 <= i]  # FINRA publishes ~7 sessions later
         row["short_interest_settlement"], row["short_interest"] = published[-1] if published else (None, None)
         row["short_volume_ratio"], row["short_volume"] = sv[(ticker, day)]
         rows.append(row)
@@ -241,6 +241,9 @@ def test_silver_values_equal_those_recomputed_from_the_truth(silver, expected):
     for ticker in ("SPEZ", "HEMR", "QNLQ"):
         s = silver.filter(pl.col("ticker") == ticker)["shares_outstanding"].drop_nulls().unique()
         assert s.len() >= 2, ticker
+    # after the rename, OFKA's rows use OCQ's filings
+    renamed = silver.filter(pl.col("ticker") == "OFKA")
+    assert renamed.height > 10 and renamed["market_cap"].null_count() == 0
 
 
 def test_no_value_before_its_acceptance(silver, truth):

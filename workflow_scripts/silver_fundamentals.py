@@ -12,7 +12,7 @@ paths = lambda files: [Path(p) for p in files]  # noqa: E731
 try:
     rows = build_month(Path(smk.input.bars), paths(smk.input.financials), paths(smk.input.short_interest),
                        paths(smk.input.short_volume), paths(smk.input.splits), paths(smk.input.split_quarantine),
-                       list(smk.params.sessions), Path(smk.output.silver))
+                       list(smk.params.sessions), Path(smk.output.silver), paths(smk.input.changes))
 except Exception as exc:
     log.exception("silver fundamentals %04d-%02d failed", year, month)
     runtime.die(f"silver fundamentals {year:04d}-{month:02d}: {exc}")

@@ -23,10 +23,11 @@ Columns and formulas (quarterly filings only; the 10-K's annual result repeats i
     short_volume, total_volume (FINRA's), short_volume_ratio (vendor's percent, short/total x 100)
     filing_accepted, period_end: which filing the row uses (for audit; filing_accepted <= the close).
 
-Filings and short data are keyed by ticker: after a ticker change the old ticker's filings no longer
-match until the first filing under the new one (a known limitation). Splits come from bronze splits minus
-those silver's event validation quarantined (quarantine/corporate_actions); without `splits` in data_types
-no split adjustment is made.
+Filings, splits and short interest are matched to the bars by security, not ticker: with `ticker_changes`
+in data_types, a record under a ticker the security held then (acceptance day, execution date, settlement
+date) is keyed by the security's latest symbol (adjust.symbol_map), so a rename carries its filings over;
+without it, by ticker. Splits come from bronze splits minus those silver's event validation quarantined
+(quarantine/corporate_actions); without `splits` in data_types no split adjustment is made.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+
+from quantmini import adjust
 
 FILINGS_LOOKBACK_MONTHS = 15  # four quarters back + the longest filing lag
 SHORT_INTEREST_LOOKBACK_MONTHS = 1  # the latest published settlement is at most ~5 weeks old
@@ -55,75 +58,95 @@ def _read(files: list[Path], columns: list[str] | None = None) -> pl.DataFrame |
     return pl.concat(frames) if frames else None
 
 
-def quarterly_filings(fin: pl.DataFrame) -> pl.DataFrame:
-    """Long bronze financials -> one row per quarterly result: ticker, acceptance, period, shares, equity,
-    net income, and net_income_ttm (its own and the three previous quarters')."""
+def _assign(df: pl.DataFrame, symbols: pl.DataFrame, day: pl.Expr) -> pl.DataFrame:
+    """Add `security` (the latest symbol of the security whose ticker it was on `day`; adjust.symbol_map)."""
+    keep = df.columns
+    tmp = df.with_columns(day.alias("_sec_day"))
+    tmp = tmp.rename({"date": "_orig_date"}) if "date" in keep else tmp
+    tmp = adjust.assign_security(tmp.rename({"_sec_day": "date"}), symbols).drop("date")
+    return tmp.rename({"_orig_date": "date"}) if "date" in keep else tmp
+
+
+def quarterly_filings(fin: pl.DataFrame, symbols: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Long bronze financials -> one row per quarterly result: security, acceptance, period, shares, equity,
+    net income, and net_income_ttm (its own and the three previous quarters' of the same security)."""
     wide = (fin.filter((pl.col("timeframe") == "quarterly") & pl.col("field").is_in(list(FIELDS)))
             .group_by("ticker", "acceptance_datetime", "end_date", "filing_date")
-            .agg(*[pl.col("value").filter(pl.col("field") == f).first().alias(a) for f, a in FIELDS.items()])
-            .sort("ticker", "acceptance_datetime", "end_date"))
-    four = pl.col("end_date").shift(3).over("ticker")
+            .agg(*[pl.col("value").filter(pl.col("field") == f).first().alias(a) for f, a in FIELDS.items()]))
+    accepted_day = pl.col("acceptance_datetime").dt.convert_time_zone("America/New_York").dt.date()
+    wide = _assign(wide, _symbols(symbols), accepted_day).sort("security", "acceptance_datetime", "end_date")
+    four = pl.col("end_date").shift(3).over("security")
     span = (pl.col("end_date") - four).dt.total_days()
     return wide.with_columns(
         pl.when(span.is_between(260, 290))  # four consecutive quarters: the oldest ends 9 months earlier
-        .then(pl.col("net_income").rolling_sum(4).over("ticker")).alias("net_income_ttm"))
+        .then(pl.col("net_income").rolling_sum(4).over("security")).alias("net_income_ttm"))
 
 
-def split_multipliers(splits: pl.DataFrame | None, rejected: pl.DataFrame | None) -> pl.DataFrame:
-    """ticker, execution_date, cum: the product of split_to/split_from of the ticker's validated splits
-    up to and including that date."""
-    schema = {"ticker": pl.Utf8, "execution_date": pl.Date, "cum": pl.Float64}
+def _symbols(symbols: pl.DataFrame | None) -> pl.DataFrame:
+    return symbols if symbols is not None else adjust.symbol_map(pl.DataFrame())
+
+
+def split_multipliers(splits: pl.DataFrame | None, rejected: pl.DataFrame | None,
+                      symbols: pl.DataFrame | None = None) -> pl.DataFrame:
+    """security, execution_date, cum: the product of split_to/split_from of the security's validated
+    splits up to and including that date."""
+    schema = {"security": pl.Utf8, "execution_date": pl.Date, "cum": pl.Float64}
     if splits is None or splits.is_empty():
         return pl.DataFrame(schema=schema)
     if rejected is not None and not rejected.is_empty():
         splits = splits.join(rejected.filter(pl.col("event") == "split").select("id"), on="id", how="anti")
-    return (splits.unique("id").group_by("ticker", "execution_date")
+    splits = _assign(splits.unique("id"), _symbols(symbols), pl.col("execution_date"))
+    return (splits.group_by("security", "execution_date")
             .agg((pl.col("split_to") / pl.col("split_from")).product().alias("m"))
-            .sort("ticker", "execution_date")
-            .select("ticker", "execution_date", pl.col("m").cum_prod().over("ticker").alias("cum")))
+            .sort("security", "execution_date")
+            .select("security", "execution_date", pl.col("m").cum_prod().over("security").alias("cum")))
 
 
 def _cum_at(frame: pl.DataFrame, on: str, cums: pl.DataFrame, name: str) -> pl.DataFrame:
     """The split product as of `on` (1 before the first split)."""
     joined = frame.sort(on).join_asof(cums.rename({"execution_date": "_ex", "cum": name}).sort("_ex"),
-                                      left_on=on, right_on="_ex", by="ticker", strategy="backward",
+                                      left_on=on, right_on="_ex", by="security", strategy="backward",
                                       check_sortedness=False)  # sorted above
     return joined.drop("_ex").with_columns(pl.col(name).fill_null(1.0))
 
 
 def build(bars: pl.DataFrame, fin: pl.DataFrame, short_interest: pl.DataFrame, short_volume: pl.DataFrame,
           splits: pl.DataFrame | None, rejected: pl.DataFrame | None,
-          sessions: list[tuple[dt.date, dt.datetime]]) -> pl.DataFrame:
+          sessions: list[tuple[dt.date, dt.datetime]], changes: pl.DataFrame | None = None) -> pl.DataFrame:
     """The month's fundamentals_daily rows (OUT_SCHEMA), one per bar; see the module docstring."""
     cal = pl.DataFrame({"date": [d for d, _ in sessions], "_close_utc": [c for _, c in sessions]},
                        schema={"date": pl.Date, "_close_utc": pl.Datetime("us", "UTC")}).with_row_index("_k")
-    rows = (bars.select("ticker", "date", "close").join(cal, on="date", how="left"))
+    symbols = adjust.symbol_map(changes if changes is not None else pl.DataFrame())
+    rows = adjust.assign_security(bars.select("ticker", "date", "close"), symbols).join(cal, on="date", how="left")
     if rows["_close_utc"].null_count():
         bad = rows.filter(pl.col("_close_utc").is_null())["date"][0]
         raise ValueError(f"bar dated {bad} is not a session of the month")
-    filings = quarterly_filings(fin).rename({"end_date": "period_end", "acceptance_datetime": "filing_accepted"})
+    filings = (quarterly_filings(fin, symbols).drop("ticker")
+               .rename({"end_date": "period_end", "acceptance_datetime": "filing_accepted"}))
     rows = rows.sort("_close_utc").join_asof(filings.sort("filing_accepted"), left_on="_close_utc",
-                                             right_on="filing_accepted", by="ticker", strategy="backward",
+                                             right_on="filing_accepted", by="security", strategy="backward",
                                              check_sortedness=False)
-    cums = split_multipliers(splits, rejected)
+    cums = split_multipliers(splits, rejected, symbols)
     rows = _cum_at(_cum_at(rows, "date", cums, "_cum_t"), "filing_date", cums, "_cum_f")
     shares = pl.col("shares") * pl.col("_cum_t") / pl.col("_cum_f")
     cap = pl.col("close") * pl.col("shares_outstanding")
     rows = rows.with_columns(shares.alias("shares_outstanding")).with_columns(cap.alias("market_cap"))
     rows = rows.with_columns((pl.col("book_equity") / pl.col("market_cap")).alias("book_to_market"),
                              (pl.col("net_income_ttm") / pl.col("market_cap")).alias("earnings_yield"))
-    si = (short_interest.join(cal.select(pl.col("date").alias("settlement_date"), "_k"), on="settlement_date")
+    si = (_assign(short_interest, symbols, pl.col("settlement_date"))
+          .join(cal.select(pl.col("date").alias("settlement_date"), "_k"), on="settlement_date")
           .with_columns((pl.col("_k") + SHORT_INTEREST_LAG_SESSIONS).alias("_k"))
-          .select("ticker", "_k", "short_interest", "days_to_cover",
+          .select("security", "_k", "short_interest", "days_to_cover",
                   pl.col("settlement_date").alias("short_interest_settlement")).sort("_k"))
-    rows = rows.sort("_k").join_asof(si, on="_k", by="ticker", strategy="backward", check_sortedness=False)
+    rows = rows.sort("_k").join_asof(si, on="_k", by="security", strategy="backward", check_sortedness=False)
     rows = rows.join(short_volume.select("ticker", "date", "short_volume", "total_volume", "short_volume_ratio"),
                      on=["ticker", "date"], how="left")
     return rows.select(list(OUT_SCHEMA)).cast(OUT_SCHEMA).sort("ticker", "date")
 
 
 def build_month(bars_file: Path, fin_files: list[Path], si_files: list[Path], sv_files: list[Path],
-                split_files: list[Path], rejected_files: list[Path], sessions: list[list[str]], out: Path) -> int:
+                split_files: list[Path], rejected_files: list[Path], sessions: list[list[str]], out: Path,
+                change_files: list[Path] = ()) -> int:
     """Read the month's inputs, build, write atomically; return the row count."""
     from quantmini.parquet_io import write_parquet
 
@@ -137,6 +160,7 @@ def build_month(bars_file: Path, fin_files: list[Path], si_files: list[Path], sv
     splits = _read(split_files)
     rejected = _read(rejected_files, ["event", "id"])
     days = [(dt.date.fromisoformat(d), dt.datetime.fromisoformat(c)) for d, c in sessions]
-    result = build(bars, fin, si, sv, splits, rejected, days)
+    changes = _read(list(change_files), ["composite_figi", "date", "old_ticker", "new_ticker"])
+    result = build(bars, fin, si, sv, splits, rejected, days, changes.unique() if changes is not None else None)
     write_parquet(result, out)
     return result.height
