@@ -4,12 +4,10 @@
 #
 # One landing job and one bronze job per YEAR for the three tables (a job costs a Python start-up),
 # writing month partitions bronze/<table>/year=YYYY/month=MM/. Financials also cover the
-# HISTORY_MONTHS before the range (silver looks back to them); the range's first year's jobs hold them. params.windows (each month's date window)
-# makes the current year stale when `end` moves on; landing chunks are immutable, so a rerun downloads
-# only the days no chunk holds. Silver is one job per month, depending only on the bronze it reads;
-# closed months' inputs are `ancient`, so a closed month never rebuilds.
-import datetime as _dt
-
+# HISTORY_MONTHS before the range (silver looks back to them); the range's first year's jobs hold them.
+# params.windows (each month's date window) makes the current year stale when `end` moves on; landing
+# chunks are immutable, so a rerun downloads only the days no chunk holds. Silver is one job per month,
+# depending only on the bronze it reads; closed months' inputs are `ancient`, so they never rebuild.
 from quantmini import calendar as _qm_calendar
 from quantmini.fundamentals import TABLES as FUND_TABLES
 from quantmini.fundamentals import history_months as _fund_history
@@ -98,8 +96,8 @@ def fund_inputs(table, before, layer="bronze"):
         year, month = int(wc.year), int(wc.month)
         out = []
         for y, m in _fund_months(year, month, before, available):
-            path = (f"{ROOT}/quarantine/corporate_actions/year={y:04d}/month={m:02d}/data.parquet"
-                    if table == "corporate_actions" else f"{ROOT}/bronze/{table}/year={y:04d}/month={m:02d}/data.parquet")
+            layer = "quarantine" if table == "corporate_actions" else "bronze"
+            path = f"{ROOT}/{layer}/{table}/year={y:04d}/month={m:02d}/data.parquet"
             out.append(path if (y, m) == max(PARTITIONS) else ancient(path))
         return out
 

@@ -158,11 +158,11 @@ def land_year(lake: LakePaths, year: int, windows: list[dict], manifest: Path, o
             chain = [*chain, path]
         plan.append((w, chain))
     _land_files(opts, todo, listing=True)
-    entries = []
+    entries, root = [], manifest.parent.parent.parent  # landing/
     for w, chain in plan:
         for f in chain:
             data = f.read_bytes()
-            entries.append({"table": w["table"], "month": window_key(w), "file": str(f.relative_to(manifest.parent.parent.parent)),
+            entries.append({"table": w["table"], "month": window_key(w), "file": str(f.relative_to(root)),
                             "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
     doc = {"dtype": DTYPE, "year": year, "windows": windows, "files": entries}
     atomic.write_text(manifest, json.dumps(doc, indent=1) + "\n")

@@ -4,8 +4,8 @@
 Everything is a pure function of the market: per-security constants come from `_rng(seed, 350)`, each
 calendar quarter's draws from `_rng(seed, 352, quarter)`, each settlement session's from
 `_rng(seed, 360, session offset)`, short volume from session-major (session x security) draws of
-`_rng(seed, 370)` and `_rng(seed, 371)`. Quarters are counted from eight quarters before the market's start, so history is
-prefix-stable: extending `end` only appends filings and sessions.
+`_rng(seed, 370)` and `_rng(seed, 371)`. Quarters are counted from eight quarters before the market's
+start, so history is prefix-stable: extending `end` only appends filings and sessions.
 
 Financials (common stocks only; ETFs file no 10-Q): calendar quarters, labelled by each company's fiscal
 year end (December, March, June or September). A quarter is filed 25-60 days after its end, accepted by
@@ -267,15 +267,16 @@ class Fundamentals:
         sort = req.get_choice("sort", "period_of_report_date", ("filing_date", "period_of_report_date"))
         timeframe = req.params.get("timeframe")
         if timeframe and timeframe not in ("annual", "quarterly", "ttm"):
-            raise bad_request(req, f"The parameter 'timeframe' must be one of annual, quarterly, ttm, got '{timeframe}'")
+            raise bad_request(req, "The parameter 'timeframe' must be one of annual, quarterly, ttm, "
+                                   f"got '{timeframe}'")
         rows = [dict(r, period_of_report_date=r["end_date"], ticker=r["_ticker"]) for r in self.filings]
         rows = filter_rows(req, rows, {"ticker": "str", "cik": "str", "filing_date": "date",
                                        "period_of_report_date": "date", "timeframe": "str"})
         key = "end_date" if sort == "period_of_report_date" else "filing_date"
         rows.sort(key=lambda r: (r[key], r["cik"], r["timeframe"], r["acceptance_datetime"]), reverse=order == "desc")
         chunk, next_url = page(req, rows, limit)
-        results = [{k: v for k, v in r.items() if not k.startswith("_") and k not in ("period_of_report_date", "ticker")}
-                   for r in chunk]
+        hidden = ("period_of_report_date", "ticker")  # filter keys, not served
+        results = [{k: v for k, v in r.items() if not k.startswith("_") and k not in hidden} for r in chunk]
         payload = {"count": len(results), "request_id": req.request_id, "results": results, "status": "OK"}
         if next_url:
             payload["next_url"] = next_url
