@@ -91,3 +91,14 @@ def test_sim_conventions():
     assert occ_ticker("AAPL", dt.date(2021, 11, 19), "call", 85) == "O:AAPL211119C00085000"
     assert occ_ticker("X", dt.date(2025, 1, 17), "put", 2.5) == "O:X250117P00002500"
     assert strike_step([3, 10, 50, 200, 900]).tolist() == [0.5, 1.0, 2.5, 5.0, 10.0]
+
+
+def test_options_without_underlyings_stops_with_one_line(tmp_path):
+    from workflow_helpers import run_workflow, write_config
+
+    write_config(tmp_path, data_types=["stocks_daily", "options_daily"], options={"underlyings": []})
+    proc = run_workflow(tmp_path, None, "bronze", check=False, extra=("-n",))
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("quantmini:")]
+    assert lines == ["quantmini: config: options.underlyings: empty, but data_types has options_daily "
+                     "(list the underlyings)"]

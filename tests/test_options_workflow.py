@@ -16,9 +16,15 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import parse_qsl
 
+import httpx
 import numpy as np
 import polars as pl
 import pytest
+
+from quantmini.calendar import sessions
+from quantmini.corporate_actions import ClientOptions
+from quantmini.lake import LakePaths
+from quantmini.options_daily import land_year
 
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.options import RATE, OptionsMarket, bsm_price
@@ -89,6 +95,17 @@ def run(tmp_path_factory):
         run_workflow(work, sim.url, *silver_targets(out.lake))
         out.timings["next session"] = time.monotonic() - t0
         out.update = sim.requests()[len(out.first) + len(out.noop):]
+        # landing again in-process (as an edited rule script or a forced rerun would): nothing is downloaded
+        seen = len(sim.requests())
+        out.reland = land_year(LakePaths(out.lake), 2025, {(2025, 1): sessions(START, "2025-01-31"),
+                                                           (2025, 2): sessions("2025-02-01", END)},
+                               UNDERLYINGS, tmp / "manifest.json", ClientOptions(base_url=sim.url, api_key=None))
+        out.reland_requests = sim.requests()[seen:]
+        # the endpoint's `expired` semantics, asked directly
+        with httpx.Client(base_url=sim.url) as client:
+            out.listings = {flag: client.get("/v3/reference/options/contracts", params={
+                "underlying_ticker": "OYN", "as_of": "2025-01-31", "expired": flag, "limit": 1000}).json()
+                for flag in ("true", "false")}
     print("timings:", {k: round(v, 1) for k, v in out.timings.items()})
     return out
 
@@ -256,6 +273,23 @@ def test_greeks_match_finite_differences_of_the_simulators_pricer(silver):
 
 
 # ------------------------------------------------------------------------------------------ incremental
+def test_landing_again_downloads_nothing(run):
+    assert run.reland == {"contracts_files": 0, "bars_files": 0, "bar_requests": 0}
+    assert run.reland_requests == []
+
+
+def test_expired_flag_lists_only_expired_or_only_unexpired(run, om, market):
+    as_of = dt.date(2025, 1, 31)
+    expired = [r["expiration_date"] for r in run.listings["true"]["results"]]
+    live = [r["expiration_date"] for r in run.listings["false"]["results"]]
+    assert expired and live
+    assert all(e < as_of.isoformat() for e in expired) and all(e >= as_of.isoformat() for e in live)
+    i = market.session_index(as_of)
+    want = om.contracts.filter((pl.col("underlying") == "OYN") & (pl.col("list_session") <= i))
+    got = {r["ticker"] for r in run.listings["true"]["results"] + run.listings["false"]["results"]}
+    assert got == set(want["ticker"].to_list())
+
+
 def test_second_run_does_nothing(run):
     assert run.noop == []
     assert "Nothing to be done" in run.noop_output

@@ -154,6 +154,8 @@ def land_year(lake: LakePaths, year: int, months: dict[tuple[int, int], list[dt.
     run (a contract's months in one request). Returns what was downloaded now: contracts_files,
     bars_files, bar_requests.
     """
+    if not underlyings:
+        raise ValueError("options.underlyings is empty: list the tickers whose options to land")
     tag = digest(underlyings)
     plan = YearLanding(lake, year, tuple((ym, tuple(sorted(days))) for ym, days in sorted(months.items())), tag)
     runs = session_runs(plan.sessions, plan.covered())
@@ -161,17 +163,13 @@ def land_year(lake: LakePaths, year: int, months: dict[tuple[int, int], list[dt.
     contracts_todo = [(plan.contracts_file(ym, d), DTYPE, [f"{ym[0]:04d}-{ym[1]:02d}-01", d.isoformat()],
                        contracts_requests(underlyings, d, dt.date(ym[0], ym[1], 1)))
                       for ym, d in sorted(wanted) if not plan.contracts_file(ym, d).exists()]
-    if underlyings:
-        _land_files(opts, contracts_todo, listing=True)
+    _land_files(opts, contracts_todo, listing=True)
     bars_todo = []
     n_requests = 0
     for run in runs:
         lo, hi = run[0], run[-1]
-        if underlyings:
-            listed = pl.concat([parse_contracts(read_landing(plan.contracts_file(ym, d)))
-                                for ym, d in plan.listings_for(run)])
-        else:
-            listed = _empty_contracts()
+        listed = pl.concat([parse_contracts(read_landing(plan.contracts_file(ym, d)))
+                            for ym, d in plan.listings_for(run)])
         tickers = listed.filter(pl.col("expiration") >= lo)["ticker"].unique().sort().to_list()
         reqs = bars_requests(tickers, lo, hi)
         n_requests += len(reqs)
