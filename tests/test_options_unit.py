@@ -102,3 +102,41 @@ def test_options_without_underlyings_stops_with_one_line(tmp_path):
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("quantmini:")]
     assert lines == ["quantmini: config: options.underlyings: empty, but data_types has options_daily "
                      "(list the underlyings)"]
+
+
+def _get(endpoints, params: dict) -> dict:
+    from urllib.parse import urlencode
+
+    from quantmini.sim.asgi import Request
+
+    req = Request("GET", "/v3/reference/options/contracts", urlencode(params), {"host": "sim"}, "http", None,
+                  {k: str(v) for k, v in params.items()})
+    return json.loads(endpoints.contracts(req).body)
+
+
+def test_sim_contracts_endpoint_filters_and_paging():
+    from urllib.parse import parse_qsl, urlsplit
+
+    from quantmini.sim.market import Market, MarketConfig
+    from quantmini.sim.options import OptionsEndpoints
+
+    ep = OptionsEndpoints(Market(MarketConfig(seed=7, n_tickers=20, start="2025-01-02", end="2025-03-31")))
+    base = {"underlying_ticker": "OYN", "as_of": "2025-02-28", "limit": 1000}
+    rows = _get(ep, base)["results"]
+    assert rows and all(r["expiration_date"] >= "2025-02-28" and r["underlying_ticker"] == "OYN" for r in rows)
+    assert [r["ticker"] for r in rows] == sorted(r["ticker"] for r in rows)  # sort=ticker, order=asc
+    puts = _get(ep, {**base, "contract_type": "put", "strike_price.gte": 20})["results"]
+    assert puts and all(r["contract_type"] == "put" and r["strike_price"] >= 20 for r in puts)
+    assert len(puts) == sum(r["contract_type"] == "put" and r["strike_price"] >= 20 for r in rows)
+    only = _get(ep, {**base, "expiration_date": "2025-03-21"})["results"]
+    assert only and {r["expiration_date"] for r in only} == {"2025-03-21"}
+    # paging: limit 7, follow next_url's cursor (never re-sending the filters) until the end
+    got, page = [], _get(ep, {**base, "limit": 7})
+    while True:
+        got += page["results"]
+        if "next_url" not in page:
+            break
+        cursor = dict(parse_qsl(urlsplit(page["next_url"]).query))
+        assert set(cursor) == {"cursor"}
+        page = _get(ep, cursor)
+    assert [r["ticker"] for r in got] == [r["ticker"] for r in rows]
