@@ -97,8 +97,9 @@ def kill_during(work: Path, api_url: str, watch: list[Path], delay: float, timeo
     before = snapshot(watch)
     env = {k: v for k, v in os.environ.items() if k not in ("MASSIVE_API_KEY", "POLYGON_API_KEY")}
     env["QUANTMINI_API_URL"] = api_url
-    proc = subprocess.Popen(snakemake_cmd(work, *TARGETS), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    out = open(work / "killed-run.log", "w")  # noqa: SIM115 -- closed below
+    proc = subprocess.Popen(snakemake_cmd(work, *TARGETS), env=env, stdout=out, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     t0 = time.monotonic()
     started = None
     while time.monotonic() - t0 < timeout:
@@ -113,6 +114,9 @@ def kill_during(work: Path, api_url: str, watch: list[Path], delay: float, timeo
     if not finished:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    out.close()
+    if finished and os.environ.get("CRASH_DEBUG"):
+        print((work / "killed-run.log").read_text()[-3000:])
     return -1.0 if finished or started is None else time.monotonic() - started
 
 

@@ -159,17 +159,17 @@ def test_start_after_end_stops_before_any_job(copy):
     assert lake_hashes(copy / "lake") == before
 
 
-def test_unknown_ticker_in_universe_is_named_before_any_job(copy, reference_lake):
-    lake = copy / "lake"
-    before = lake_hashes(lake)
+def test_unknown_ticker_in_universe_is_named_before_any_job(reference_lake, tmp_path):
+    """A first run with a mistyped ticker: one line naming it, nothing written. (A run with nothing to
+    do never asks: Snakemake runs no onstart then, and no data changes.)"""
     real = read_bronze(reference_lake.lake)["ticker"][0]
-    cfg = yaml.safe_load((copy / "config.yaml").read_text())
-    (copy / "config.yaml").write_text(yaml.safe_dump({**cfg, "universe": [real, "ZZZQX", "APPLE"]}))
+    write_config(tmp_path, **{**reference_lake.cfg, "universe": [real, "ZZZQX", "APPLE"]})
     with reference_sim() as sim:
-        proc = run_workflow(copy, sim.url, *R["targets"], env_extra={"MASSIVE_API_KEY": R["key"]}, check=False)
+        proc = run_workflow(tmp_path, sim.url, *R["targets"], env_extra={"MASSIVE_API_KEY": R["key"]}, check=False)
+        asked = {r["path"] for r in sim.requests()}
     line = one_line(proc, "universe: unknown ticker(s) ZZZQX, APPLE:")
-    assert real not in line
-    assert lake_hashes(lake) == before
+    assert real not in line and asked == {"/v3/reference/tickers"}, asked
+    assert not [p for p in (tmp_path / "lake").rglob("*") if p.is_file()], "a refused run wrote to the lake"
 
 
 def test_read_only_data_root_is_one_line_and_nothing_changes(copy):

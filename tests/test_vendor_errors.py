@@ -65,7 +65,7 @@ def test_validation_reports_count_them(reference_lake, market):
 
 def test_doubtful_splits_are_quarantined_reported_and_not_applied(reference_lake, market):
     bogus = in_range(market.bogus_splits(), "execution_date")
-    assert {"duplicate", "absurd_ratio", "not_in_bars", "ratio_mismatch"} <= set(bogus["reason"])
+    assert {"duplicate", "absurd_ratio", "ratio_mismatch"} <= set(bogus["reason"])  # not_in_bars: in March
     lake = reference_lake.lake
     q = pl.concat([pl.read_parquet(f) for f in (lake / "quarantine/corporate_actions").rglob("*.parquet")])
     key = ["ticker", "execution_date", "split_from", "split_to"]
