@@ -69,7 +69,8 @@ def run(tmp_path_factory):
     out = SimpleNamespace(lake=lake, timings={})
     cfg = dict(start=START, data_types=["stocks_daily", "news", "ticker_details"],
                universe_filter={"types": ["CS"]}, news={"page_limit": 40})
-    with SimProcess(tickers=TICKERS, seed=SEED, start=START, end=SIM_END, request_log=str(tmp / "requests.jsonl")) as sim:
+    log = str(tmp / "requests.jsonl")
+    with SimProcess(tickers=TICKERS, seed=SEED, start=START, end=SIM_END, request_log=log) as sim:
         write_config(work, end=FIRST_END, **cfg)
         t0 = time.monotonic()
         run_workflow(work, sim.url, *targets(lake))
@@ -94,6 +95,11 @@ def run(tmp_path_factory):
 def read(lake: Path, layer: str, dtype: str, name: str = "data") -> pl.DataFrame:
     files = [lake / layer / dtype / part(y, m) / f"{name}.parquet" for y, m in MONTHS]
     return pl.concat([pl.read_parquet(f) for f in files])
+
+
+def landed(folder: Path) -> dict:
+    """The first landing document of a month folder, parsed."""
+    return orjson.loads(gzip.decompress(next(folder.glob("*.json.gz")).read_bytes()))
 
 
 def query(r: dict) -> dict:
@@ -128,7 +134,8 @@ def test_bronze_article_tickers_equal_truth(run, truth):
     assert pairs.columns == ["article_id", "ticker", "sentiment", "sentiment_reasoning", "published_utc"]
     key = ["article_id", "ticker"]
     assert pairs.sort(key).equals(truth.pairs.sort(key))
-    assert pairs["sentiment"].null_count() > 0 and set(pairs["sentiment"].drop_nulls()) == {"positive", "neutral", "negative"}
+    assert pairs["sentiment"].null_count() > 0
+    assert set(pairs["sentiment"].drop_nulls()) == {"positive", "neutral", "negative"}
     assert (pairs.group_by("article_id").len()["len"] > 1).any(), "no article about several tickers"
 
 
@@ -150,7 +157,8 @@ def expected_news_daily(market, truth) -> pl.DataFrame:
     for article_id, ticker, sentiment, _, published in truth.pairs.iter_rows():
         acc.setdefault((ticker, session_of(published)), []).append((article_id, score[sentiment]))
     cs = market.securities().filter(pl.col("type") == "CS")["security_id"]
-    bars = market.daily_raw().filter(pl.col("security_id").is_in(cs.to_list()) & pl.col("date").is_between(days[0], days[-1]))
+    bars = market.daily_raw().filter(pl.col("security_id").is_in(cs.to_list())
+                                     & pl.col("date").is_between(days[0], days[-1]))
     rows = []
     for ticker, day in bars.select("ticker", "date").iter_rows():
         items = acc.get((ticker, day), [])
@@ -180,7 +188,8 @@ def test_no_look_ahead(run, truth):
     days = [d.date() for d in xc.get_calendar("XNYS").sessions_in_range("2024-01-02", END)]
     closes = {d: xnys_close(d) for d in days}
     following = dict(zip(days, days[1:]))
-    counts = {(t, d): n for t, d, n in read(run.lake, "silver", "news_daily").select("ticker", "date", "news_count").iter_rows()}
+    silver = read(run.lake, "silver", "news_daily").select("ticker", "date", "news_count")
+    counts = {(t, d): n for t, d, n in silver.iter_rows()}
     seen = 0
     for ticker, published in truth.pairs.select("ticker", "published_utc").iter_rows():
         d = published.astimezone(ny).date()
@@ -266,7 +275,7 @@ def test_closed_month_never_rebuilds(run):
 # ------------------------------------------------------------------------------------------ shapes
 def test_served_shapes_match_the_openapi_examples(run, fixtures_dir):
     example = json.loads((fixtures_dir / "openapi_examples/v2/reference/news.json").read_text())["results"][0]
-    doc = orjson.loads(gzip.decompress(next((run.lake / "landing/news" / part(2024, 1)).glob("*.json.gz")).read_bytes()))
+    doc = landed(run.lake / "landing/news" / part(2024, 1))
     served = [a for r in doc["requests"] for p in r["pages"] for a in p["results"]]
     required = {"id", "publisher", "title", "author", "published_utc", "article_url", "tickers"}
     for a in served:
@@ -276,7 +285,7 @@ def test_served_shapes_match_the_openapi_examples(run, fixtures_dir):
             assert set(i) == set(example["insights"][0])
     assert any("insights" in a for a in served) and any("amp_url" in a for a in served)
     details_example = json.loads((fixtures_dir / "openapi_examples/v3/reference/tickers/_ticker_.json").read_text())
-    doc = orjson.loads(gzip.decompress(next((run.lake / "landing/ticker_details" / part(2024, 1)).glob("*.json.gz")).read_bytes()))
+    doc = landed(run.lake / "landing/ticker_details" / part(2024, 1))
     results = [p["results"] for r in doc["requests"] for p in r["pages"]]
     assert results and all(set(r) >= set(details_example["results"]) for r in results)
     assert all(set(r) - set(details_example["results"]) <= {"delisted_utc", "last_updated_utc"} for r in results)

@@ -283,7 +283,8 @@ def build_news_year(year: int, windows: list[NewsWindow], universe, manifest: Pa
         a_clean, a_bad, a_rep = validate_rows(articles.with_columns(*window), ArticlesBronze,
                                               sort_by=["published_utc", "id"])
         pairs = pairs.with_columns(*window, pl.col("article_id").is_in(a_clean["id"]).alias("_article_valid"))
-        t_clean, t_bad, t_rep = validate_rows(pairs, ArticleTickersBronze, sort_by=["published_utc", "article_id", "ticker"])
+        t_clean, t_bad, t_rep = validate_rows(pairs, ArticleTickersBronze,
+                                              sort_by=["published_utc", "article_id", "ticker"])
         report = {"dtype": "news", "partition": w.key, "window": [_iso(w.lo), _iso(w.hi)],
                   "articles_served": served_rows, **a_rep,
                   "article_tickers": t_rep, "ok": a_rep["ok"] and t_rep["ok"]}
@@ -298,7 +299,8 @@ def build_news_year(year: int, windows: list[NewsWindow], universe, manifest: Pa
         write_parquet(t_bad, out["quarantine_article_tickers"])
         atomic.write_text(out["report"], json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
         if a_bad.height or t_bad.height:
-            log.warning("news %s: %d article(s), %d pair(s) quarantined", report["partition"], a_bad.height, t_bad.height)
+            log.warning("news %s: %d article(s), %d pair(s) quarantined", report["partition"], a_bad.height,
+                        t_bad.height)
     return [b[-1] for b in built]
 
 

@@ -93,7 +93,8 @@ def land_details_year(lake: LakePaths, year: int, months: list[dict], universe, 
         data = f.read_bytes()
         entries.append({"month": key, "snapshot_date": snap.isoformat(), "file": str(f.relative_to(manifest.parent)),
                         "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
-    atomic.write_text(manifest, json.dumps({"dtype": "ticker_details", "year": year, "files": entries}, indent=1) + "\n")
+    doc = {"dtype": "ticker_details", "year": year, "files": entries}
+    atomic.write_text(manifest, json.dumps(doc, indent=1) + "\n")
     return len(todo)
 
 

@@ -230,7 +230,8 @@ class News:
         lo_t = dt.datetime.fromisoformat(lo.replace("Z", "+00:00")) if lo else None
         if b.get("gt") and (lo_t is None or b["gt"] >= lo):
             lo_t = dt.datetime.fromisoformat(b["gt"].replace("Z", "+00:00"))
-        hi_t = dt.datetime.fromisoformat((hi or b.get("lt", "")).replace("Z", "+00:00")) if (hi or b.get("lt")) else None
+        hi_s = hi or b.get("lt")
+        hi_t = dt.datetime.fromisoformat(hi_s.replace("Z", "+00:00")) if hi_s else None
         candidates = self.articles(lo_t, None if hi_t is None else hi_t + dt.timedelta(seconds=1))
         checks = {"gte": lambda s, v: s >= v, "gt": lambda s, v: s > v, "lte": lambda s, v: s <= v,
                   "lt": lambda s, v: s < v, "eq": lambda s, v: s == v}
