@@ -140,3 +140,43 @@ def test_sim_contracts_endpoint_filters_and_paging():
         assert set(cursor) == {"cursor"}
         page = _get(ep, cursor)
     assert [r["ticker"] for r in got] == [r["ticker"] for r in rows]
+
+
+def test_month_tables_split_a_multi_month_document_and_keep_strays(tmp_path, fixtures_dir):
+    import gzip
+    import hashlib
+
+    from quantmini.options_daily import month_tables
+
+    contracts = json.loads((fixtures_dir / CONTRACTS).read_bytes())
+    for row in contracts["results"]:
+        row.pop("additional_underlyings", None)
+    ny_midnight = {"2021-09-23": 1632369600000, "2021-10-04": 1633320000000, "2021-11-01": 1635739200000}
+    bars = {"status": "OK", "results": [{"o": 1.0, "h": 1.0, "l": 1.0, "c": 1.0, "v": 1, "vw": 1.0, "n": 1, "t": t}
+                                        for t in ny_midnight.values()]}
+    path = "/v2/aggs/ticker/O:AAPL211119C00085000/range/1/day/2021-09-23/2021-10-05"
+    files = {"c9.json.gz": _doc("/v3/reference/options/contracts", json.dumps(contracts).encode()),
+             "c10.json.gz": _doc("/v3/reference/options/contracts", json.dumps(contracts).encode()),
+             "bars.json.gz": _doc(path, json.dumps(bars).encode())}
+    entries = []
+    for name, doc in files.items():
+        raw = gzip.compress(doc)
+        (tmp_path / name).write_bytes(raw)
+        kind, month = {"c9.json.gz": ("contracts", "2021-09"), "c10.json.gz": ("contracts", "2021-10"),
+                       "bars.json.gz": ("bars", None)}[name]
+        entry = {"kind": kind, "month": month, "file": name, "sha256": hashlib.sha256(raw).hexdigest()}
+        if kind == "bars":
+            entry["span"] = ["2021-09-23", "2021-10-05"]
+        entries.append(entry)
+    sep = [dt.date(2021, 9, 23), dt.date(2021, 9, 24)]
+    oct_ = [dt.date(2021, 10, 4), dt.date(2021, 10, 5)]
+    manifest = tmp_path / "_manifest.json"
+    manifest.write_text(json.dumps({"months": {"2021-09": [d.isoformat() for d in sep],
+                                               "2021-10": [d.isoformat() for d in oct_]}, "files": entries}))
+    _, september = month_tables(manifest, "2021-09", sep)
+    _, october = month_tables(manifest, "2021-10", oct_)
+    # September: its bar and the stray (2021-11-01, outside the document's months), flagged for quarantine
+    assert september.sort("date")["date"].to_list() == [dt.date(2021, 9, 23), dt.date(2021, 11, 1)]
+    assert september.sort("date")["_session_ok"].to_list() == [True, False]
+    assert october["date"].to_list() == [dt.date(2021, 10, 4)] and october["_session_ok"].to_list() == [True]
+    assert september["strike"].to_list() == [85.0, 85.0]  # terms joined from the month's listing

@@ -270,11 +270,13 @@ def _landed(manifest_dir: Path, entry: dict) -> bytes:
         raise _corrupt(f"corrupt landing file {path}", exc) from None
 
 
-def month_tables(manifest: Path, key: str, sessions: list[dt.date]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def month_tables(manifest: Path, key: str, sessions: list[dt.date],
+                 cache: dict[str, pl.DataFrame] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(contracts, bars with terms and the helper columns the checks read) of one month of the manifest.
 
     A bars document spans sessions of several months: the month takes its rows dated in its calendar
-    month, and the first month of the span also takes rows dated outside the span (to quarantine them).
+    month, and the first month of the span also takes rows dated outside the span's months (to
+    quarantine them: nothing is dropped unseen).
     """
     from quantmini.bronze import CorruptLandingError
 
@@ -287,6 +289,7 @@ def month_tables(manifest: Path, key: str, sessions: list[dt.date]) -> tuple[pl.
     contracts = parse_contracts(_landed(manifest.parent, con_entries[0]))
     year, month = map(int, key.split("-"))
     first = dt.date(year, month, 1)
+    cache = {} if cache is None else cache
     frames = []
     for e in doc["files"]:
         if e["kind"] != "bars":
@@ -294,9 +297,13 @@ def month_tables(manifest: Path, key: str, sessions: list[dt.date]) -> tuple[pl.
         lo, hi = (dt.date.fromisoformat(x) for x in e["span"])
         if not any(lo <= d <= hi for d in sessions):
             continue
-        bars = parse_bars(_landed(manifest.parent, e))
+        if e["file"] not in cache:  # a document spanning months is parsed once per job
+            cache[e["file"]] = parse_bars(_landed(manifest.parent, e))
+        bars = cache[e["file"]]
         in_month = (pl.col("date").dt.year() == year) & (pl.col("date").dt.month() == month)
-        stray = ~pl.col("date").is_between(lo, hi) | pl.col("date").is_null()
+        months_lo = dt.date(lo.year, lo.month, 1)
+        months_hi = dt.date(hi.year + (hi.month == 12), hi.month % 12 + 1, 1) - dt.timedelta(days=1)
+        stray = ~pl.col("date").is_between(months_lo, months_hi) | pl.col("date").is_null()
         owns_strays = lo.year == year and lo.month == month
         frames.append(bars.filter(in_month | (stray & pl.lit(owns_strays))))
     bars = pl.concat(frames) if frames else parse_bars(b'{"requests":[]}')
@@ -320,8 +327,9 @@ def build_bronze_year(months: dict[str, list[dt.date]], manifest: Path,
     from quantmini.validation import validate_rows
 
     built = []
+    cache: dict[str, pl.DataFrame] = {}
     for key, sessions in sorted(months.items()):
-        contracts, bars = month_tables(manifest, key, sessions)
+        contracts, bars = month_tables(manifest, key, sessions, cache)
         c_clean, c_bad, c_rep = validate_rows(contracts, OptionsContractsBronze, sort_by=["ticker"])
         b_clean, b_bad, b_rep = validate_rows(bars, OptionsDailyBronze, sort_by=["ticker", "date"])
         seen = set(b_clean["date"].unique().to_list())
