@@ -138,3 +138,26 @@ def test_sim_news_is_deterministic_and_prefix_stable():
     assert a_short.height > 20 and a_short.equals(a_long) and p_short.equals(p_long)
     assert long.truth()[0].equals(again.truth()[0]) and long.truth()[1].equals(again.truth()[1])
     assert a_long["id"].is_unique().all()
+
+
+def test_first_session_of_a_month_asks_the_previous_months_tail_and_the_new_month(tmp_path):
+    from quantmini.lake import LakePaths
+
+    lake = LakePaths(tmp_path)
+    before = news.news_windows([(2024, 1)], ts("2023-12-29T21:00:00Z"), ts("2024-01-31T21:00:00Z"))
+    todo, _ = news.plan_chunks(lake, before)
+    assert [t[2] for t in todo] == [["2023-12-29T21:00:01Z", "2024-01-31T21:00:01Z"]]
+    for path, *_ in todo:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"landed")
+    after = news.news_windows([(2024, 1), (2024, 2)], ts("2023-12-29T21:00:00Z"), ts("2024-02-01T21:00:00Z"))
+    todo, chains = news.plan_chunks(lake, after, limit=1000)
+    assert [t[3][0][1] for t in todo] == [
+        {"published_utc.gte": "2024-01-31T21:00:01Z", "published_utc.lt": "2024-02-01T00:00:00Z", "order": "asc",
+         "sort": "published_utc", "limit": "1000"},
+        {"published_utc.gte": "2024-02-01T00:00:00Z", "published_utc.lt": "2024-02-01T21:00:01Z", "order": "asc",
+         "sort": "published_utc", "limit": "1000"},
+    ]
+    assert [p.name for p in chains["2024-01"]] == ["20231229T210001Z_20240131T210001Z.json.gz",
+                                                  "20240131T210001Z_20240201T000000Z.json.gz"]
+    assert news.plan_chunks(lake, before)[0] == []  # a rerun of the earlier range downloads nothing

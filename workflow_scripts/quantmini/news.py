@@ -153,12 +153,8 @@ def chunk_request(lo: dt.datetime, hi: dt.datetime, limit: int) -> tuple[str, di
                   "sort": "published_utc", "limit": str(limit)}
 
 
-def land_news_year(lake: LakePaths, year: int, windows: list[NewsWindow], manifest: Path, opts,
-                   limit: int = PAGE_LIMIT) -> int:
-    """Land the year's month windows: fetch only what no landed chunk covers; write the manifest;
-    return the number of chunks downloaded now."""
-    from quantmini.corporate_actions import _land_files  # the shared "one client, write each file" loop
-
+def plan_chunks(lake: LakePaths, windows: list[NewsWindow], limit: int = PAGE_LIMIT) -> tuple[list, dict]:
+    """(chunks to download: (file, dtype, window, requests); per month, its chain of chunk files)."""
     todo, chains = [], {}
     for w in windows:
         folder = lake.landing_dir("news", w.year, w.month)
@@ -168,6 +164,16 @@ def land_news_year(lake: LakePaths, year: int, windows: list[NewsWindow], manife
             todo.append((path, "news", [_iso(cur), _iso(w.hi)], [chunk_request(cur, w.hi, limit)]))
             chain.append(path)
         chains[w.key] = chain
+    return todo, chains
+
+
+def land_news_year(lake: LakePaths, year: int, windows: list[NewsWindow], manifest: Path, opts,
+                   limit: int = PAGE_LIMIT) -> int:
+    """Land the year's month windows: fetch only what no landed chunk covers; write the manifest;
+    return the number of chunks downloaded now."""
+    from quantmini.corporate_actions import _land_files  # the shared "one client, write each file" loop
+
+    todo, chains = plan_chunks(lake, windows, limit)
     _land_files(opts, todo, listing=True)
     entries = []
     for w in windows:
