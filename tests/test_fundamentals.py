@@ -209,3 +209,20 @@ def test_a_rename_carries_filings_splits_and_short_interest_over():
     without = fs.build(bars, fin, pl.DataFrame(schema=fu.SHORT_INTEREST_SCHEMA),
                        pl.DataFrame(schema=fu.SHORT_VOLUME_SCHEMA), splits, None, sessions)
     assert without["shares_outstanding"].to_list() == [None, 200.0]  # by ticker only
+
+
+def test_parsers_read_the_vendor_examples(fixtures_dir):
+    import json
+
+    ex = json.loads((fixtures_dir / "openapi_examples/vX/reference/financials.json").read_text())
+    result = ex["results"][0]
+    df = fu.parse_financials(ex["results"])
+    fields = {(s, f): v["value"] for s, stmt in result["financials"].items() for f, v in stmt.items()}
+    assert df.height == len(fields) > 40  # the example has no `tickers`: one row each, ticker null
+    assert {(s, f): v for s, f, v in df.select("statement", "field", "value").iter_rows()} == fields
+    assert df["end_date"].unique().to_list() == [D(2022, 4, 3)] and df["fiscal_year"].unique().to_list() == [2022]
+    for table, name in (("short_interest", "short-interest"), ("short_volume", "short-volume")):
+        rows = json.loads((fixtures_dir / f"openapi_examples/stocks/v1/{name}.json").read_text())["results"]
+        parsed = fu.parse(table, rows)
+        assert parsed.height == 1 and parsed["_unparsed"].to_list() == [""]
+        assert parsed.drop("_unparsed").null_count().sum_horizontal().item() == 0, table
