@@ -149,7 +149,7 @@ def test_sim_prices_with_its_known_vols(truth):
 # ------------------------------------------------------------------------------------------ bronze
 def test_contracts_listing_equals_truth_both_expired_and_not(run, om, market):
     bronze = read_parts(run.lake, "bronze", "options_contracts")
-    for month_dir, as_of in (("year=2025/month=01", dt.date(2025, 1, 31)), ("year=2025/month=02", dt.date(2025, 2, 18))):
+    for month_dir, as_of in ((MONTHS[0], dt.date(2025, 1, 31)), (MONTHS[1], dt.date(2025, 2, 18))):
         got = pl.read_parquet(run.lake / "bronze/options_contracts" / month_dir / "data.parquet")
         first = dt.date(as_of.year, as_of.month, 1)
         i = market.session_index(as_of)
@@ -187,7 +187,8 @@ def test_split_ends_the_bars_of_contracts_spanning_it(run, market, om):
     bronze = read_parts(run.lake, "bronze", "options_daily").filter(pl.col("underlying") == "UKUL")
     j = int(np.flatnonzero(market.sym0 == "UKUL")[0])
     split_day = market.sessions[int(market.spl.idx[market.spl.sec == j][0])]
-    listed_before = bronze.group_by("ticker").agg(pl.col("date").min().alias("first"), pl.col("date").max().alias("last"))
+    listed_before = bronze.group_by("ticker").agg(pl.col("date").min().alias("first"),
+                                                  pl.col("date").max().alias("last"))
     spanning = listed_before.filter(pl.col("first") < split_day)
     assert spanning.height and (spanning["last"] < split_day).all()
     # contracts listed after the split (the April expiry, listed late February) trade at the new price
@@ -320,7 +321,8 @@ def test_one_session_update_requests_only_that_session(run, om, market):
 def test_first_build_requests(run, om, market):
     contracts, bars = options_requests(run.first)
     # one listing pair (expired false / true) per underlying and month, as of the month's last session
-    pairs = [(q["as_of"], q["underlying_ticker"], q["expired"]) for q in (dict(parse_qsl(r["query"])) for r in contracts)]
+    queries = [dict(parse_qsl(r["query"])) for r in contracts]
+    pairs = [(q["as_of"], q["underlying_ticker"], q["expired"]) for q in queries]
     assert sorted(pairs) == sorted((d, u, e) for d in ("2025-01-31", FIRST_END) for u in UNDERLYINGS
                                    for e in ("false", "true"))
     # one bar request per contract over the whole range (a contract's two months in one request)

@@ -110,7 +110,8 @@ class YearLanding:
         return self.lake.landing_file(DTYPE, ym[0], ym[1], f"contracts_{as_of.isoformat()}_{self.tag}.json.gz")
 
     def bars_file(self, lo: dt.date, hi: dt.date) -> Path:
-        return self.lake.landing_year_dir(DTYPE, self.year) / f"bars_{lo.isoformat()}_{hi.isoformat()}_{self.tag}.json.gz"
+        name = f"bars_{lo.isoformat()}_{hi.isoformat()}_{self.tag}.json.gz"
+        return self.lake.landing_year_dir(DTYPE, self.year) / name
 
     def bars_files(self) -> list[tuple[dt.date, dt.date, Path]]:
         """Landed bars documents of this set of underlyings whose span meets the year's sessions."""

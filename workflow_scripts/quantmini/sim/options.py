@@ -174,7 +174,7 @@ class OptionsMarket:
         days = pl.Series(m.session_days).cast(pl.Date)
         return df.with_columns(
             pl.lit(SHARES_PER_CONTRACT, pl.Int64).alias("shares_per_contract"),
-            days.gather(df["list_session"]).alias("list_date") if df.height else pl.lit(None, pl.Date).alias("list_date"),
+            (days.gather(df["list_session"]) if df.height else pl.lit(None, pl.Date)).alias("list_date"),
         )
 
     @cached_property
@@ -302,7 +302,8 @@ class OptionsMarket:
         f = pl.concat(frames).join(con.select(pl.col("_row").cast(pl.Int64).alias("contract"), "ticker", "underlying",
                                               "contract_type", "strike", "expiration"), on="contract", how="inner")
         days = pl.Series(self.m.session_days).cast(pl.Date)
-        return f.with_columns(days.gather(f["session"]).alias("date"), pl.lit(RATE).alias("rate")).sort("ticker", "date")
+        f = f.with_columns(days.gather(f["session"]).alias("date"), pl.lit(RATE).alias("rate"))
+        return f.sort("ticker", "date")
 
     # ------------------------------------------------------------------ listing (the reference endpoint)
     def listed_as_of(self, i: int) -> pl.DataFrame:
@@ -393,6 +394,7 @@ class OptionsEndpoints:
             cursor = encode_cursor({"adjusted": str(adjusted).lower(), "limit": str(limit), "sort": order})
             nxt = str(int(t[rest[0]]))
             new_from, new_to = (nxt, end) if order == "asc" else (start, nxt)
-            payload["next_url"] = f"{req.base_url}/v2/aggs/ticker/{ticker}/range/1/day/{new_from}/{new_to}?cursor={cursor}"
+            payload["next_url"] = (f"{req.base_url}/v2/aggs/ticker/{ticker}/range/1/day/{new_from}/{new_to}"
+                                   f"?cursor={cursor}")
         payload["count"] = payload["resultsCount"]
         return json_response(payload)
