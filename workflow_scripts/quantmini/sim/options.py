@@ -398,3 +398,21 @@ class OptionsEndpoints:
                                    f"?cursor={cursor}")
         payload["count"] = payload["resultsCount"]
         return json_response(payload)
+
+
+def export_truth(market: Market, out_dir) -> list:
+    """Write the options ground truth as Parquet: options_contracts (every listed contract) and
+    options_daily (every contract-session with its known sigma, q, r, unrounded price and served bar)."""
+    from pathlib import Path
+
+    from quantmini.atomic import atomic_path
+
+    om = OptionsMarket.of(market)
+    frames = {"options_contracts": om.contracts, "options_daily": om.truth_frame()}
+    paths = []
+    for name, frame in frames.items():
+        path = Path(out_dir) / f"{name}.parquet"
+        with atomic_path(path) as tmp:
+            frame.write_parquet(tmp)
+        paths.append(path)
+    return paths
