@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
 
         for path in export_news(market, args.out):
             print(path)
+        from quantmini.sim.options import export_truth as export_options
+
+        for path in export_options(market, args.out):
+            print(path)
         return 0
     from quantmini.sim.server import ServeOptions, serve
 
