@@ -82,6 +82,9 @@ def prepare(lake: Path, phase: str, rng: random.Random) -> tuple[list[Path], str
     if phase == "download":
         month = rng.choice(months)
         shutil.rmtree(lake / "landing/stocks_daily" / month, ignore_errors=True)
+        # a missing landing manifest alone reruns nothing (Snakemake treats a missing input of an
+        # up-to-date output as removed on purpose): the month's bronze goes too
+        (lake / "bronze/stocks_daily" / month / "data.parquet").unlink()
         return [lake / "landing/stocks_daily"], f"landing stocks_daily {month}"
     if phase == "parquet":
         picked = rng.sample(months, k=min(2, len(months)))
