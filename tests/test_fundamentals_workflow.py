@@ -29,9 +29,11 @@ from workflow_helpers import run_workflow, write_config
 
 SEED, TICKERS, START, FIRST_END, END, SIM_END = 7, 150, "2024-01-02", "2024-03-27", "2024-03-28", "2024-04-30"
 # forced roles: SPEZ 2:1 split, HEMR 1:10 reverse split, QNLQ 1:3 split, HP an IPO, CKZW/BZV delisted,
-# MSPJ an ADR (no 10-Q), OCQ renamed OFKA on 2024-02-22 (its filings carry over to the new symbol).
-UNIVERSE = ["SPEZ", "GJU", "HEMR", "HP", "CKZW", "QNLQ", "BZV", "CYO", "FLCND", "LMBL", "MSPJ", "OCQ", "OFKA"]
-TYPES = ["stocks_daily", "splits", "tickers", "ticker_changes", "fundamentals"]
+# MSPJ an ADR (no 10-Q). OCQ (renamed OFKA) is left out to keep within the test budget: without
+# ticker_changes (and the tickers snapshots it needs: 8 more jobs) silver matches by ticker; the rename
+# carry-over is unit-tested (test_fundamentals.py) and runs in the demo build.
+UNIVERSE = ["SPEZ", "GJU", "HEMR", "HP", "CKZW", "QNLQ", "BZV", "CYO", "FLCND", "LMBL", "MSPJ"]
+TYPES = ["stocks_daily", "splits", "fundamentals"]
 HISTORY_FROM = dt.date(2022, 10, 1)  # 15 months before the range
 
 
@@ -241,9 +243,6 @@ def test_silver_values_equal_those_recomputed_from_the_truth(silver, expected):
     for ticker in ("SPEZ", "HEMR", "QNLQ"):
         s = silver.filter(pl.col("ticker") == ticker)["shares_outstanding"].drop_nulls().unique()
         assert s.len() >= 2, ticker
-    # after the rename, OFKA's rows use OCQ's filings
-    renamed = silver.filter(pl.col("ticker") == "OFKA")
-    assert renamed.height > 10 and renamed["market_cap"].null_count() == 0
 
 
 def test_no_value_before_its_acceptance(silver, truth):
