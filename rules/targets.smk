@@ -28,3 +28,13 @@ rule silver:
 rule gold:
     input:
         gold_targets(),
+
+
+# One target per data type, `ingest_<type>`: its bronze partitions (what `quantmini ingest --type` builds).
+for _dtype in sorted(TARGETS):
+
+    rule:
+        name:
+            f"ingest_{_dtype}"
+        input:
+            TARGETS[_dtype] if enabled(_dtype) else [],

@@ -100,7 +100,7 @@ def test_status_and_query(ingested, truth, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (("ingest", "-t", "stocks_minute"), "unknown data type 'stocks_minute'"),
+    (("ingest", "-t", "stocks_hourly"), "unknown data type 'stocks_hourly'"),
     (("ingest", "-s", "2024-02-30"), "'2024-02-30' is not a YYYY-MM-DD date"),
     (("ingest", "-s", "2024-03-01", "-e", "2024-02-01"), "start (2024-03-01) is after end (2024-02-01)"),
     (("ingest", "--max-concurrent", "0"), "'0' must be >= 1"),

@@ -19,7 +19,12 @@ from quantmini import config as qm_config
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 PROFILE = REPO / "profiles" / "default" / "config.yaml"
-DATA_TYPES = ("stocks_daily", "splits", "dividends", "ticker_changes", "tickers", "news", "ticker_details")
+def _schema_types() -> tuple[str, ...]:
+    """Every data type the workflow knows: the config schema's enum (one list for config and CLI)."""
+    return tuple(yaml.safe_load(qm_config.SCHEMA_PATH.read_text())["properties"]["data_types"]["items"]["enum"])
+
+
+DATA_TYPES = _schema_types()
 LAYERS = ("bronze", "silver", "gold", "all")
 
 
@@ -107,13 +112,6 @@ def _profile() -> dict:
     return yaml.safe_load(PROFILE.read_text()) or {}
 
 
-def bronze_files(root: str, types: list[str], start: dt.date, end: dt.date) -> list[str]:
-    from quantmini.lake import LakePaths  # knows the types whose partition holds several tables (news)
-
-    lake = LakePaths(root)
-    return [str(lake.bronze(t, y, m)) for t in types for (y, m) in calendar.month_sessions(start, end)]
-
-
 def run_snakemake(targets: list[str], *, configfile: str | None, overrides: dict, cores: int | None,
                   forcerun: list[str] = (), dry_run: bool = False) -> None:
     """Build `targets` with Snakemake's Python API in this directory; raise on failure."""
@@ -186,9 +184,8 @@ def ingest(args, forcerun: list[str] = ()) -> int:
     types = types or list(base["data_types"])
     overrides["data_types"] = [t for t in DATA_TYPES if t in set(base["data_types"]) | set(types)]
     cfg = load_config(args.config, overrides)
-    start, end = qm_config.resolve_range(cfg)
     root = cfg["data_root"]
-    targets = bronze_files(root, types, start, end) + ([] if args.to == "bronze" else [args.to])
+    targets = [f"ingest_{t}" for t in types] + ([] if args.to == "bronze" else [args.to])  # rules/targets.smk
     started, t0 = dt.datetime.now().astimezone(), time.time()
     error, locked = None, False
     try:
