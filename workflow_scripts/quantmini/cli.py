@@ -13,7 +13,6 @@ from pathlib import Path
 
 import yaml
 
-from quantmini import calendar
 from quantmini import config as qm_config
 
 REPO = Path(__file__).resolve().parents[2]
