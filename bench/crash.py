@@ -14,7 +14,7 @@
 Prints per kill the phase, the moment (s after the phase started), what the next run did, and totals.
 
 Measured 2026-11-26 (2 shared cores), `--kills 20 --tickers 20 --end 2025-03-31` (Jan-Mar 2025, every
-type, silver with Alpha158, gold; simulator at 150 ms latency): 20 kills (7 in downloads, 7 in
+type, silver with Alpha158, gold; simulator at 150 ms latency): 20 kills (8 in downloads, 6 in
 bronze/silver Parquet writes, 6 in gold writes, 0.03-1.0 s into the phase), 0 partial files among
 272-287 checked after each kill, 20 of 20 lakes identical to the uninterrupted build after one normal
 run; uninterrupted build 24.4 s, healing run median 7.7 s (max 14.4 s).
