@@ -23,7 +23,7 @@ except qm_config.ConfigError as exc:
     qm_runtime.die(str(exc))
 
 qm_runtime.check_writable(config["data_root"])
-qm_runtime.clear_stale_lock()
+KILLED_RUN = qm_runtime.clear_stale_lock()  # a killed run left locks (and maybe temporary files)
 
 LAKE = LakePaths(config["data_root"])
 ROOT = config["data_root"]
@@ -61,7 +61,8 @@ GOLD_TARGETS = {}  # data type -> its gold outputs
 
 onstart:
     qm_runtime.record_run()
-    qm_runtime.sweep_temp_files(config["data_root"])
+    if KILLED_RUN:  # only then: walking a big lake on every run would cost seconds
+        qm_runtime.sweep_temp_files(config["data_root"])
     qm_runtime.start_api(config)
     qm_runtime.check_universe(config, PARTITIONS[min(PARTITIONS)].sessions[0].isoformat())
 

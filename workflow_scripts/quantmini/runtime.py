@@ -120,8 +120,9 @@ SWEPT_DIRS = ("landing", "bronze", "silver", "gold", "quarantine", "reports")
 def sweep_temp_files(data_root: str | os.PathLike) -> int:
     """Remove the temporary files (`.<name>.<random>.tmp`, see atomic.atomic_path) a killed run left.
 
-    Called once the run holds the workflow lock, so no other workflow run is writing them; never a
-    final name, only hidden *.tmp files under the layers. Returns how many were removed.
+    Called once the run holds the workflow lock, after a killed run's stale lock was cleared, so no
+    other workflow run is writing them; never a final name, only hidden *.tmp files under the layers.
+    Returns how many were removed.
     """
     removed = 0
     for sub in SWEPT_DIRS:
