@@ -18,12 +18,19 @@ def _in_window(column: str) -> pl.Expr:
     return pl.col(column).is_between(pl.col("_lo"), pl.col("_hi")).fill_null(False)
 
 
+def _all_parsed(cls, data: pa.PolarsData) -> pl.LazyFrame:
+    return data.lazyframe.select(pl.col("_unparsed").fill_null("") == "")
+
+
+# The check's name is the function's: pandera pops `name=` from an inherited check's kwargs when the first
+# subclass builds its schema, so later subclasses would report the bare method name instead.
+_all_parsed.__name__ = "dates are YYYY-MM-DD (UTC times ISO 8601)"
+
+
 class _Parsed(pa.DataFrameModel):
     """Every date/time text of the row parsed (`_unparsed` lists the fields that did not)."""
 
-    @pa.dataframe_check(name="dates are YYYY-MM-DD (UTC times ISO 8601)")
-    def parsed(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("_unparsed").fill_null("") == "")
+    parsed = pa.dataframe_check(_all_parsed)
 
 
 class SplitsBronze(_Parsed):
