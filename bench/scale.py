@@ -3,6 +3,8 @@ simulated US market, then time a no-op run and a one-session daily update.
 
 Run: uv run python bench/scale.py                         # 12,000 tickers, 2020-01-02 .. last session
      uv run python bench/scale.py --tickers 2000 --start 2025-01-02 --out bench/out/scale-small
+     uv run python bench/scale.py --tickers 50 --start 2025-01-02 --config config/config.yaml \
+         --out bench/out/demo    # the demo lake, every data type: its daily update's requests per type
 
 The simulator runs as its own process (as the vendor would, but here it shares the 2 cores); the
 workflow reaches it through QUANTMINI_API_URL. The lake is first built to the session before the last,
@@ -127,10 +129,35 @@ def du(path: Path) -> int:
 
 
 def write_config(workdir: Path, args, end: dt.date) -> None:
-    cfg = {"data_root": str(workdir / "lake"), "source": "sim", "start": args.start, "end": end.isoformat(),
-           "universe": "all", "data_types": TYPES, "alpha158": True, "max_concurrency": args.concurrency,
-           "retries": 8}
+    cfg = {"universe": "all", "data_types": TYPES, "alpha158": True, "retries": 8}
+    if args.config:  # e.g. config/config.yaml: the demo's data types, options underlyings, minute set...
+        cfg = yaml.safe_load(args.config.read_text())
+        cfg.pop("sim", None)
+    cfg.update({"data_root": str(workdir / "lake"), "source": "sim", "start": args.start, "end": end.isoformat(),
+                "max_concurrency": args.concurrency})
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def request_type(path: str) -> str:
+    """The data type a simulator request serves (for the update's request count per type)."""
+    parts = path.strip("/").split("/")
+    if path.startswith("/v2/aggs/grouped"):
+        return "stocks_daily"
+    if path.startswith("/v2/aggs/ticker/"):
+        option = parts[3].startswith("O:")
+        minute = len(parts) > 6 and parts[6] == "minute"
+        return ("options" if option else "stocks") + ("_minute" if minute else "_daily")
+    if path.startswith("/v3/reference/options/contracts"):
+        return "options_daily"
+    if path.startswith("/v3/reference/tickers/"):
+        return "ticker_details"
+    if path.startswith("/vX/reference/tickers/"):
+        return "ticker_changes"
+    if path.startswith(("/vX/reference/financials", "/stocks/v1/short-")):
+        return "fundamentals"
+    names = {"/v3/reference/tickers": "tickers", "/v3/reference/splits": "splits",
+             "/v3/reference/dividends": "dividends", "/v2/reference/news": "news"}
+    return names.get(path.rstrip("/"), path)
 
 
 def main() -> None:
@@ -142,6 +169,8 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--concurrency", type=int, default=10)
     ap.add_argument("--keep", action="store_true", help="reuse an existing lake under --out (skip nothing, just resume)")
+    ap.add_argument("--config", type=Path, default=None,
+                    help="take data types and type settings from this config (e.g. config/config.yaml: the demo)")
     args = ap.parse_args()
 
     final = calendar.to_date(args.end) if args.end else calendar.last_completed_session()
@@ -189,8 +218,8 @@ def main() -> None:
         reqs = sim.requests()[n_before:]
         by_path: dict[str, int] = {}
         for r in reqs:
-            key = r["path"].split("/")[1:4]
-            by_path["/".join(key)] = by_path.get("/".join(key), 0) + 1
+            key = request_type(r["path"])
+            by_path[key] = by_path.get(key, 0) + 1
         result["update"] = {"wall_s": round(wall, 1), "peak_tree_rss_gb": round(peak / 2**30, 2),
                             "requests": len(reqs), "requests_by_path": by_path}
         print(f"  daily update ({before} -> {final}) {wall:.1f} s through gold, {len(reqs)} requests {by_path}, "
