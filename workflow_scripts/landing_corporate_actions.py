@@ -4,7 +4,6 @@ named after what they hold; only the files not landed yet are downloaded)."""
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.client import resolve_api_key
 from quantmini.corporate_actions import ClientOptions, Window, land_listing_year, land_ticker_changes_year
 from quantmini.lake import LakePaths
 
@@ -22,10 +21,7 @@ def paths(files) -> list[Path]:
 
 
 try:
-    opts = ClientOptions(
-        base_url=runtime.api_url(cfg), api_key=resolve_api_key(), max_concurrency=cfg["max_concurrency"],
-        rate_per_minute=cfg["rate_limit_per_minute"], retries=cfg["retries"], verify=runtime.api_verify(),
-    )
+    opts = ClientOptions.from_config(cfg)
     if dtype == "ticker_changes":
         previous = paths(getattr(smk.input, "previous", []))
         figis = land_ticker_changes_year(lake, year, windows, paths(smk.input.snapshots),

@@ -7,7 +7,6 @@ from pathlib import Path
 import polars as pl
 
 from quantmini import minute, runtime
-from quantmini.client import resolve_api_key
 from quantmini.corporate_actions import ClientOptions
 from quantmini.lake import LakePaths
 
@@ -22,10 +21,7 @@ try:
         pairs = minute.select_options(pl.read_parquet(smk.input.options), daily, smk.params.per_stock)
     else:
         pairs = minute.select_stocks(daily, smk.params.stocks)
-    opts = ClientOptions(
-        base_url=runtime.api_url(cfg), api_key=resolve_api_key(), max_concurrency=cfg["max_concurrency"],
-        rate_per_minute=cfg["rate_limit_per_minute"], retries=cfg["retries"], verify=runtime.api_verify(),
-    )
+    opts = ClientOptions.from_config(cfg)
     fetched = minute.land_month(dtype, LakePaths(cfg["data_root"]), year, month, sessions, pairs,
                                 Path(smk.output.manifest), opts)
 except Exception as exc:  # one line for the user; the key never reaches a message (see client)

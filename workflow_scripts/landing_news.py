@@ -3,7 +3,6 @@
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.client import resolve_api_key
 from quantmini.corporate_actions import ClientOptions
 from quantmini.lake import LakePaths
 from quantmini.news import NewsWindow, land_news_year
@@ -14,10 +13,7 @@ cfg = smk.config
 year = int(smk.wildcards.year)
 windows = [NewsWindow.from_params(p) for p in smk.params.windows]
 try:
-    opts = ClientOptions(
-        base_url=runtime.api_url(cfg), api_key=resolve_api_key(), max_concurrency=cfg["max_concurrency"],
-        rate_per_minute=cfg["rate_limit_per_minute"], retries=cfg["retries"], verify=runtime.api_verify(),
-    )
+    opts = ClientOptions.from_config(cfg)
     fetched = land_news_year(LakePaths(cfg["data_root"]), year, windows, Path(smk.output.manifest), opts,
                              limit=int(smk.params.limit))
 except Exception as exc:  # one line for the user; the key never reaches a message (see client)

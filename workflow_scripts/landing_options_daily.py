@@ -5,7 +5,6 @@ import datetime as dt
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.client import resolve_api_key
 from quantmini.corporate_actions import ClientOptions
 from quantmini.lake import LakePaths
 from quantmini.options_daily import land_year
@@ -16,10 +15,7 @@ cfg = smk.config
 year = int(smk.wildcards.year)
 months = {tuple(map(int, k.split("-"))): [dt.date.fromisoformat(s) for s in v] for k, v in smk.params.months.items()}
 try:
-    opts = ClientOptions(
-        base_url=runtime.api_url(cfg), api_key=resolve_api_key(), max_concurrency=cfg["max_concurrency"],
-        rate_per_minute=cfg["rate_limit_per_minute"], retries=cfg["retries"], verify=runtime.api_verify(),
-    )
+    opts = ClientOptions.from_config(cfg)
     done = land_year(LakePaths(cfg["data_root"]), year, months, list(smk.params.underlyings),
                      Path(smk.output.manifest), opts)
 except Exception as exc:  # one line for the user; the key never reaches a message (see client)

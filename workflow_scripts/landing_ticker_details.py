@@ -4,7 +4,6 @@ date has no file yet are requested)."""
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.client import resolve_api_key
 from quantmini.corporate_actions import ClientOptions
 from quantmini.lake import LakePaths
 from quantmini.ticker_details import land_details_year
@@ -14,10 +13,7 @@ log = runtime.job_logging(smk.log[0] if smk.log else None)
 cfg = smk.config
 year = int(smk.wildcards.year)
 try:
-    opts = ClientOptions(
-        base_url=runtime.api_url(cfg), api_key=resolve_api_key(), max_concurrency=cfg["max_concurrency"],
-        rate_per_minute=cfg["rate_limit_per_minute"], retries=cfg["retries"], verify=runtime.api_verify(),
-    )
+    opts = ClientOptions.from_config(cfg)
     fetched = land_details_year(LakePaths(cfg["data_root"]), year, smk.params.months, smk.params.universe,
                                 Path(smk.output.manifest), opts)
 except Exception as exc:  # one line for the user; the key never reaches a message (see client)

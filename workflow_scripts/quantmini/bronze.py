@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import json
 import logging
 import zlib
@@ -34,6 +35,22 @@ def read_landing(path: Path) -> bytes:
         raise CorruptLandingError(f"landing file missing: {path} ({REFETCH})") from None
     except (OSError, EOFError, zlib.error) as exc:
         raise CorruptLandingError(f"corrupt landing file {path}: {exc}; {REFETCH}") from None
+
+
+def read_listed_landing(path: Path, sha256: str) -> bytes:
+    """A landing file a manifest lists, decompressed, after checking it is the file the manifest recorded."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CorruptLandingError(f"landing file missing: {path} (rerun the landing rule)") from None
+    if hashlib.sha256(raw).hexdigest() != sha256:
+        raise CorruptLandingError(f"landing file {path} does not match its manifest; delete both to download again")
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CorruptLandingError(f"corrupt landing file {path}: {first}; delete it and its manifest to download "
+                                  "again") from None
 
 
 def load_stocks_daily_month(lake: LakePaths, days: list[dt.date]) -> pl.DataFrame:

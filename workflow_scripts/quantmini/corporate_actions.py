@@ -49,8 +49,8 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from quantmini import atomic
-from quantmini.client import PolygonClient
+from quantmini import atomic, runtime
+from quantmini.client import PolygonClient, resolve_api_key
 from quantmini.lake import LakePaths
 
 log = logging.getLogger("quantmini.corporate_actions")
@@ -195,6 +195,13 @@ class ClientOptions:
     rate_per_minute: float | None = None
     retries: int = 8
     verify: bool | str = True
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> ClientOptions:
+        """The run's client settings: endpoint and TLS from the environment, key from MASSIVE/POLYGON_API_KEY,
+        limits from the validated config (what every landing job uses)."""
+        return cls(base_url=runtime.api_url(cfg), api_key=resolve_api_key(), max_concurrency=cfg["max_concurrency"],
+                   rate_per_minute=cfg["rate_limit_per_minute"], retries=cfg["retries"], verify=runtime.api_verify())
 
 
 Landed = tuple[Path, str, list[str], list[Request]]  # file, dtype, window, requests
@@ -441,21 +448,14 @@ def _read_landing(path: Path) -> bytes:
 
 def _landed(manifest: Path, kind: str, month: str | None = None) -> bytes:
     """The landing file of `kind` (and month) the manifest lists, checked against its recorded sha256."""
-    from quantmini.bronze import CorruptLandingError
+    from quantmini.bronze import CorruptLandingError, read_listed_landing
 
     doc = json.loads(manifest.read_text())
     entry = next((e for e in doc["files"] if e["kind"] == kind and e.get("month") == month), None)
     if entry is None:
         what = f"{kind} landing file" + (f" for {month}" if month else "")
         raise CorruptLandingError(f"{manifest} lists no {what} (rerun the landing rule)")
-    path = manifest.parent / entry["file"]
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise CorruptLandingError(f"landing file missing: {path} (rerun the landing rule)") from None
-    if hashlib.sha256(raw).hexdigest() != entry["sha256"]:
-        raise CorruptLandingError(f"landing file {path} does not match its manifest; delete both to download again")
-    return _read_landing(path)
+    return read_listed_landing(manifest.parent / entry["file"], entry["sha256"])
 
 
 def load_year(dtype: str, manifest: Path, windows: list[Window]) -> list[tuple[pl.DataFrame, dt.date, dt.date]]:

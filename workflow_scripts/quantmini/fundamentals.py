@@ -301,19 +301,9 @@ def parse(table: str, results: list[dict]) -> pl.DataFrame:
 # ------------------------------------------------------------------------------------------ bronze
 def _landed(manifest_doc: dict, root: Path, key: str) -> list[bytes]:
     """The month's chunk files the manifest lists, each checked against its sha256."""
-    from quantmini.bronze import read_landing
+    from quantmini.bronze import read_listed_landing
 
-    out = []
-    for entry in (e for e in manifest_doc["files"] if e["month"] == key):
-        path = root / entry["file"]
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise _corrupt(f"landing file missing: {path} (rerun the landing rule)") from None
-        if hashlib.sha256(raw).hexdigest() != entry["sha256"]:
-            raise _corrupt(f"landing file {path} does not match its manifest; delete both to download again")
-        out.append(read_landing(path))
-    return out
+    return [read_listed_landing(root / e["file"], e["sha256"]) for e in manifest_doc["files"] if e["month"] == key]
 
 
 def in_universe(df: pl.DataFrame, universe: str | list[str]) -> pl.DataFrame:

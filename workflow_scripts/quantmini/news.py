@@ -245,20 +245,10 @@ def in_universe(articles: pl.DataFrame, pairs: pl.DataFrame, universe) -> tuple[
 
 # ------------------------------------------------------------------------------------------ bronze
 def _landed(manifest: Path, month: str) -> list[bytes]:
-    from quantmini.bronze import CorruptLandingError, read_landing
+    from quantmini.bronze import read_listed_landing
 
     doc = json.loads(manifest.read_text())
-    out = []
-    for e in (e for e in doc["files"] if e["month"] == month):
-        path = manifest.parent / e["file"]
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise CorruptLandingError(f"landing file missing: {path} (rerun the landing rule)") from None
-        if hashlib.sha256(raw).hexdigest() != e["sha256"]:
-            raise CorruptLandingError(f"landing file {path} does not match its manifest; delete both to download again")
-        out.append(read_landing(path))
-    return out
+    return [read_listed_landing(manifest.parent / e["file"], e["sha256"]) for e in doc["files"] if e["month"] == month]
 
 
 def build_news_year(year: int, windows: list[NewsWindow], universe, manifest: Path,

@@ -256,19 +256,9 @@ def parse_bars(doc: bytes) -> pl.DataFrame:
 
 # ------------------------------------------------------------------------------------------ bronze
 def _landed(manifest_dir: Path, entry: dict) -> bytes:
-    from quantmini.bronze import CorruptLandingError
+    from quantmini.bronze import read_listed_landing
 
-    path = manifest_dir / entry["file"]
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise CorruptLandingError(f"landing file missing: {path} (rerun the landing rule)") from None
-    if hashlib.sha256(raw).hexdigest() != entry["sha256"]:
-        raise CorruptLandingError(f"landing file {path} does not match its manifest; delete both to download again")
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError) as exc:
-        raise _corrupt(f"corrupt landing file {path}", exc) from None
+    return read_listed_landing(manifest_dir / entry["file"], entry["sha256"])
 
 
 def month_tables(manifest: Path, key: str, sessions: list[dt.date],
