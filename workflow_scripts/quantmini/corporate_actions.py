@@ -207,7 +207,7 @@ class ClientOptions:
 Landed = tuple[Path, str, list[str], list[Request]]  # file, dtype, window, requests
 
 
-def _land_files(opts: ClientOptions, todo: list[Landed], listing: bool) -> None:
+def land_files(opts: ClientOptions, todo: list[Landed], listing: bool) -> None:
     """Download each file's requests (one client for all) and write each file as soon as it is complete,
     so a failure keeps the files already finished (each is whole and named after what it holds)."""
     if not todo:
@@ -265,7 +265,7 @@ def land_listing_year(dtype: str, lake: LakePaths, year: int, windows: list[Wind
     files = [("listing", w.key, listing_file(lake, dtype, w)) for w in windows]
     todo = [(path, dtype, [w.lo.isoformat(), w.hi.isoformat()], listing_requests(dtype, w, limit))
             for (_, _, path), w in zip(files, windows, strict=True) if not path.exists()]
-    _land_files(opts, todo, listing=True)
+    land_files(opts, todo, listing=True)
     _write_manifest(manifest, dtype, year, windows, files)
     return len(todo)
 
@@ -294,7 +294,7 @@ def land_ticker_changes_year(lake: LakePaths, year: int, windows: list[Window], 
         day = first.prev_session.isoformat()
         path = lake.landing_year_dir("ticker_changes", year) / f"opening_{day}.json.gz"
         if not path.exists():
-            _land_files(opts, [(path, "tickers", [day, day], snapshot_requests(first.prev_session, limit))], True)
+            land_files(opts, [(path, "tickers", [day, day], snapshot_requests(first.prev_session, limit))], True)
         opening = parse_tickers(_read_landing(path), first.prev_session)
         files.append(("opening_snapshot", None, path))
     if len(snapshots) != len(windows):
@@ -310,7 +310,7 @@ def land_ticker_changes_year(lake: LakePaths, year: int, windows: list[Window], 
     if path.exists():
         log.info("events of %d renamed security(ies) already landed: %s", len(figis), path.name)
     else:
-        _land_files(opts, [(path, "ticker_changes", span, events_requests(figis))], listing=False)
+        land_files(opts, [(path, "ticker_changes", span, events_requests(figis))], listing=False)
     files.append(("events", None, path))
     _write_manifest(manifest, "ticker_changes", year, windows, files)
     return figis

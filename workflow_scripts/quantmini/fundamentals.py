@@ -34,7 +34,7 @@ import orjson
 import polars as pl
 
 from quantmini import atomic
-from quantmini.corporate_actions import ClientOptions, _land_files, landing_document
+from quantmini.corporate_actions import ClientOptions, land_files, landing_document
 from quantmini.lake import LakePaths
 
 log = logging.getLogger("quantmini.fundamentals")
@@ -157,7 +157,7 @@ def land_year(lake: LakePaths, year: int, windows: list[dict], manifest: Path, o
             todo.append((path, w["table"], [a.isoformat(), b.isoformat()], chunk_requests(w["table"], a, b)))
             chain = [*chain, path]
         plan.append((w, chain))
-    _land_files(opts, todo, listing=True)
+    land_files(opts, todo, listing=True)
     entries, root = [], manifest.parent.parent.parent  # landing/
     for w, chain in plan:
         for f in chain:

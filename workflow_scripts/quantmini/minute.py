@@ -27,21 +27,17 @@ Options trade in few minutes, so their counts are reported, never flagged.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import gzip
 import hashlib
 import json
 import logging
-import time
 from pathlib import Path
 
 import orjson
 import polars as pl
 
 from quantmini import atomic
-from quantmini.client import PolygonClient
-from quantmini.corporate_actions import ClientOptions, landing_document
+from quantmini.corporate_actions import ClientOptions, land_files
 from quantmini.lake import LakePaths
 
 log = logging.getLogger("quantmini.minute")
@@ -101,33 +97,8 @@ def land_month(dtype: str, lake: LakePaths, year: int, month: int, sessions: lis
     many were downloaded now. Each file is written as soon as its pages are in (a failure keeps them)."""
     todo = [(d, t) for d, t in pairs.select("date", "ticker").iter_rows()
             if not landing_file(lake, dtype, d, t).exists()]
-    if todo:
-        async def run() -> None:
-            async with PolygonClient(
-                opts.base_url, api_key=opts.api_key, max_concurrency=opts.max_concurrency,
-                rate_per_minute=opts.rate_per_minute, max_retries=opts.retries, verify=opts.verify,
-            ) as client:
-                t0 = time.monotonic()
-
-                async def one(day: dt.date, ticker: str) -> int:
-                    path, params = request_of(ticker, day)
-                    pages = await client.get_pages(path, params)
-                    doc = landing_document(dtype, [day.isoformat(), day.isoformat()], [(path, params)], [pages])
-                    atomic.write_bytes(landing_file(lake, dtype, day, ticker), gzip.compress(doc, 6, mtime=0))
-                    return len(pages)
-
-                tasks = [asyncio.create_task(one(d, t)) for d, t in todo]
-                try:
-                    n_pages = sum(await asyncio.gather(*tasks))
-                except BaseException:
-                    for t in tasks:
-                        t.cancel()
-                    await asyncio.gather(*tasks, return_exceptions=True)
-                    raise
-                log.info("%s %04d-%02d: %d request(s), %d page(s) in %.2fs (%d retries)", dtype, year, month,
-                         len(todo), n_pages, time.monotonic() - t0, client.stats.retries)
-
-        asyncio.run(run())
+    land_files(opts, [(landing_file(lake, dtype, d, t), dtype, [d.isoformat(), d.isoformat()], [request_of(t, d)])
+                      for d, t in todo], listing=True)
     files = []
     for d, t in pairs.select("date", "ticker").iter_rows():
         f = landing_file(lake, dtype, d, t)

@@ -171,10 +171,10 @@ def land_news_year(lake: LakePaths, year: int, windows: list[NewsWindow], manife
                    limit: int = PAGE_LIMIT) -> int:
     """Land the year's month windows: fetch only what no landed chunk covers; write the manifest;
     return the number of chunks downloaded now."""
-    from quantmini.corporate_actions import _land_files  # the shared "one client, write each file" loop
+    from quantmini.corporate_actions import land_files  # the shared "one client, write each file" loop
 
     todo, chains = plan_chunks(lake, windows, limit)
-    _land_files(opts, todo, listing=True)
+    land_files(opts, todo, listing=True)
     entries = []
     for w in windows:
         for f in chains[w.key]:

@@ -40,7 +40,7 @@ from pathlib import Path
 import polars as pl
 
 from quantmini import atomic
-from quantmini.corporate_actions import ClientOptions, _land_files, _pages
+from quantmini.corporate_actions import ClientOptions, land_files, _pages
 from quantmini.lake import LakePaths
 
 log = logging.getLogger("quantmini.options_daily")
@@ -164,7 +164,7 @@ def land_year(lake: LakePaths, year: int, months: dict[tuple[int, int], list[dt.
     contracts_todo = [(plan.contracts_file(ym, d), DTYPE, [f"{ym[0]:04d}-{ym[1]:02d}-01", d.isoformat()],
                        contracts_requests(underlyings, d, dt.date(ym[0], ym[1], 1)))
                       for ym, d in sorted(wanted) if not plan.contracts_file(ym, d).exists()]
-    _land_files(opts, contracts_todo, listing=True)
+    land_files(opts, contracts_todo, listing=True)
     bars_todo = []
     n_requests = 0
     for run in runs:
@@ -175,7 +175,7 @@ def land_year(lake: LakePaths, year: int, months: dict[tuple[int, int], list[dt.
         reqs = bars_requests(tickers, lo, hi)
         n_requests += len(reqs)
         bars_todo.append((plan.bars_file(lo, hi), DTYPE, [lo.isoformat(), hi.isoformat()], reqs))
-    _land_files(opts, bars_todo, listing=True)
+    land_files(opts, bars_todo, listing=True)
     _write_manifest(manifest, plan)
     return {"contracts_files": len(contracts_todo), "bars_files": len(bars_todo), "bar_requests": n_requests}
 

@@ -76,7 +76,7 @@ def snapshot_requests(tickers: dict[str, dt.date]) -> list[tuple[str, dict[str, 
 def land_details_year(lake: LakePaths, year: int, months: list[dict], universe, manifest: Path, opts) -> int:
     """Land the snapshots of the year's months ({year, month, sessions}) not landed yet; write the
     manifest; return how many months were downloaded now."""
-    from quantmini.corporate_actions import _land_files  # the shared "one client, write each file" loop
+    from quantmini.corporate_actions import land_files  # the shared "one client, write each file" loop
 
     files, todo = [], []
     for mo in months:
@@ -87,7 +87,7 @@ def land_details_year(lake: LakePaths, year: int, months: list[dict], universe, 
             tickers = traded_tickers(lake, sessions, universe)
             todo.append((path, "ticker_details", [snap.isoformat(), snap.isoformat()], snapshot_requests(tickers)))
         files.append((f"{mo['year']:04d}-{mo['month']:02d}", snap, path))
-    _land_files(opts, todo, listing=False)
+    land_files(opts, todo, listing=False)
     entries = []
     for key, snap, f in files:
         data = f.read_bytes()
