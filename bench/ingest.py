@@ -66,6 +66,7 @@ class Run:
     parse_ms: float
     fingerprint: str
     truth_ok: bool
+    paced: bool = True
 
     @property
     def rps(self) -> float:
@@ -93,9 +94,10 @@ def proc_cpu(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def fetch_all(url: str, paths: list[tuple[str, dict]], concurrency: int, http2: bool, profile: bool):
+async def fetch_all(url: str, paths: list[tuple[str, dict]], concurrency: int, http2: bool, profile: bool,
+                    pacing: bool = True):
     """Fetch every path with one client; return bodies, wall, process CPU, bytes, retries."""
-    async with PolygonClient(url, max_concurrency=concurrency, http2=http2, timeout=60,
+    async with PolygonClient(url, max_concurrency=concurrency, http2=http2, timeout=60, pacing=pacing,
                              streams_per_connection=STREAMS_PER_CONNECTION) as client:
         await client.get_bytes("/v1/marketstatus/upcoming", allow_404=True)  # connect outside the window
         prof = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall
@@ -130,12 +132,13 @@ def truth_equal(parsed: pl.DataFrame, truth: pl.DataFrame) -> bool:
     return a.height == b.height and a.equals(b)
 
 
-def run_workload(name, url, paths, parse, truth_of, concurrencies, baseline_n, http2, profile_at):
+def run_workload(name, url, paths, parse, truth_of, concurrencies, baseline_n, http2, profile_at, unpaced=False):
     runs: list[Run] = []
-    for conc in [1, *concurrencies]:
+    plan = [(1, True)] + [(c, p) for c in concurrencies for p in ((False, True) if unpaced else (True,))]
+    for conc, paced in plan:
         todo = paths[:baseline_n] if conc == 1 else paths
         bodies, wall, cpu, server_cpu, nbytes, retries = asyncio.run(
-            fetch_all(url, todo, conc, http2, profile=(profile_at == conc)))
+            fetch_all(url, todo, conc, http2, profile=(profile_at == conc), pacing=paced))
         t0 = time.process_time()
         frames = [parse(b, p) for b, p in zip(bodies, todo)]
         parsed = pl.concat(frames) if frames else pl.DataFrame(schema=BARS_SCHEMA)
@@ -143,10 +146,10 @@ def run_workload(name, url, paths, parse, truth_of, concurrencies, baseline_n, h
         del bodies, frames
         ok = truth_equal(parsed, truth_of(todo))
         runs.append(Run(name, conc, len(todo), wall, cpu, server_cpu, nbytes, retries, parse_ms,
-                        fingerprint(parsed), ok))
+                        fingerprint(parsed), ok, paced))
         r = runs[-1]
         load = os.getloadavg()[0]
-        print(f"  {name:8s} c={conc:<3d} {r.requests:5d} req  {r.rps:7.1f} req/s ({r.rps / r.limit * 100:5.1f}% of "
+        print(f"  {name:8s} c={conc:<3d}{'' if paced or conc == 1 else ' unpaced'} {r.requests:5d} req  {r.rps:7.1f} req/s ({r.rps / r.limit * 100:5.1f}% of "
               f"{r.limit:5.0f})  {r.nbytes / 1e6 / r.wall:6.1f} MB/s  client CPU {r.cpu * 1000 / r.requests:5.2f} ms/req"
               f"  server CPU {r.server_cpu * 1000 / r.requests:5.2f} ms/req  parse {r.parse_ms:5.2f} ms/body  retries {r.retries}  truth {'OK' if r.truth_ok else 'MISMATCH'}"
               f"  (machine load {load:.1f})", flush=True)
@@ -159,9 +162,10 @@ def report(runs: list[Run]) -> bool:
     same = len({r.fingerprint for r in full}) == 1
     print(f"\n{base.workload}: sequential baseline {base.rps:.1f} req/s "
           f"({base.rps / base.limit * 100:.0f}% of its {base.limit:.0f} req/s limit)")
-    print(f"  {'conc':>4} {'req/s':>8} {'limit':>6} {'% limit':>8} {'x seq':>6} {'MB/s':>7} {'CPU ms/req':>10} {'sim CPU ms/req':>14}")
+    print(f"  {'conc':>8} {'req/s':>8} {'limit':>6} {'% limit':>8} {'x seq':>6} {'MB/s':>7} {'CPU ms/req':>10} {'sim CPU ms/req':>14}")
     for r in runs:
-        print(f"  {r.concurrency:>4} {r.rps:8.1f} {r.limit:6.0f} {r.rps / r.limit * 100:7.1f}% "
+        conc = f"{r.concurrency}{'' if r.paced or r.concurrency == 1 else ' unp'}"
+        print(f"  {conc:>8} {r.rps:8.1f} {r.limit:6.0f} {r.rps / r.limit * 100:7.1f}% "
               f"{r.rps / base.rps:6.1f} {r.nbytes / 1e6 / r.wall:7.1f} {r.cpu * 1000 / r.requests:10.2f} {r.server_cpu * 1000 / r.requests:14.2f}")
     print(f"  parsed data identical across full runs: {same} (fingerprint {full[0].fingerprint if full else '-'});"
           f" equal to ground truth in every run: {all(r.truth_ok for r in runs)}")
@@ -198,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--http1", action="store_true", help="HTTP/1.1 instead of h2c")
     p.add_argument("--streams-per-connection", type=int, default=None,
                    help="HTTP/2 streams per connection (default: the client's)")
+    p.add_argument("--unpaced", action="store_true",
+                   help="also run each concurrency with the client's pacing off (the old behaviour), for comparison")
     p.add_argument("--profile", type=int, default=None, metavar="CONC", help="cProfile the run at this concurrency")
     p.add_argument("--quick", action="store_true", help="small sizes: 200 tickers, 0.5 year, 60 baseline requests")
     args = p.parse_args(argv)
@@ -233,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                 return pl.concat([by_day[(d,)] for d in want if (d,) in by_day])
 
             runs = run_workload("grouped", sim.url, paths, lambda b, _p: parse_grouped(b), grouped_truth,
-                                concurrencies, args.baseline_requests, not args.http1, args.profile)
+                                concurrencies, args.baseline_requests, not args.http1, args.profile, args.unpaced)
             ok &= report(runs)
         if args.only in (None, "range"):
             windows = range_windows(market, args.tickers)
@@ -249,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
                         .drop("start", "end", "k"))
 
             runs = run_workload("range", sim.url, paths, lambda b, p: parse_range(b, p[0].split("/")[4]),
-                                range_truth, concurrencies, args.baseline_requests, not args.http1, args.profile)
+                                range_truth, concurrencies, args.baseline_requests, not args.http1, args.profile, args.unpaced)
             ok &= report(runs)
     print("\nRESULT:", "data identical across runs and equal to ground truth" if ok else "DATA MISMATCH")
     return 0 if ok else 1

@@ -12,6 +12,7 @@ import pytest
 
 from quantmini.client import (
     SECRET_FILTER,
+    Pacer,
     PolygonClient,
     RateLimiter,
     _retry_after_seconds,
@@ -113,6 +114,49 @@ def test_rate_limiter_burst():
     # then no more than 3 starts in any 0.3 s window
     assert t[3] - t[0] >= 0.3 - 0.001 and t[4] - t[1] >= 0.3 - 0.001
     assert t[4] < 0.3 + 0.3
+
+
+def test_pacer_gap_follows_the_fastest_recent_round_trip():
+    """gap = share * min(recent rtt) / concurrency; slow outliers do not widen it; sub-ms gaps are off."""
+    p = Pacer(10)
+    assert p.gap == 0.0  # nothing measured: no pacing
+    p.observe(0.050)
+    assert p.gap == pytest.approx(0.5 * 0.050 / 10)
+    p.observe(5.0)  # a slow response (or an injected fault)
+    assert p.gap == pytest.approx(0.0025)
+    p.observe(0.040)
+    assert p.gap == pytest.approx(0.002)
+    fast = Pacer(100)
+    fast.observe(0.050)  # 0.25 ms: below timer resolution, not kept
+    assert fast.gap == 0.0
+    window = Pacer(10, window=4)
+    window.observe(0.020)
+    for _ in range(4):
+        window.observe(0.060)
+    assert window.gap == pytest.approx(0.003)  # the 20 ms sample left the window
+
+
+def test_pacer_spaces_simultaneous_starts():
+    """Ten requests released at once start one gap apart (booked slots: a late wake-up of one start may
+    shorten the next gap, never the schedule)."""
+
+    async def run() -> list[float]:
+        p = Pacer(10)
+        p.observe(0.060)  # gap 3 ms
+        times: list[float] = []
+
+        async def one() -> None:
+            await p.wait()
+            times.append(time.monotonic())
+
+        await asyncio.gather(*(one() for _ in range(10)))
+        return times
+
+    times = asyncio.run(run())
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    assert times[-1] - times[0] >= 9 * 0.003 - 0.0002
+    assert gaps[len(gaps) // 2] >= 0.003 - 0.0002
+    assert times[-1] - times[0] <= 9 * 0.003 + 0.3  # upper slack: a loaded 2-core machine
 
 
 def test_key_never_in_repr_or_logs(caplog):
