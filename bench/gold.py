@@ -123,6 +123,33 @@ def child_publish(parquet: str, cal_json: str, out: str, fsync_each: bool) -> No
                       "frame_mib": bars.estimated_size() / 2**20, "files": stats.files_created}))
 
 
+def file_costs(root: Path, n: int = 1000) -> dict[str, float]:
+    """Microseconds per mkdir / file create (open O_CREAT+write+close) / append (open+write+close) on the
+    bench's own disk, measured now: the floor every writer of a Qlib directory pays, ours and dump_bin's."""
+    d = Path(tempfile.mkdtemp(prefix="costs_", dir=root))
+    data, out = b"\0" * 5040, {}
+    try:
+        t = time.perf_counter()
+        for i in range(n):
+            os.mkdir(d / f"s{i}")
+        out["mkdir"] = (time.perf_counter() - t) / n * 1e6
+        t = time.perf_counter()
+        for i in range(n):
+            fd = os.open(d / f"s{i}" / "f.bin", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(fd, data)
+            os.close(fd)
+        out["create"] = (time.perf_counter() - t) / n * 1e6
+        t = time.perf_counter()
+        for i in range(n):
+            fd = os.open(d / f"s{i}" / "f.bin", os.O_WRONLY | os.O_APPEND)
+            os.write(fd, data[:4])
+            os.close(fd)
+        out["append"] = (time.perf_counter() - t) / n * 1e6
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return out
+
+
 def _fmt(times: list[float]) -> str:
     return f"best {min(times):.2f}s of [{', '.join(f'{t:.2f}' for t in times)}]"
 
@@ -158,8 +185,9 @@ def main() -> None:
         # Timings on this VM swing by 5-10x with the host's I/O load: interleave rounds, report the best.
         ref_pdf = old.to_pandas()
         ref_pdf["date"] = pd.to_datetime(ref_pdf["date"])
-        runs, t_refs = [], []
+        runs, t_refs, costs = [], [], []
         for i in range(a.rounds):
+            costs.append(file_costs(work))
             runs.append(ours(work / f"ours{i}"))
             t = time.perf_counter()
             reference_dump(work / f"ref{i}", ref_pdf, cal_old, FIELDS)
@@ -172,7 +200,11 @@ def main() -> None:
         print(f"    peak RSS during publish {best['peak_mib']} MiB (RSS before publish {best['rss_before_mib']} MiB, "
               f"frame {best['frame_mib']:.0f} MiB) -> publish adds {best['peak_mib'] - best['rss_before_mib']} MiB")
         print(f"(2) reference dump_bin:    {_fmt(t_refs)}  (pandas frame given; incl. one syncfs)")
-        print(f"    speed ratio ref/ours (best/best): {min(t_refs) / best['seconds']:.1f}x  (target >= 5x)")
+        print(f"    speed ratio ref/ours (best/best): {min(t_refs) / best['seconds']:.1f}x  (target >= 5x); per round "
+              + ", ".join(f"{r / o['seconds']:.1f}x" for r, o in zip(t_refs, runs)))
+        print("    this disk's cost per operation before each round (us; the floor both writers pay, 2,000 mkdir + "
+              "16,000 creates a build): " + "; ".join(
+                  f"mkdir {c['mkdir']:.0f}, create {c['create']:.0f}, append {c['append']:.0f}" for c in costs))
         a_, b_ = tree_bytes(work / "ours0"), tree_bytes(work / "ref0")
         same = a_.keys() == b_.keys() and all(a_[k] == b_[k] for k in a_)
         print(f"    byte-identical outputs: {same} ({len(a_)} vs {len(b_)} files)")
