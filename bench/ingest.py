@@ -14,14 +14,16 @@ from the same seed).
     uv run python bench/ingest.py --quick    # smoke run
     uv run python bench/ingest.py --profile 50 --only range   # cProfile (CPU time) of one run
 
-Measured on the shared 2-core machine (other work running: load average 1-4), 2,000 tickers, 5 years:
-  range   (26 KB bodies)  seq 18 req/s; c=10 154 (77% of 200); c=50 436 (24x seq); c=100 455-504
-                          client CPU 1.2-1.5 ms/req, simulator 1.0-1.3 ms/req (h2c)
-          --http1         c=10 158 (79%); c=50 494; c=100 523; client 0.9-1.1, simulator 0.6-0.9 ms/req
-  grouped (190 KB bodies) seq 16 req/s; c=10 97; c=50 157; c=100 144 (30 MB/s); client 3.5 ms/req,
-                          simulator 2.8 ms/req: CPU-bound on both sides (16 KB HTTP/2 frames)
-A cProfile (CPU time) at c=10: httpx 14%, anyio 12%, httpcore 12%, asyncio 11%, h2/hpack/hyperframe
-19%; our code (URL building, orjson completeness check, counters) under 5%.
+Measured on the quiet 2-core machine (load ~1), 2,000 tickers, 5 years, `--unpaced` (same run):
+  range   (26 KB bodies)  seq 18.5 req/s (92% of 20); c=10 186.7 req/s = 93.3% of 200 (unpaced 165.1 =
+                          82.5%); c=50 795.8 (43x seq; unpaced 761.6); c=100 975.2 (unpaced 983.0);
+                          client CPU 0.9-1.3 ms/req, simulator 0.8-1.2 ms/req (h2c)
+  grouped (190 KB bodies) seq 17.5 req/s; c=10 167.8 = 83.9% (unpaced 146.5 = 73.3%); c=50 313;
+                          c=100 327 (62 MB/s); client 2.6-2.7 ms/req, simulator 2.3-2.4 ms/req: CPU-bound
+Pacing (quantmini.client.Pacer) is what moved c=10: unpaced, the ten lanes run in step and each request
+waits for the CPU of the others on both sides. A cProfile (CPU time) at c=10: httpx 14%, anyio 12%,
+httpcore 12%, asyncio 11%, h2/hpack/hyperframe 19%; our code (URL building, orjson completeness check,
+counters) under 5%.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def test_rate_limiter_burst():
 
 def test_pacer_gap_follows_the_fastest_recent_round_trip():
     """gap = share * min(recent rtt) / concurrency; slow outliers do not widen it; sub-ms gaps are off."""
-    p = Pacer(10)
+    p = Pacer(10, share=0.5)
     assert p.gap == 0.0  # nothing measured: no pacing
     p.observe(0.050)
     assert p.gap == pytest.approx(0.5 * 0.050 / 10)
@@ -126,10 +126,10 @@ def test_pacer_gap_follows_the_fastest_recent_round_trip():
     assert p.gap == pytest.approx(0.0025)
     p.observe(0.040)
     assert p.gap == pytest.approx(0.002)
-    fast = Pacer(100)
+    fast = Pacer(100, share=0.5)
     fast.observe(0.050)  # 0.25 ms: below timer resolution, not kept
     assert fast.gap == 0.0
-    window = Pacer(10, window=4)
+    window = Pacer(10, share=0.5, window=4)
     window.observe(0.020)
     for _ in range(4):
         window.observe(0.060)
@@ -141,7 +141,7 @@ def test_pacer_spaces_simultaneous_starts():
     shorten the next gap, never the schedule)."""
 
     async def run() -> list[float]:
-        p = Pacer(10)
+        p = Pacer(10, share=0.5)
         p.observe(0.060)  # gap 3 ms
         times: list[float] = []
 
