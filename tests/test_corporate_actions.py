@@ -19,6 +19,7 @@ from quantmini import corporate_actions as ca
 from quantmini.bronze import CorruptLandingError
 from quantmini.event_validation import validate_events
 from quantmini.lake import LakePaths
+from quantmini.landing_documents import ClientOptions, landing_document
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess
 
@@ -26,7 +27,7 @@ D = dt.date
 
 
 def doc(dtype: str, bodies: list[bytes], path: str = "/v3/x") -> bytes:
-    return ca.landing_document(dtype, ["a", "b"], [(path, {})], [bodies])
+    return landing_document(dtype, ["a", "b"], [(path, {})], [bodies])
 
 
 # ------------------------------------------------------------------------------------ parsers
@@ -234,7 +235,7 @@ def test_landing_follows_every_page_and_never_downloads_twice(tmp_path, market, 
     lake = LakePaths(tmp_path / "lake")
     jan_only = ca.year_windows(2024, calendar.sessions("2024-01-02", "2024-01-31"))
     (w,) = jan_only
-    opts = ca.ClientOptions(sim.url, None, max_concurrency=4)
+    opts = ClientOptions(sim.url, None, max_concurrency=4)
     manifest = {d: lake.landing_year_dir(d, 2024) / "_manifest.json" for d in ("splits", "tickers")}
     n0 = len(sim.requests())
     for dtype in ("splits", "tickers"):
@@ -354,7 +355,7 @@ def test_first_year_finds_a_rename_from_the_opening_snapshot(tmp_path, market, s
     session before (landed by the ticker_changes job itself); one events request."""
     lake = LakePaths(tmp_path / "lake")
     windows = ca.year_windows(2024, calendar.sessions("2024-02-01", "2024-03-05"))
-    opts = ca.ClientOptions(sim.url, None)
+    opts = ClientOptions(sim.url, None)
     ca.land_listing_year("tickers", lake, 2024, windows, lake.landing_year_dir("tickers", 2024) / "_manifest.json",
                          opts)
     snapshots = []

@@ -12,6 +12,7 @@ import pytest
 from quantmini import fundamentals as fu
 from quantmini import fundamentals_silver as fs
 from quantmini.fundamentals_schemas import MODELS, SORT_BY
+from quantmini.landing_documents import results_list
 from quantmini.sim.asgi import ApiError, Request
 from quantmini.sim.financials import Fundamentals
 from quantmini.sim.market import Market, MarketConfig
@@ -79,7 +80,7 @@ def test_bad_financials_rows_are_quarantined_with_their_reason():
 def test_page_with_error_status_fails_the_file():
     doc = orjson.dumps({"requests": [{"path": "/x", "pages": [{"status": "ERROR", "error": "boom"}]}]})
     with pytest.raises(Exception, match="status ERROR: boom"):
-        fu.page_results(doc, "financials/2024-01")
+        results_list(doc, "financials/2024-01")
 
 
 # ------------------------------------------------------------------------------------------ silver maths

@@ -15,7 +15,7 @@ import pytest
 from conftest import shared_dir
 from quantmini import calendar, minute
 from quantmini.client import PolygonClient
-from quantmini.corporate_actions import landing_document
+from quantmini.landing_documents import landing_document
 from quantmini.sim.market import TICK, Market, MarketConfig
 from quantmini.sim.minute import MinuteMarket, intraday, session_window
 from quantmini.sim.options import OptionsMarket

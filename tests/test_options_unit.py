@@ -8,7 +8,7 @@ import json
 
 import polars as pl
 
-from quantmini.corporate_actions import landing_document
+from quantmini.landing_documents import landing_document
 from quantmini.options_daily import contracts_requests, parse_bars, parse_contracts, session_runs
 from quantmini.options_schemas import OptionsContractsBronze, OptionsDailyBronze
 from quantmini.sim.options import occ_ticker, strike_step, third_friday

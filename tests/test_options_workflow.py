@@ -22,8 +22,8 @@ import polars as pl
 import pytest
 
 from quantmini.calendar import sessions
-from quantmini.corporate_actions import ClientOptions
 from quantmini.lake import LakePaths
+from quantmini.landing_documents import ClientOptions
 from quantmini.options_daily import land_year
 
 from quantmini.sim.market import Market, MarketConfig

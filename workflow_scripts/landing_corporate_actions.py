@@ -4,8 +4,9 @@ named after what they hold; only the files not landed yet are downloaded)."""
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.corporate_actions import ClientOptions, Window, land_listing_year, land_ticker_changes_year
+from quantmini.corporate_actions import Window, land_listing_year, land_ticker_changes_year
 from quantmini.lake import LakePaths
+from quantmini.landing_documents import ClientOptions
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

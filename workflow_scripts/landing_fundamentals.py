@@ -4,9 +4,9 @@ only the days no chunk holds yet are downloaded)."""
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.corporate_actions import ClientOptions
 from quantmini.fundamentals import land_year
 from quantmini.lake import LakePaths
+from quantmini.landing_documents import ClientOptions
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

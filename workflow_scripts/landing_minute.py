@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 
 from quantmini import minute, runtime
-from quantmini.corporate_actions import ClientOptions
 from quantmini.lake import LakePaths
+from quantmini.landing_documents import ClientOptions
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.corporate_actions import ClientOptions
 from quantmini.lake import LakePaths
+from quantmini.landing_documents import ClientOptions
 from quantmini.news import NewsWindow, land_news_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)

@@ -5,8 +5,8 @@ import datetime as dt
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.corporate_actions import ClientOptions
 from quantmini.lake import LakePaths
+from quantmini.landing_documents import ClientOptions
 from quantmini.options_daily import land_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)

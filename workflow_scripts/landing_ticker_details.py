@@ -4,8 +4,8 @@ date has no file yet are requested)."""
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.corporate_actions import ClientOptions
 from quantmini.lake import LakePaths
+from quantmini.landing_documents import ClientOptions
 from quantmini.ticker_details import land_details_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)

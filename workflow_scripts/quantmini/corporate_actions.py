@@ -15,8 +15,7 @@ year's bronze job writes the month partitions of its year that are in range. Wha
   (the previous year's last one, then this year's month snapshots), with a changed set of tickers,
   are asked for their events once: one request per renamed security, not one per ticker of the market.
 
-Landing: gzip JSON documents holding every page's raw body verbatim,
-    {"dtype": ..., "window": [lo, hi], "requests": [{"path": ..., "params": {...}, "pages": [<body>...]}]}
+Landing: gzip JSON documents holding every page's raw body verbatim (quantmini.landing_documents);
 splits, dividends and tickers: one per month window (landing/<type>/year=YYYY/month=MM/<window>.json.gz);
 ticker_changes: one per year and span, plus a digest of the FIGIs asked for (landing/ticker_changes/
 year=YYYY/), and for the range's first year the snapshot as of the session before the range. A file is
@@ -35,23 +34,18 @@ of the time.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import gzip
 import hashlib
-import io
 import json
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
 import polars as pl
 
-from quantmini import atomic, runtime
-from quantmini.client import PolygonClient, resolve_api_key
+from quantmini import atomic
 from quantmini.lake import LakePaths
+from quantmini.landing_documents import ClientOptions, Request, land_files, pages_frame, results_frame
 
 log = logging.getLogger("quantmini.corporate_actions")
 
@@ -62,9 +56,6 @@ DIVIDENDS_PATH = "/v3/reference/dividends"
 TICKERS_PATH = "/v3/reference/tickers"
 EVENTS_PATH = "/vX/reference/tickers/{figi}/events"
 DATE_FIELD = {"splits": "execution_date", "dividends": "ex_dividend_date"}
-_OK_STATUSES = ("OK", "DELAYED")
-
-Request = tuple[str, dict[str, str]]
 
 
 # ------------------------------------------------------------------------------------------ windows
@@ -155,89 +146,6 @@ def snapshot_requests(day: dt.date, limit: int = PAGE_LIMIT) -> list[Request]:
 
 def events_requests(figis: list[str]) -> list[Request]:
     return [(EVENTS_PATH.format(figi=f), {"types": "ticker_change"}) for f in figis]
-
-
-async def _fetch(client: PolygonClient, requests: list[Request], listing: bool) -> list[list[bytes]]:
-    """Every page of every request (a 404 of a single-object request counts as no page)."""
-
-    async def one(path: str, params: dict) -> list[bytes]:
-        if listing:
-            return await client.get_pages(path, params)
-        body = await client.get_bytes(path, params, allow_404=True)
-        return [] if body is None else [body]
-
-    tasks = [asyncio.create_task(one(p, q)) for p, q in requests]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-
-
-def landing_document(dtype: str, window: list[str], requests: list[Request], pages: list[list[bytes]]) -> bytes:
-    """The landing JSON: the raw page bodies spliced in verbatim (the client checked each is JSON)."""
-    parts = []
-    for (path, params), bodies in zip(requests, pages, strict=True):
-        head = orjson.dumps({"path": path, "params": params})[:-1]
-        parts.append(head + b',"pages":[' + b",".join(b.strip() for b in bodies) + b"]}")
-    doc = orjson.dumps({"dtype": dtype, "window": window})[:-1] + b',"requests":[' + b",".join(parts) + b"]}"
-    orjson.loads(doc)  # a page that broke the splice must fail here, not in bronze
-    return doc
-
-
-@dataclass
-class ClientOptions:
-    base_url: str
-    api_key: str | None
-    max_concurrency: int = 10
-    rate_per_minute: float | None = None
-    retries: int = 8
-    verify: bool | str = True
-
-    @classmethod
-    def from_config(cls, cfg: dict) -> ClientOptions:
-        """The run's client settings: endpoint and TLS from the environment, key from MASSIVE/POLYGON_API_KEY,
-        limits from the validated config (what every landing job uses)."""
-        return cls(base_url=runtime.api_url(cfg), api_key=resolve_api_key(), max_concurrency=cfg["max_concurrency"],
-                   rate_per_minute=cfg["rate_limit_per_minute"], retries=cfg["retries"], verify=runtime.api_verify())
-
-
-Landed = tuple[Path, str, list[str], list[Request]]  # file, dtype, window, requests
-
-
-def land_files(opts: ClientOptions, todo: list[Landed], listing: bool) -> None:
-    """Download each file's requests (one client for all) and write each file as soon as it is complete,
-    so a failure keeps the files already finished (each is whole and named after what it holds)."""
-    if not todo:
-        return
-
-    async def run() -> None:
-        async with PolygonClient(
-            opts.base_url, api_key=opts.api_key, max_concurrency=opts.max_concurrency,
-            rate_per_minute=opts.rate_per_minute, max_retries=opts.retries, verify=opts.verify,
-        ) as client:
-            t0 = time.monotonic()
-
-            async def one(path: Path, dtype: str, window: list[str], requests: list[Request]) -> int:
-                pages = await _fetch(client, requests, listing)
-                doc = landing_document(dtype, window, requests, pages)
-                atomic.write_bytes(path, gzip.compress(doc, 6, mtime=0))
-                return sum(map(len, pages))
-
-            tasks = [asyncio.create_task(one(*item)) for item in todo]
-            try:
-                n_pages = sum(await asyncio.gather(*tasks))
-            except BaseException:
-                for t in tasks:
-                    t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                raise
-            log.info("%d file(s), %d request(s), %d page(s) in %.2fs (%d retries)", len(todo),
-                     sum(len(r) for *_, r in todo), n_pages, time.monotonic() - t0, client.stats.retries)
-
-    asyncio.run(run())
 
 
 def _write_manifest(path: Path, dtype: str, year: int, windows: list[Window],
@@ -353,35 +261,6 @@ TICKER_CHANGES_SCHEMA = {"composite_figi": pl.Utf8, "date": pl.Date, "old_ticker
                          "new_ticker": pl.Utf8}
 
 
-def _pages(doc: bytes, results: pl.DataType, what: str) -> pl.DataFrame:
-    """path, status, error, message, results: one row per page of a landing document."""
-    envelope = pl.Struct({"status": pl.Utf8, "error": pl.Utf8, "message": pl.Utf8, "results": results})
-    schema = {"requests": pl.List(pl.Struct({"path": pl.Utf8, "pages": pl.List(envelope)}))}
-    try:
-        raw = pl.read_json(io.BytesIO(doc), schema=schema)
-    except Exception as exc:
-        from quantmini.bronze import CorruptLandingError
-
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CorruptLandingError(f"{what}: landing document is not the expected JSON: {first}") from None
-    pages = (raw.select(pl.col("requests").explode()).filter(pl.col("requests").is_not_null())
-             .unnest("requests").explode("pages").filter(pl.col("pages").is_not_null()).unnest("pages"))
-    bad = pages.filter(pl.col("status").is_not_null() & ~pl.col("status").is_in(_OK_STATUSES))
-    if bad.height:
-        from quantmini.bronze import CorruptLandingError
-
-        row = bad.row(0, named=True)
-        raise CorruptLandingError(f"{what}: a page of {row['path']} has status {row['status']}: "
-                                  f"{row['error'] or row['message'] or 'no error text'}")
-    return pages
-
-
-def _results(doc: bytes, wire: pl.Struct, what: str) -> pl.DataFrame:
-    rows = _pages(doc, pl.List(wire), what).select(pl.col("results").explode())
-    rows = rows.filter(pl.col("results").is_not_null())
-    return rows.unnest("results") if rows.height else pl.DataFrame(schema=dict(wire.to_schema()))
-
-
 def _date(name: str) -> pl.Expr:
     return pl.col(name).str.to_date("%Y-%m-%d", strict=False)
 
@@ -401,17 +280,17 @@ def _typed(raw: pl.DataFrame, schema: dict, parsers: dict[str, pl.Expr], **extra
 
 
 def parse_splits(doc: bytes) -> pl.DataFrame:
-    return _typed(_results(doc, _SPLIT_WIRE, "splits"), SPLITS_SCHEMA, {"execution_date": _date("execution_date")})
+    return _typed(results_frame(doc, _SPLIT_WIRE, "splits"), SPLITS_SCHEMA, {"execution_date": _date("execution_date")})
 
 
 def parse_dividends(doc: bytes) -> pl.DataFrame:
     dates = ("declaration_date", "ex_dividend_date", "record_date", "pay_date")
-    return _typed(_results(doc, _DIVIDEND_WIRE, "dividends"), DIVIDENDS_SCHEMA, {c: _date(c) for c in dates})
+    return _typed(results_frame(doc, _DIVIDEND_WIRE, "dividends"), DIVIDENDS_SCHEMA, {c: _date(c) for c in dates})
 
 
 def parse_tickers(doc: bytes, snapshot_date: dt.date) -> pl.DataFrame:
-    return _typed(_results(doc, _TICKER_WIRE, "tickers"), TICKERS_SCHEMA, {"delisted_utc": _utc("delisted_utc")},
-                  snapshot_date=pl.lit(snapshot_date, pl.Date))
+    return _typed(results_frame(doc, _TICKER_WIRE, "tickers"), TICKERS_SCHEMA,
+                  {"delisted_utc": _utc("delisted_utc")}, snapshot_date=pl.lit(snapshot_date, pl.Date))
 
 
 def parse_ticker_changes(doc: bytes) -> pl.DataFrame:
@@ -419,7 +298,7 @@ def parse_ticker_changes(doc: bytes) -> pl.DataFrame:
 
     The FIGI is the one asked for (the path); the vendor's example bodies do not repeat it.
     """
-    pages = _pages(doc, _EVENTS_WIRE, "ticker_changes").filter(pl.col("results").is_not_null())
+    pages = pages_frame(doc, _EVENTS_WIRE, "ticker_changes").filter(pl.col("results").is_not_null())
     events = (pages.select(pl.col("path").str.extract(r"/tickers/([^/]+)/events", 1).alias("composite_figi"),
                            pl.col("results").struct.field("events"))
               .explode("events").filter(pl.col("events").is_not_null()).unnest("events")

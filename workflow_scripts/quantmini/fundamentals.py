@@ -15,7 +15,7 @@ session in range.
 
 Landing is immutable and incremental: a month's landing is a chain of chunk files
 landing/<table>/year=YYYY/month=MM/<a>_<b>.json.gz, each holding every page of one listing over the days
-[a, b] (the raw bodies verbatim, as corporate_actions does). A job downloads only the days of the window
+[a, b] (the raw bodies verbatim: quantmini.landing_documents). A job downloads only the days of the window
 no chunk covers yet — when `end` moves on by a session, one request per table (plus its pages) — and a
 rerun after a code edit downloads nothing. The year's `_manifest.json` lists the chunks (with sha256);
 the bronze job reads only those.
@@ -30,12 +30,11 @@ import logging
 import re
 from pathlib import Path
 
-import orjson
 import polars as pl
 
 from quantmini import atomic
-from quantmini.corporate_actions import ClientOptions, land_files, landing_document
 from quantmini.lake import LakePaths
+from quantmini.landing_documents import ClientOptions, Request, land_files, results_list
 
 log = logging.getLogger("quantmini.fundamentals")
 
@@ -52,7 +51,6 @@ ENDPOINTS = {  # table -> (path, date field filtered on, fixed params)
     "short_volume": ("/stocks/v1/short-volume", "date", {"sort": "date.asc", "limit": str(V1_LIMIT)}),
 }
 STATEMENTS = ("balance_sheet", "income_statement", "cash_flow_statement", "comprehensive_income")
-_OK_STATUSES = ("OK", "DELAYED")
 _CHUNK_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})\.json\.gz$")
 
 FINANCIALS_SCHEMA = {
@@ -117,7 +115,7 @@ def window_key(w: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------ landing
-def chunk_requests(table: str, lo: dt.date, hi: dt.date) -> list[tuple[str, dict[str, str]]]:
+def chunk_requests(table: str, lo: dt.date, hi: dt.date) -> list[Request]:
     path, field, fixed = ENDPOINTS[table]
     return [(path, {f"{field}.gte": lo.isoformat(), f"{field}.lte": hi.isoformat(), **fixed})]
 
@@ -174,23 +172,6 @@ def _corrupt(message: str) -> Exception:
     from quantmini.bronze import CorruptLandingError
 
     return CorruptLandingError(message)
-
-
-def page_results(doc: bytes, what: str) -> list[dict]:
-    """Every result of every page of a landing document; a page with an error status fails the file."""
-    try:
-        raw = orjson.loads(doc)
-        pages = [(r.get("path"), p) for r in raw["requests"] for p in r["pages"]]
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise _corrupt(f"{what}: landing document is not the expected JSON: {exc}") from None
-    out = []
-    for path, page in pages:
-        status = page.get("status") if isinstance(page, dict) else None
-        if status not in _OK_STATUSES:
-            msg = (page.get("error") or page.get("message")) if isinstance(page, dict) else None
-            raise _corrupt(f"{what}: a page of {path} has status {status}: {msg or 'no error text'}")
-        out.extend(page.get("results") or [])
-    return out
 
 
 def _date(name: str) -> pl.Expr:
@@ -333,7 +314,7 @@ def build_bronze_year(year: int, windows: list[dict], universe: str | list[str],
         key = window_key(w)
         if key not in outputs:
             raise ValueError(f"no outputs for {key}")
-        rows = pl.concat([parse(w["table"], page_results(d, key)) for d in _landed(doc, root, key)]
+        rows = pl.concat([parse(w["table"], results_list(d, key)) for d in _landed(doc, root, key)]
                          or [pl.DataFrame(schema={**SCHEMAS[w["table"]], "_unparsed": pl.Utf8})])
         rows = in_universe(rows, universe).with_columns(
             pl.lit(dt.date.fromisoformat(w["lo"])).alias("_lo"), pl.lit(dt.date.fromisoformat(w["hi"])).alias("_hi"))

@@ -37,8 +37,8 @@ import orjson
 import polars as pl
 
 from quantmini import atomic
-from quantmini.corporate_actions import ClientOptions, land_files
 from quantmini.lake import LakePaths
+from quantmini.landing_documents import ClientOptions, land_files
 
 log = logging.getLogger("quantmini.minute")
 

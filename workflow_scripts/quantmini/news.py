@@ -171,7 +171,7 @@ def land_news_year(lake: LakePaths, year: int, windows: list[NewsWindow], manife
                    limit: int = PAGE_LIMIT) -> int:
     """Land the year's month windows: fetch only what no landed chunk covers; write the manifest;
     return the number of chunks downloaded now."""
-    from quantmini.corporate_actions import land_files  # the shared "one client, write each file" loop
+    from quantmini.landing_documents import land_files  # the shared "one client, write each file" loop
 
     todo, chains = plan_chunks(lake, windows, limit)
     land_files(opts, todo, listing=True)
@@ -209,9 +209,9 @@ NEWS_DAILY_SCHEMA = {"ticker": pl.Utf8, "date": pl.Date, "news_count": pl.UInt32
 def parse_articles(doc: bytes) -> pl.DataFrame:
     """A landing document -> one row per served article (duplicates kept), wire fields typed, with
     `insights` still nested and `_unparsed` naming a published_utc that did not parse."""
-    from quantmini.corporate_actions import _results  # envelope checks shared with corporate actions
+    from quantmini.landing_documents import results_frame  # the shared page-envelope checks
 
-    raw = _results(doc, ARTICLE_WIRE, "news")
+    raw = results_frame(doc, ARTICLE_WIRE, "news")
     published = pl.col("published_utc").str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False,
                                                         time_zone="UTC", time_unit="us")
     return raw.select(

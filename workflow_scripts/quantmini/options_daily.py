@@ -10,7 +10,7 @@ sessions in range are s_1..s_n, with U the configured underlyings:
   run touches (each as of min(the month's last session, b)) that expires on or after a: a contract's
   months come in one request (a first build asks once per contract and year, not per month).
 
-Landing: gzip JSON documents of the raw pages (corporate_actions.landing_document), named after what
+Landing: gzip JSON documents of the raw pages (quantmini.landing_documents), named after what
 they hold, so they are immutable and a rerun (a code edit, -R) downloads nothing already landed:
     landing/options_daily/year=YYYY/month=MM/contracts_<as_of>_<U digest>.json.gz
     landing/options_daily/year=YYYY/bars_<a>_<b>_<U digest>.json.gz
@@ -40,8 +40,8 @@ from pathlib import Path
 import polars as pl
 
 from quantmini import atomic
-from quantmini.corporate_actions import ClientOptions, land_files, _pages
 from quantmini.lake import LakePaths
+from quantmini.landing_documents import ClientOptions, Request, land_files, pages_frame, results_frame
 
 log = logging.getLogger("quantmini.options_daily")
 
@@ -52,8 +52,6 @@ BARS_PATH = "/v2/aggs/ticker/{ticker}/range/1/day/{lo}/{hi}"
 PAGE_LIMIT = 1000
 BARS_LIMIT = 50000
 _BARS_FILE = re.compile(r"^bars_(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})_([0-9a-f]+)\.json\.gz$")
-
-Request = tuple[str, dict[str, str]]
 
 
 def digest(underlyings: list[str]) -> str:
@@ -222,11 +220,9 @@ def _corrupt(what: str, exc: Exception):
 
 def parse_contracts(doc: bytes) -> pl.DataFrame:
     """The contracts of a landing document (both listings), one row per served row (duplicates kept)."""
-    rows = _pages(doc, pl.List(_CONTRACT_WIRE), "options contracts").select(pl.col("results").explode())
-    rows = rows.filter(pl.col("results").is_not_null())
-    if not rows.height:
+    raw = results_frame(doc, _CONTRACT_WIRE, "options contracts")
+    if not raw.height:
         return _empty_contracts()
-    raw = rows.unnest("results")
     expiration = pl.col("expiration_date").str.to_date("%Y-%m-%d", strict=False)
     return raw.select(
         "ticker", pl.col("underlying_ticker").alias("underlying"), "contract_type",
@@ -239,7 +235,7 @@ def parse_contracts(doc: bytes) -> pl.DataFrame:
 
 def parse_bars(doc: bytes) -> pl.DataFrame:
     """ticker, date (the bar's 00:00 New York stamp), OHLCV, vwap, transactions of a bars document."""
-    pages = _pages(doc, pl.List(_BAR_WIRE), "options bars")
+    pages = pages_frame(doc, pl.List(_BAR_WIRE), "options bars")
     rows = (pages.select(pl.col("path").str.extract(r"/v2/aggs/ticker/([^/]+)/range/", 1).alias("ticker"),
                          pl.col("results"))
             .explode("results").filter(pl.col("results").is_not_null()))
