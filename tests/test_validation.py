@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from quantmini.validation import validate_partition
+from quantmini.validation import validate_partition, validate_rows
 
 D1, D2 = dt.date(2024, 7, 2), dt.date(2024, 7, 3)
 HOLIDAY = dt.date(2024, 7, 4)
@@ -59,3 +59,29 @@ def test_missing_session_is_reported_not_ok():
     clean, quarantine, report = validate_partition(frame([bar("A", D1)]), [D1, D2])
     assert report["sessions_without_bars"] == ["2024-07-03"] and not report["ok"]
     assert quarantine.height == 0 and clean.height == 1
+
+
+def test_a_shared_check_keeps_its_name_in_every_model_whichever_schema_is_built_first():
+    """pandera pops `name=` from an inherited check when the first subclass builds its schema; the
+    factories name the check function instead, so quarantine reasons never depend on build order."""
+    import pandera.polars as pa
+
+    from quantmini.validation import BronzeModel, all_parsed, unique
+
+    class Parsed(BronzeModel):
+        parsed = all_parsed("dates parse")
+
+    class A(Parsed):
+        x: int = pa.Field()
+        key = unique("x")
+
+    class B(Parsed):
+        y: int = pa.Field()
+
+    for model in (B, A, Parsed, B):
+        model.to_schema()
+    assert [c.name for c in A.to_schema().checks] == ["unique(x)", "dates parse"]
+    assert [c.name for c in B.to_schema().checks] == ["dates parse"]
+    rows = pl.DataFrame({"x": [1, 1, 2], "_unparsed": [None, "", "date"]})
+    _, quarantine, _ = validate_rows(rows, A, sort_by=["x"])
+    assert quarantine["reason"].to_list() == ["unique(x)", "unique(x)", "dates parse"]

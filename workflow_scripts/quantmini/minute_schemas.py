@@ -12,10 +12,12 @@ import pandera.polars as pa
 from pandera.engines.polars_engine import DateTime
 import polars as pl
 
+from quantmini.validation import BronzeModel, ordered, row_check, unique
+
 SESSION_FLAGS = ("pre", "regular", "post")
 
 
-class MinuteBronze(pa.DataFrameModel):
+class MinuteBronze(BronzeModel):
     """One minute bar per (ticker, timestamp) of the session it was requested for (raw, unadjusted).
 
     `_expected_session` (a helper, dropped before writing) is the session the landing file was requested
@@ -23,6 +25,8 @@ class MinuteBronze(pa.DataFrameModel):
     the extended window of a half day); `session` is that flag, so a bar outside is quarantined.
     """
 
+    # The columns are declared here, not inherited from validation.BarBronze: inherited columns come first,
+    # which would move `timestamp` behind `transactions` (the order a failed non-lazy validation names them).
     ticker: str = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": 32})
     timestamp: DateTime(time_unit="ms", time_zone="UTC") = pa.Field(nullable=False)
     date: dt.date = pa.Field(nullable=False)
@@ -35,30 +39,9 @@ class MinuteBronze(pa.DataFrameModel):
     transactions: int = pa.Field(ge=0, nullable=True)
     session: str = pa.Field(nullable=False)
 
-    @pa.dataframe_check(name="low<=open<=high")
-    def open_inside_range(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select((pl.col("low") <= pl.col("open")) & (pl.col("open") <= pl.col("high")))
-
-    @pa.dataframe_check(name="low<=close<=high")
-    def close_inside_range(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select((pl.col("low") <= pl.col("close")) & (pl.col("close") <= pl.col("high")))
-
-    @pa.dataframe_check(name="timestamp on a whole minute")
-    def whole_minute(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("timestamp").dt.epoch("ms") % 60_000 == 0)
-
-    @pa.dataframe_check(name="bar inside the session's extended window")
-    def inside_window(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("session").is_in(list(SESSION_FLAGS)))
-
-    @pa.dataframe_check(name="date is the requested session")
-    def session_date(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("date") == pl.col("_expected_session"))
-
-    @pa.dataframe_check(name="unique(ticker,timestamp)")
-    def unique_key(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(~pl.struct("ticker", "timestamp").is_duplicated())
-
-    class Config:
-        strict = False
-        coerce = False
+    open_inside_range = ordered("low", "open", "high", nulls_fail=False)
+    close_inside_range = ordered("low", "close", "high", nulls_fail=False)
+    whole_minute = row_check("timestamp on a whole minute", pl.col("timestamp").dt.epoch("ms") % 60_000 == 0)
+    inside_window = row_check("bar inside the session's extended window", pl.col("session").is_in(list(SESSION_FLAGS)))
+    session_date = row_check("date is the requested session", pl.col("date") == pl.col("_expected_session"))
+    unique_key = unique("ticker", "timestamp")

@@ -7,59 +7,31 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from quantmini.validation import TICKER_LENGTH, BronzeModel, in_window, row_check, unique
+
 SENTIMENTS = ["positive", "neutral", "negative"]
 
 
-def _in_window() -> pl.Expr:
-    return ((pl.col("published_utc") >= pl.col("_lo")) & (pl.col("published_utc") < pl.col("_hi"))).fill_null(False)
-
-
-class ArticlesBronze(pa.DataFrameModel):
+class ArticlesBronze(BronzeModel):
     """One news article, once (exact repeats were collapsed before)."""
 
     id: str = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": 128})
     title: str = pa.Field(nullable=False)
 
-    @pa.dataframe_check(name="published_utc is RFC 3339 UTC")
-    def parsed(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("_unparsed").is_null() & pl.col("published_utc").is_not_null())
-
-    @pa.dataframe_check(name="unique(id)")
-    def unique_id(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(~pl.col("id").is_duplicated())
-
-    @pa.dataframe_check(name="published_utc inside the partition's window")
-    def in_window(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(_in_window())
-
-    @pa.dataframe_check(name="names at least one ticker")
-    def has_tickers(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("tickers").list.len().fill_null(0) > 0)
-
-    class Config:
-        strict = False
-        coerce = False
+    parsed = row_check("published_utc is RFC 3339 UTC",
+                       pl.col("_unparsed").is_null() & pl.col("published_utc").is_not_null())
+    unique_id = unique("id")
+    window = in_window("published_utc", closed="left")
+    has_tickers = row_check("names at least one ticker", pl.col("tickers").list.len().fill_null(0) > 0)
 
 
-class ArticleTickersBronze(pa.DataFrameModel):
+class ArticleTickersBronze(BronzeModel):
     """A ticker an article names, with its insight's sentiment (null: no insight for it)."""
 
     article_id: str = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": 128})
-    ticker: str = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": 16})
+    ticker: str = pa.Field(nullable=False, str_length=TICKER_LENGTH)
     sentiment: str = pa.Field(nullable=True, isin=SENTIMENTS)
 
-    @pa.dataframe_check(name="unique(article_id,ticker)")
-    def unique_pair(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(~pl.struct("article_id", "ticker").is_duplicated())
-
-    @pa.dataframe_check(name="its article is valid")
-    def article_valid(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("_article_valid"))
-
-    @pa.dataframe_check(name="published_utc inside the partition's window")
-    def in_window(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(_in_window())
-
-    class Config:
-        strict = False
-        coerce = False
+    unique_pair = unique("article_id", "ticker")
+    article_valid = row_check("its article is valid", pl.col("_article_valid"))
+    window = in_window("published_utc", closed="left")

@@ -10,6 +10,8 @@ import datetime as dt
 import pandera.polars as pa
 import polars as pl
 
+from quantmini.validation import BarBronze, BronzeModel, all_parsed, ordered, row_check, unique
+
 OCC_TICKER = r"^O:([A-Z][A-Z0-9.]{0,9})(\d{6})([CP])(\d{8})$"
 
 
@@ -22,7 +24,7 @@ def occ_ticker_expr() -> pl.Expr:
     )
 
 
-class OptionsContractsBronze(pa.DataFrameModel):
+class OptionsContractsBronze(BronzeModel):
     """One listed contract (as of the month's last session in range), with its terms."""
 
     ticker: str = pa.Field(nullable=False, str_matches=OCC_TICKER)
@@ -32,68 +34,23 @@ class OptionsContractsBronze(pa.DataFrameModel):
     expiration: dt.date = pa.Field(nullable=False)
     shares_per_contract: float = pa.Field(nullable=False, gt=0)
 
-    @pa.dataframe_check(name="dates are YYYY-MM-DD")
-    def parsed(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("_unparsed").fill_null("") == "")
-
-    @pa.dataframe_check(name="ticker matches the contract terms (OCC)")
-    def occ(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select((occ_ticker_expr() == pl.col("ticker")).fill_null(False))
-
-    @pa.dataframe_check(name="unique(ticker)")
-    def unique_ticker(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(~pl.col("ticker").is_duplicated())
-
-    @pa.dataframe_check(name="expiration in or after the partition's month")
-    def live(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select((pl.col("expiration") >= pl.col("_first_day")).fill_null(False))
-
-    class Config:
-        strict = False
-        coerce = False
+    parsed = all_parsed("dates are YYYY-MM-DD")
+    occ = row_check("ticker matches the contract terms (OCC)", (occ_ticker_expr() == pl.col("ticker")).fill_null(False))
+    unique_ticker = unique("ticker")
+    live = row_check("expiration in or after the partition's month",
+                     (pl.col("expiration") >= pl.col("_first_day")).fill_null(False))
 
 
-class OptionsDailyBronze(pa.DataFrameModel):
+class OptionsDailyBronze(BarBronze):
     """One daily bar per (contract, session), never split-adjusted, with the contract's terms."""
 
-    ticker: str = pa.Field(nullable=False, str_matches=OCC_TICKER)
-    date: dt.date = pa.Field(nullable=False)
-    open: float = pa.Field(gt=0, nullable=False)
-    high: float = pa.Field(gt=0, nullable=False)
-    low: float = pa.Field(gt=0, nullable=False)
-    close: float = pa.Field(gt=0, nullable=False)
-    volume: float = pa.Field(ge=0, nullable=False)
-    vwap: float = pa.Field(gt=0, nullable=True)
-    transactions: int = pa.Field(ge=0, nullable=True)
+    ticker: str = pa.Field(nullable=False, str_matches=OCC_TICKER)  # narrowed; keeps its place, first
 
-    @pa.dataframe_check(name="low<=open<=high")
-    def open_inside_range(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(((pl.col("low") <= pl.col("open")) & (pl.col("open") <= pl.col("high")))
-                                     .fill_null(False))
-
-    @pa.dataframe_check(name="low<=close<=high")
-    def close_inside_range(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(((pl.col("low") <= pl.col("close")) & (pl.col("close") <= pl.col("high")))
-                                     .fill_null(False))
-
-    @pa.dataframe_check(name="unique(ticker,date)")
-    def unique_key(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(~pl.struct("ticker", "date").is_duplicated())
-
-    @pa.dataframe_check(name="date is a session of the partition")
-    def session_date(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("_session_ok").fill_null(False))
-
-    @pa.dataframe_check(name="contract terms known (listed in the month's contracts)")
-    def terms(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.all_horizontal(
-            pl.col(c).is_not_null() for c in ("underlying", "contract_type", "strike", "expiration",
-                                              "shares_per_contract")))
-
-    @pa.dataframe_check(name="expiration>=date")
-    def not_expired(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select((pl.col("expiration") >= pl.col("date")).fill_null(False))
-
-    class Config:
-        strict = False
-        coerce = False
+    open_inside_range = ordered("low", "open", "high", nulls_fail=True)
+    close_inside_range = ordered("low", "close", "high", nulls_fail=True)
+    unique_key = unique("ticker", "date")
+    session_date = row_check("date is a session of the partition", pl.col("_session_ok").fill_null(False))
+    terms = row_check("contract terms known (listed in the month's contracts)", pl.all_horizontal(
+        pl.col(c).is_not_null() for c in ("underlying", "contract_type", "strike", "expiration",
+                                          "shares_per_contract")))
+    not_expired = row_check("expiration>=date", (pl.col("expiration") >= pl.col("date")).fill_null(False))

@@ -2,11 +2,17 @@
 
 Nothing is dropped silently: a partition's report counts rows in, rows kept, rows quarantined per
 reason, exact duplicates collapsed, and sessions without any bar.
+
+The bronze models of every table build on the shared pieces below: `BronzeModel` (the common Config),
+`BarBronze` (a bar's columns) and the check factories (`row_check`, `unique`, `ordered`, `in_window`,
+`all_parsed`), each check named once, by its quarantine reason.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 
 import pandera.polars as pa
 import polars as pl
@@ -14,10 +20,63 @@ import polars as pl
 from quantmini import calendar
 
 
-class StocksDailyBronze(pa.DataFrameModel):
-    """One unadjusted daily bar per (ticker, session), as served with adjusted=false."""
+# ------------------------------------------------------------------ pieces shared by the bronze models
+TICKER_LENGTH = {"min_value": 1, "max_value": 16}  # str_length of a stock ticker
 
-    ticker: str = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": 16})
+
+class BronzeModel(pa.DataFrameModel):
+    """Base of the bronze models: other columns (helpers `_...`, fields not checked) are allowed, nothing is
+    coerced."""
+
+    class Config:
+        strict = False
+        coerce = False
+
+
+def row_check(name: str, passes: pl.Expr) -> classmethod:
+    """A dataframe check named `name` (the quarantine reason): a row passes where `passes` is true, and also
+    where it is null unless the expression fills nulls itself (`.fill_null(False)`: a null fails)."""
+
+    def check(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(passes)
+
+    # The name rides on the function, never on `name=`: pandera pops `name=` from a check's kwargs when the
+    # first model using it builds its schema, so a model inheriting the check would report its method name
+    # instead, depending on which schema was built first (quarantine reasons once changed with test order).
+    check.__name__ = check.__qualname__ = name
+    return pa.dataframe_check(check)
+
+
+def unique(*columns: str, name: str | None = None) -> classmethod:
+    """`unique(a,b)`: no two rows share the key; every row of a repeated key fails."""
+    key = pl.col(columns[0]) if len(columns) == 1 else pl.struct(*columns)
+    return row_check(name or f"unique({','.join(columns)})", ~key.is_duplicated())
+
+
+def ordered(*columns: str, nulls_fail: bool) -> classmethod:
+    """`a<=b<=c`: each column at most the next. A null comparison passes unless `nulls_fail`."""
+    passes = functools.reduce(operator.and_, [pl.col(a) <= pl.col(b) for a, b in zip(columns, columns[1:])])
+    return row_check("<=".join(columns), passes.fill_null(False) if nulls_fail else passes)
+
+
+def in_window(column: str, closed: str = "both") -> classmethod:
+    """`<column> inside the partition's window`: between the helper columns `_lo` and `_hi` (`closed` as in
+    polars' is_between); a null fails."""
+    passes = pl.col(column).is_between(pl.col("_lo"), pl.col("_hi"), closed=closed).fill_null(False)
+    return row_check(f"{column} inside the partition's window", passes)
+
+
+def all_parsed(name: str) -> classmethod:
+    """Every date/time text of the row parsed: the helper column `_unparsed` (the fields whose text did not
+    parse) is null or empty."""
+    return row_check(name, pl.col("_unparsed").fill_null("") == "")
+
+
+class BarBronze(BronzeModel):
+    """The columns of an unadjusted bar (ticker, date, OHLC, volume, vwap, transactions); the bar models
+    add their checks and may narrow a column (redeclared, it keeps its place; new columns come after)."""
+
+    ticker: str = pa.Field(nullable=False, str_length=TICKER_LENGTH)
     date: dt.date = pa.Field(nullable=False)
     open: float = pa.Field(gt=0, nullable=False)
     high: float = pa.Field(gt=0, nullable=False)
@@ -27,28 +86,16 @@ class StocksDailyBronze(pa.DataFrameModel):
     vwap: float = pa.Field(gt=0, nullable=True)
     transactions: int = pa.Field(ge=0, nullable=True)
 
-    @pa.dataframe_check(name="low<=open<=high")
-    def open_inside_range(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select((pl.col("low") <= pl.col("open")) & (pl.col("open") <= pl.col("high")))
 
-    @pa.dataframe_check(name="low<=close<=high")
-    def close_inside_range(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(
-            (pl.col("low") <= pl.col("close")) & (pl.col("close") <= pl.col("high"))
-        )
+# ------------------------------------------------------------------ stocks daily
+class StocksDailyBronze(BarBronze):
+    """One unadjusted daily bar per (ticker, session), as served with adjusted=false."""
 
-    @pa.dataframe_check(name="unique(ticker,date)")
-    def unique_key(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(~pl.struct("ticker", "date").is_duplicated())
-
-    @pa.dataframe_check(name="date is an expected XNYS session")
-    def session_date(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        # `_expected_session` is added by validate_partition (the session the file was requested for)
-        return data.lazyframe.select(pl.col("date") == pl.col("_expected_session"))
-
-    class Config:
-        strict = False
-        coerce = False
+    open_inside_range = ordered("low", "open", "high", nulls_fail=False)
+    close_inside_range = ordered("low", "close", "high", nulls_fail=False)
+    unique_key = unique("ticker", "date")
+    # `_expected_session` is added by validate_partition (the session the file was requested for)
+    session_date = row_check("date is an expected XNYS session", pl.col("date") == pl.col("_expected_session"))
 
 
 def _reasons(df: pl.DataFrame, schema: type[pa.DataFrameModel]) -> pl.DataFrame:

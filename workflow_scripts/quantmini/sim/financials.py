@@ -44,44 +44,37 @@ STOCKS_V1_LIMIT = 50_000
 HISTORY_QUARTERS = 8  # quarters generated before the market's start
 LATE_ACCEPTANCE = dt.time(17, 30)  # EDGAR: accepted after 17:30 -> filed the next business day
 
-# (statement, field, label, order, unit); labels and orders as the vendor's example
-FIELDS = [
-    ("balance_sheet", "assets", "Assets", 100, "USD"),
-    ("balance_sheet", "current_assets", "Current Assets", 200, "USD"),
-    ("balance_sheet", "noncurrent_assets", "Noncurrent Assets", 300, "USD"),
-    ("balance_sheet", "liabilities", "Liabilities", 600, "USD"),
-    ("balance_sheet", "current_liabilities", "Current Liabilities", 700, "USD"),
-    ("balance_sheet", "noncurrent_liabilities", "Noncurrent Liabilities", 800, "USD"),
-    ("balance_sheet", "equity", "Equity", 1400, "USD"),
-    ("balance_sheet", "equity_attributable_to_noncontrolling_interest",
-     "Equity Attributable To Noncontrolling Interest", 1500, "USD"),
-    ("balance_sheet", "equity_attributable_to_parent", "Equity Attributable To Parent", 1600, "USD"),
-    ("balance_sheet", "liabilities_and_equity", "Liabilities And Equity", 1900, "USD"),
-    ("income_statement", "revenues", "Revenues", 100, "USD"),
-    ("income_statement", "cost_of_revenue", "Cost Of Revenue", 300, "USD"),
-    ("income_statement", "gross_profit", "Gross Profit", 800, "USD"),
-    ("income_statement", "operating_expenses", "Operating Expenses", 1000, "USD"),
-    ("income_statement", "operating_income_loss", "Operating Income/Loss", 1100, "USD"),
-    ("income_statement", "income_tax_expense_benefit", "Income Tax Expense/Benefit", 2200, "USD"),
-    ("income_statement", "net_income_loss", "Net Income/Loss", 3200, "USD"),
-    ("income_statement", "net_income_loss_attributable_to_parent", "Net Income/Loss Attributable To Parent",
-     3500, "USD"),
-    ("income_statement", "basic_earnings_per_share", "Basic Earnings Per Share", 4200, "USD / shares"),
-    ("income_statement", "diluted_earnings_per_share", "Diluted Earnings Per Share", 4300, "USD / shares"),
-    ("income_statement", "basic_average_shares", "Basic Average Shares", 4400, "shares"),
-    ("income_statement", "diluted_average_shares", "Diluted Average Shares", 4500, "shares"),
-    ("cash_flow_statement", "net_cash_flow_from_operating_activities",
-     "Net Cash Flow From Operating Activities", 100, "USD"),
-    ("cash_flow_statement", "net_cash_flow_from_investing_activities",
-     "Net Cash Flow From Investing Activities", 400, "USD"),
-    ("cash_flow_statement", "net_cash_flow_from_financing_activities",
-     "Net Cash Flow From Financing Activities", 700, "USD"),
-    ("cash_flow_statement", "net_cash_flow", "Net Cash Flow", 1100, "USD"),
-    ("comprehensive_income", "comprehensive_income_loss", "Comprehensive Income/Loss", 100, "USD"),
-    ("comprehensive_income", "other_comprehensive_income_loss", "Other Comprehensive Income/Loss", 400, "USD"),
-]
-FLOWS = {f for s, f, *_ in FIELDS if s != "balance_sheet"} - {
-    "basic_earnings_per_share", "diluted_earnings_per_share", "basic_average_shares", "diluted_average_shares"}
+# Each statement's fields with their `order`, as in the vendor's example. A field's label is its name in
+# title case ("Income/Loss", "Expense/Benefit" paired with a slash); its unit is USD unless listed in UNITS.
+STATEMENTS = {
+    "balance_sheet": {
+        "assets": 100, "current_assets": 200, "noncurrent_assets": 300, "liabilities": 600,
+        "current_liabilities": 700, "noncurrent_liabilities": 800, "equity": 1400,
+        "equity_attributable_to_noncontrolling_interest": 1500, "equity_attributable_to_parent": 1600,
+        "liabilities_and_equity": 1900},
+    "income_statement": {
+        "revenues": 100, "cost_of_revenue": 300, "gross_profit": 800, "operating_expenses": 1000,
+        "operating_income_loss": 1100, "income_tax_expense_benefit": 2200, "net_income_loss": 3200,
+        "net_income_loss_attributable_to_parent": 3500, "basic_earnings_per_share": 4200,
+        "diluted_earnings_per_share": 4300, "basic_average_shares": 4400, "diluted_average_shares": 4500},
+    "cash_flow_statement": {
+        "net_cash_flow_from_operating_activities": 100, "net_cash_flow_from_investing_activities": 400,
+        "net_cash_flow_from_financing_activities": 700, "net_cash_flow": 1100},
+    "comprehensive_income": {"comprehensive_income_loss": 100, "other_comprehensive_income_loss": 400},
+}
+UNITS = {"basic_earnings_per_share": "USD / shares", "diluted_earnings_per_share": "USD / shares",
+         "basic_average_shares": "shares", "diluted_average_shares": "shares"}
+
+
+def _label(field: str) -> str:
+    words = " ".join(w.capitalize() for w in field.split("_"))
+    return words.replace("Income Loss", "Income/Loss").replace("Expense Benefit", "Expense/Benefit")
+
+
+# (statement, field, label, order, unit), in the order served
+FIELDS = [(statement, field, _label(field), order, UNITS.get(field, "USD"))
+          for statement, fields in STATEMENTS.items() for field, order in fields.items()]
+FLOWS = {f for s, f, *_ in FIELDS if s != "balance_sheet"} - set(UNITS)  # summed over a fiscal year's quarters
 
 
 def _quarter_end(qa: int) -> dt.date:
