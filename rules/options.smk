@@ -5,8 +5,8 @@
 # - landing_options_daily: one per YEAR (wildcard); downloads only what is not landed yet.
 # - bronze/silver_options_daily_<YYYY>: one per year for the year's CLOSED months (every month in range
 #   but the range's last). Their inputs never change (immutable landing, read as `ancient`; closed
-#   months' stocks bronze; dividends `ancient`), so they run once, and again only when a month closes
-#   (the year's closed months are then rewritten with the same content).
+#   months' stocks bronze; dividends and ticker changes `ancient`), so they run once, and again only
+#   when a month closes (the year's closed months are then rewritten with the same content).
 # - bronze/silver_options_daily_open: the range's last (open) month, the only options jobs a daily update
 #   runs (with the current year's landing).
 from quantmini.silver import lookback_months as _opt_lookback
@@ -52,24 +52,29 @@ def opt_landing(ym):
 
 
 def opt_silver_month(ym):
-    """What silver reads for month ym: its options and stocks bronze, the trailing dividends."""
+    """What silver reads for month ym: its options and stocks bronze, the trailing dividends, and the ticker
+    changes of every month in range up to ym (a contract keeps its root after a rename until it expires)."""
     window = [w for w in _opt_lookback(ym[0], ym[1], OPT_DIV_MONTHS) if w in PARTITIONS] + [ym]
     div = [f"{ROOT}/bronze/dividends/year={a:04d}/month={b:02d}/data.parquet" for a, b in window]
+    changes = [f"{ROOT}/bronze/ticker_changes/year={a:04d}/month={b:02d}/data.parquet"
+               for a, b in sorted(PARTITIONS) if (a, b) <= ym]
     return {"key": f"{ym[0]:04d}-{ym[1]:02d}", "options": opt_path(OPT_OUT["bronze"], ym),
             "stocks": f"{ROOT}/bronze/stocks_daily/year={ym[0]:04d}/month={ym[1]:02d}/data.parquet",
             "dividends": div if enabled("dividends") else [],
+            "changes": changes if enabled("ticker_changes") else [],
             "silver": f"{ROOT}/silver/options_daily/year={ym[0]:04d}/month={ym[1]:02d}/data.parquet"}
 
 
 def opt_silver_inputs(months, open_month):
+    """Closed months' corporate actions as `ancient` (their per-year jobs rerun as `end` moves on, with
+    the same content); only the open month's own files may make the open job stale."""
     specs = [opt_silver_month(ym) for ym in months]
-    divs = sorted({d for s in specs for d in s["dividends"]})
-    current_div = opt_silver_month(OPT_OPEN)["dividends"][-1:] if open_month else []
-    return {
-        "options": [s["options"] for s in specs],
-        "stocks": [s["stocks"] for s in specs],
-        "dividends": [d if d in current_div else ancient(d) for d in divs],
-    }
+    current = opt_silver_month(OPT_OPEN) if open_month else {"dividends": [], "changes": []}
+    out = {"options": [s["options"] for s in specs], "stocks": [s["stocks"] for s in specs]}
+    for kind in ("dividends", "changes"):
+        files = sorted({d for s in specs for d in s[kind]})
+        out[kind] = [d if d in current[kind][-1:] else ancient(d) for d in files]
+    return out
 
 
 rule landing_options_daily:

@@ -180,3 +180,50 @@ def test_month_tables_split_a_multi_month_document_and_keep_strays(tmp_path, fix
     assert september.sort("date")["_session_ok"].to_list() == [True, False]
     assert october["date"].to_list() == [dt.date(2021, 10, 4)] and october["_session_ok"].to_list() == [True]
     assert september["strike"].to_list() == [85.0, 85.0]  # terms joined from the month's listing
+
+
+def test_silver_follows_a_renamed_underlying_and_its_dividends_against_the_simulator():
+    """options_silver.enrich on the simulator's own frames (raw bars, dividends, ticker changes, served option
+    bars): in this market (seed 12, 300 tickers) WGH becomes RRAR on 2025-02-21; it pays a dividend as WGH
+    (2025-01-06) and one as RRAR (2025-04-08). Contracts listed before the rename keep the root WGH to
+    expiry (their q must count RRAR's dividend), those listed after have the root RRAR (theirs must count
+    WGH's). S and q must be the simulator's known inputs everywhere (these underlyings trade at ~$20-40,
+    where vega < 10: the IV itself is checked end to end in test_options_workflow); underlyings without a
+    rename are exactly as without ticker changes."""
+    import numpy as np
+
+    from quantmini.options_silver import enrich
+    from quantmini.sim.market import Market, MarketConfig
+    from quantmini.sim.options import RATE, OptionsMarket
+
+    m = Market(MarketConfig(seed=12, n_tickers=300, start="2025-01-02", end="2025-06-30"))
+    rename = dt.date(2025, 2, 21)
+    changes = m.ticker_changes().select(pl.col("security_id").cast(pl.Utf8).alias("composite_figi"), "date",
+                                        "old_ticker", "new_ticker")
+    assert ("WGH", "RRAR", rename) in changes.select("old_ticker", "new_ticker", "date").rows()
+    divs = m.dividends().select("ticker", "ex_dividend_date", "cash_amount")
+    assert divs.filter(pl.col("ticker").is_in(["WGH", "RRAR"])).rows() == [
+        ("WGH", dt.date(2025, 1, 6), 0.27), ("RRAR", dt.date(2025, 4, 8), 0.23)]
+    roots = ["WGH", "RRAR", "QUVW"]  # QUVW: a dividend payer never renamed
+    truth = OptionsMarket.of(m).truth_frame(roots)
+    bars = truth.filter("traded").select("ticker", "date", pl.col("c").alias("close"), "underlying",
+                                         "contract_type", "strike", "expiration")
+    closes = m.daily_raw().select("ticker", "date", "close")
+    got = enrich(bars, closes, divs, RATE, changes)
+    assert got.height == bars.height
+    assert got.select("ticker", "date", "underlying").sort("ticker", "date").equals(
+        bars.select("ticker", "date", "underlying").sort("ticker", "date"))  # the root, as listed
+    got = got.join(truth.select("ticker", "date", "S", "q"), on=["ticker", "date"])
+    assert got["underlying_close"].null_count() == 0
+    assert (got["underlying_close"] == got["S"]).all()
+    np.testing.assert_allclose(got["dividend_yield"], got["q"], rtol=1e-12, atol=1e-15)
+    old_root_after = got.filter((pl.col("underlying") == "WGH") & (pl.col("date") >= dt.date(2025, 4, 8)))
+    new_root = got.filter(pl.col("underlying") == "RRAR")
+    cash = lambda f: (f["q"] * f["S"]).to_numpy()  # noqa: E731 (the trailing dividends in $)
+    assert old_root_after.height > 0 and np.allclose(cash(old_root_after), 0.27 + 0.23, rtol=0, atol=1e-9)
+    assert new_root.height > 0 and (cash(new_root) > 0.27 - 1e-9).all()  # WGH's dividend counts
+    # an underlying without a rename: exactly what it is without any ticker change
+    control = pl.col("underlying") == "QUVW"
+    plain = enrich(bars.filter(control), closes, divs, RATE).sort("ticker", "date")
+    assert enrich(bars, closes, divs, RATE, changes).filter(control).sort("ticker", "date").equals(plain)
+    assert (plain["dividend_yield"] > 0).any()

@@ -3,7 +3,9 @@ against the simulator's ground truth (`OptionsMarket`: contracts, bars, and the 
 
 One lake (3 underlyings: one with a 1:2 split inside the range, two dividend payers; 2025-01-02 to
 2025-02-14) is built once, run again (a no-op), then advanced by one session (2025-02-18, after the
-Presidents' Day holiday); every test reads that lake and the simulator's request log.
+Presidents' Day holiday); most tests read that lake and the simulator's request log. A second, small lake
+(another market, with ticker_changes) holds an underlying renamed inside the range, whose contracts
+listed before the rename keep the old root.
 """
 
 from __future__ import annotations
@@ -212,17 +214,19 @@ def silver(run, truth):
                   how="left")
 
 
-def test_silver_inputs_match_the_simulator(silver):
-    assert silver["S"].null_count() == 0
+def assert_inputs_match_the_simulator(silver: pl.DataFrame) -> None:
+    """Silver joined with the truth (S, T, q): every input of the BSM fit is the simulator's."""
+    assert silver["S"].null_count() == 0 and silver["underlying_close"].null_count() == 0  # (== skips nulls)
     assert (silver["underlying_close"] == silver["S"]).all()
     np.testing.assert_allclose(silver["dividend_yield"], silver["q"], rtol=1e-12, atol=1e-15)
-    assert (silver["dividend_yield"] > 0).any()
     np.testing.assert_allclose(silver["days_to_expiry"] / 365.0, silver["T"], rtol=1e-15, atol=0)
     assert (silver["moneyness"] == silver["underlying_close"] / silver["strike"]).all()
     assert (silver["rate"] == RATE).all()
 
 
-def test_implied_vol_recovers_the_known_vol(silver):
+def assert_iv_recovers_the_known_vol(silver: pl.DataFrame) -> int:
+    """|iv - known vol| < 1e-3 where vega >= 10, and a found vol reprices the close; returns how many
+    rows have vega >= 10 (the callers ask for enough of them)."""
     is_call = (silver["contract_type"] == "call").to_numpy()
     S, K, T, q = (silver[c].to_numpy() for c in ("S", "strike", "T", "q"))
     iv, close = silver["iv"].to_numpy(), silver["close"].to_numpy()
@@ -232,16 +236,17 @@ def test_implied_vol_recovers_the_known_vol(silver):
     vega_true = (bsm_price(S, K, T, RATE, q, silver["sigma"] + h, is_call)
                  - bsm_price(S, K, T, RATE, q, silver["sigma"] - h, is_call)) / (2 * h)
     big = vega_true >= 10
-    assert big.sum() > 300
-    assert np.nanmax(np.abs(iv[big] - silver["sigma"].to_numpy()[big])) < 1e-3
     assert np.isfinite(iv[big]).all()
+    assert np.abs(iv[big] - silver["sigma"].to_numpy()[big]).max(initial=0.0) < 1e-3
     # where a vol was found it reprices the served close exactly
     fit = np.isfinite(iv)
     reprice = bsm_price(S[fit], K[fit], T[fit], RATE, q[fit], iv[fit], is_call[fit])
     np.testing.assert_allclose(reprice, close[fit], rtol=0, atol=1e-7)
+    return int(big.sum())
 
 
-def test_implied_vol_is_nan_exactly_where_no_vol_fits(silver):
+def assert_iv_nan_exactly_where_no_vol_fits(silver: pl.DataFrame) -> np.ndarray:
+    """iv is NaN exactly where the no-arbitrage bounds (at the TRUE S, T, q) leave no vol; returns that mask."""
     from quantmini.bsm import SIGMA_MAX
 
     is_call = (silver["contract_type"] == "call").to_numpy()
@@ -253,11 +258,24 @@ def test_implied_vol_is_nan_exactly_where_no_vol_fits(silver):
     with np.errstate(divide="ignore", invalid="ignore"):
         top = np.where(T > 0, bsm_price(S, K, np.maximum(T, 1e-12), RATE, q, SIGMA_MAX, is_call), 0)
     no_fit = (T <= 0) | (close <= lower) | (close >= upper) | (close >= top)
-    iv = silver["iv"].to_numpy()
+    assert (np.isnan(silver["iv"].to_numpy()) == no_fit).all()
+    return no_fit
+
+
+def test_silver_inputs_match_the_simulator(silver):
+    assert_inputs_match_the_simulator(silver)
+    assert (silver["dividend_yield"] > 0).any()
+
+
+def test_implied_vol_recovers_the_known_vol(silver):
+    assert assert_iv_recovers_the_known_vol(silver) > 300
+
+
+def test_implied_vol_is_nan_exactly_where_no_vol_fits(silver):
+    no_fit = assert_iv_nan_exactly_where_no_vol_fits(silver)
     assert no_fit.any() and (~no_fit).any()
-    assert (np.isnan(iv) == no_fit).all()
     expiry_day = silver["days_to_expiry"].to_numpy() == 0
-    assert expiry_day.any() and np.isnan(iv[expiry_day]).all()
+    assert expiry_day.any() and np.isnan(silver["iv"].to_numpy()[expiry_day]).all()
 
 
 def test_greeks_match_finite_differences_of_the_simulators_pricer(silver):
@@ -332,3 +350,68 @@ def test_first_build_requests(run, om, market):
                                & pl.col("underlying").is_in(UNDERLYINGS))
     assert sorted(r["path"].split("/")[4] for r in bars) == sorted(want["ticker"].to_list())
     assert all(r["status"] == 200 for r in run.first)
+
+
+# ------------------------------------------------------------------------------------------ renamed underlying
+# Market seed 12 (same size and dates): its forced ticker change renames XVX (~$300: vega >= 10 is common)
+# to VFOU on 2025-02-25. Contracts listed before (the March and April expiries) keep the root XVX until
+# they expire, while the stock trades as VFOU. GPRN (a dividend payer, never renamed) is the control.
+RENAMED_SEED, RENAMED_END = 12, "2025-03-07"
+OLD_ROOT, NEW_SYMBOL, RENAME_DAY = "XVX", "VFOU", dt.date(2025, 2, 25)
+RENAMED_UNDERLYINGS = [OLD_ROOT, "GPRN"]
+RENAMED_TYPES = ["stocks_daily", "dividends", "tickers", "ticker_changes", "options_daily"]
+
+
+@pytest.fixture(scope="module")
+def renamed_market():
+    m = Market(MarketConfig(seed=RENAMED_SEED, n_tickers=TICKERS, start=START, end=MARKET_END))
+    # the case this section is about, as the simulator generates it (else these tests would prove nothing)
+    assert m.ticker_changes().select("date", "old_ticker", "new_ticker").rows() == [
+        (RENAME_DAY, OLD_ROOT, NEW_SYMBOL)]
+    return m
+
+
+@pytest.fixture(scope="module")
+def renamed_silver(tmp_path_factory, renamed_market):
+    """Silver of a lake (2025-01-02 to RENAMED_END, with ticker_changes) joined with the truth."""
+    work = tmp_path_factory.mktemp("options_renamed") / "work"
+    work.mkdir()
+    lake = work / "lake"
+    months = MONTHS + ["year=2025/month=03"]
+    with SimProcess(tickers=TICKERS, seed=RENAMED_SEED, start=START, end=MARKET_END) as sim:
+        write_config(work, start=START, end=RENAMED_END, data_types=RENAMED_TYPES, alpha158=False,
+                     options={"underlyings": RENAMED_UNDERLYINGS, "rate": RATE})
+        t0 = time.monotonic()
+        run_workflow(work, sim.url, *[str(lake / "silver/options_daily" / m / "data.parquet") for m in months])
+        print(f"renamed-underlying lake: {time.monotonic() - t0:.1f} s")
+    silver = pl.concat([pl.read_parquet(lake / "silver/options_daily" / m / "data.parquet") for m in months])
+    truth = (OptionsMarket.of(renamed_market).truth_frame(RENAMED_UNDERLYINGS)
+             .filter(pl.col("date") <= dt.date.fromisoformat(RENAMED_END)))
+    assert silver.height == truth.filter("traded").height  # every served bar, none other
+    return silver.join(truth.select("ticker", "date", pl.col("underlying").alias("root"), "S", "T", "q", "sigma"),
+                       on=["ticker", "date"], how="left")
+
+
+def test_renamed_underlying_is_followed_to_its_new_symbol(renamed_silver, renamed_market):
+    s = renamed_silver
+    # `underlying` stays the contract's root, as the vendor lists it
+    assert (s["underlying"] == s["root"]).all() and set(s["underlying"]) == set(RENAMED_UNDERLYINGS)
+    after = s.filter((pl.col("underlying") == OLD_ROOT) & (pl.col("date") >= RENAME_DAY))
+    assert after.height > 150 and after["expiration"].n_unique() == 2
+    # S after the rename: the simulator's raw close of the same security, traded as VFOU that session
+    raw = renamed_market.daily_raw().filter(pl.col("ticker") == NEW_SYMBOL).select("date", pl.col("close").alias("raw"))
+    after = after.join(raw, on="date", how="left")
+    assert after["raw"].null_count() == 0 and after["underlying_close"].null_count() == 0
+    assert (after["underlying_close"] == after["raw"]).all()
+    assert_inputs_match_the_simulator(after)
+    assert assert_iv_recovers_the_known_vol(after) > 100
+    no_fit = assert_iv_nan_exactly_where_no_vol_fits(after)
+    assert (~no_fit).sum() > 150
+
+
+def test_every_row_of_the_renamed_lake_matches_the_simulator(renamed_silver):
+    # before the rename, and the control underlying (with its dividend), are as they always were
+    assert_inputs_match_the_simulator(renamed_silver)
+    assert renamed_silver.filter((pl.col("underlying") == "GPRN") & (pl.col("dividend_yield") > 0)).height > 0
+    assert assert_iv_recovers_the_known_vol(renamed_silver) > 300
+    assert_iv_nan_exactly_where_no_vol_fits(renamed_silver)

@@ -1,5 +1,6 @@
 """Snakemake script: silver options_daily of one job's months (underlying close, moneyness, days to expiry,
-dividend yield, BSM implied vol and greeks; see quantmini.options_silver)."""
+dividend yield, BSM implied vol and greeks, the underlying followed through its ticker changes; see
+quantmini.options_silver)."""
 
 from pathlib import Path
 
@@ -11,7 +12,7 @@ log = runtime.job_logging(smk.log[0] if smk.log else None)
 for spec in smk.params.months:
     try:
         out = build_silver_month(Path(spec["options"]), Path(spec["stocks"]), [Path(p) for p in spec["dividends"]],
-                                 float(smk.params.rate), Path(spec["silver"]))
+                                 float(smk.params.rate), Path(spec["silver"]), [Path(p) for p in spec["changes"]])
     except Exception as exc:
         log.error("silver options_daily %s failed: %s", spec["key"], exc)
         runtime.die(f"silver options_daily {spec['key']}: {exc}")
