@@ -5,45 +5,19 @@ bad input is one line and a non-zero exit, and the API key reaches no output and
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import polars as pl
 import pytest
 from quantmini.lake_db import Lake
 from quantmini.sim.market import Market, MarketConfig
-from quantmini.sim.server import SimProcess
-from workflow_helpers import read_bronze, write_config
+from workflow_helpers import market_fixtures, read_bronze, write_config
+from workflow_helpers import quantmini_cli as cli
 
 TICKERS, SEED, START, END = 8, 21, "2024-01-02", "2024-02-29"
-BARS = ["ticker", "date", "open", "high", "low", "close", "volume", "vwap", "transactions"]
 KEY = "QMKEY-cli-5e1d-MARKER"
-
-
-def cli(work: Path, *args: str, api_url: str | None = None, key: str | None = None, config=True):
-    env = {k: v for k, v in os.environ.items() if k not in ("MASSIVE_API_KEY", "POLYGON_API_KEY", "QUANTMINI_API_URL")}
-    if api_url:
-        env["QUANTMINI_API_URL"] = api_url
-    if key:
-        env["MASSIVE_API_KEY"] = key
-    extra = ["--config", str(work / "config.yaml")] if config else []
-    return subprocess.run([sys.executable, "-m", "quantmini.cli", *args, *extra], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def truth():
-    return Market(MarketConfig(seed=SEED, n_tickers=TICKERS, start=START, end=END)).daily_raw().select(BARS) \
-        .sort("ticker", "date")
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    log = tmp_path_factory.mktemp("sim") / "requests.jsonl"
-    with SimProcess(tickers=TICKERS, seed=SEED, start=START, end=END, request_log=str(log)) as s:
-        yield s
+truth, sim = market_fixtures(TICKERS, SEED, START, END)
 
 
 @pytest.fixture(scope="module")

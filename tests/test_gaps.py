@@ -6,10 +6,7 @@ bronze partition and dropped rows are found exactly; one command backfills them;
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -17,28 +14,14 @@ import polars as pl
 import pytest
 from quantmini import calendar
 from quantmini.gaps import find_gaps
-from quantmini.sim.market import Market, MarketConfig
-from quantmini.sim.server import SimProcess
-from workflow_helpers import read_bronze, run_workflow, write_config
+from workflow_helpers import market_fixtures, read_bronze, run_workflow, write_config
+from workflow_helpers import quantmini_cli as cli
 
 TICKERS, SEED, START, END = 10, 3, dt.date(2024, 1, 2), dt.date(2024, 2, 29)
-BARS = ["ticker", "date", "open", "high", "low", "close", "volume", "vwap", "transactions"]
 DROPPED = [("FB", dt.date(2024, 2, 13)), ("GTTL", dt.date(2024, 2, 20)), ("GTTL", dt.date(2024, 2, 21))]
 DELETED_DAY = dt.date(2024, 2, 7)
 
-
-@pytest.fixture(scope="module")
-def truth():
-    return Market(MarketConfig(seed=SEED, n_tickers=TICKERS, start=START, end=END)).daily_raw().select(BARS) \
-        .sort("ticker", "date")
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    log = tmp_path_factory.mktemp("sim") / "requests.jsonl"
-    with SimProcess(tickers=TICKERS, seed=SEED, start=START.isoformat(), end=END.isoformat(),
-                    request_log=str(log)) as s:
-        yield s
+truth, sim = market_fixtures(TICKERS, SEED, START, END)
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +45,6 @@ def run_main(work: Path, monkeypatch, *args: str) -> int:
 
     monkeypatch.chdir(work)
     return main([*args, "--config", str(work / "config.yaml")])
-
-
-def cli(work: Path, *args: str, api_url: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("MASSIVE_API_KEY", "POLYGON_API_KEY", "QUANTMINI_API_URL")}
-    if api_url:
-        env["QUANTMINI_API_URL"] = api_url
-    return subprocess.run([sys.executable, "-m", "quantmini.cli", *args, "--config", str(work / "config.yaml")],
-                          cwd=work, env=env, capture_output=True, text=True, timeout=600)
 
 
 def test_clean_lake_is_complete_and_spans_are_the_truth(built, truth, tmp_path, monkeypatch, capsys):

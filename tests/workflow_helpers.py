@@ -8,9 +8,13 @@ import sys
 from pathlib import Path
 
 import polars as pl
+import pytest
 import yaml
+from quantmini.sim.market import Market, MarketConfig
+from quantmini.sim.server import SimProcess
 
 REPO = Path(__file__).resolve().parents[1]
+DAILY_BARS = ["ticker", "date", "open", "high", "low", "close", "volume", "vwap", "transactions"]
 
 
 def write_config(workdir: Path, **overrides) -> Path:
@@ -51,6 +55,37 @@ def run_workflow(workdir: Path, api_url: str | None, *targets: str, env_extra=No
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
     return proc
+
+
+def market_fixtures(tickers: int, seed: int, start, end):
+    """A test module's `truth, sim = market_fixtures(...)`: module-scoped fixtures `truth` (the market's
+    raw daily bars, DAILY_BARS, by ticker and date: what bronze stocks_daily holds) and `sim` (a
+    simulator of that market, logging its requests)."""
+
+    @pytest.fixture(scope="module")
+    def truth():
+        market = Market(MarketConfig(seed=seed, n_tickers=tickers, start=start, end=end))
+        return market.daily_raw().select(DAILY_BARS).sort("ticker", "date")
+
+    @pytest.fixture(scope="module")
+    def sim(tmp_path_factory):
+        log = tmp_path_factory.mktemp("sim") / "requests.jsonl"
+        with SimProcess(tickers=tickers, seed=seed, start=str(start), end=str(end), request_log=str(log)) as s:
+            yield s
+
+    return truth, sim
+
+
+def quantmini_cli(work: Path, *args: str, api_url: str | None = None, key: str | None = None):
+    """The `quantmini` console script as a user runs it: `python -m quantmini.cli ARGS --config
+    WORK/config.yaml` in WORK, with no API key or endpoint from this environment (only `key`, `api_url`)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MASSIVE_API_KEY", "POLYGON_API_KEY", "QUANTMINI_API_URL")}
+    if api_url:
+        env["QUANTMINI_API_URL"] = api_url
+    if key:
+        env["MASSIVE_API_KEY"] = key
+    return subprocess.run([sys.executable, "-m", "quantmini.cli", *args, "--config", str(work / "config.yaml")],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=600)
 
 
 def read_bronze(lake: Path, dtype: str = "stocks_daily") -> pl.DataFrame:

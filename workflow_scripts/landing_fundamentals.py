@@ -10,13 +10,11 @@ from quantmini.landing_documents import ClientOptions
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)
-cfg = smk.config
-year = int(smk.wildcards.year)
-
+year, windows = int(smk.wildcards.year), list(smk.params.windows)
 try:
-    opts = ClientOptions.from_config(cfg)
-    fetched = land_year(LakePaths(cfg["data_root"]), year, list(smk.params.windows), Path(smk.output.manifest), opts)
+    fetched = land_year(LakePaths(smk.config["data_root"]), year, windows, Path(smk.output.manifest),
+                        ClientOptions.from_config(smk.config))
 except Exception as exc:  # one line for the user; the key never reaches a message (see client)
     log.error("landing fundamentals %04d failed: %s", year, exc)
     runtime.die(f"landing fundamentals {year:04d}: {exc}")
-log.info("landing fundamentals %04d: %d window(s), %d chunk(s) downloaded now", year, len(smk.params.windows), fetched)
+log.info("landing fundamentals %04d: %d window(s), %d chunk(s) downloaded now", year, len(windows), fetched)

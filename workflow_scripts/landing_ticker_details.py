@@ -10,14 +10,11 @@ from quantmini.ticker_details import land_details_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)
-cfg = smk.config
-year = int(smk.wildcards.year)
+year, months = int(smk.wildcards.year), smk.params.months
 try:
-    opts = ClientOptions.from_config(cfg)
-    fetched = land_details_year(LakePaths(cfg["data_root"]), year, smk.params.months, smk.params.universe,
-                                Path(smk.output.manifest), opts)
+    fetched = land_details_year(LakePaths(smk.config["data_root"]), year, months, smk.params.universe,
+                                Path(smk.output.manifest), ClientOptions.from_config(smk.config))
 except Exception as exc:  # one line for the user; the key never reaches a message (see client)
     log.error("landing ticker_details %04d failed: %s", year, exc)
     runtime.die(f"landing ticker_details {year:04d}: {exc}")
-log.info("landing ticker_details %04d: %d of %d month snapshot(s) downloaded now", year, fetched,
-         len(smk.params.months))
+log.info("landing ticker_details %04d: %d of %d month snapshot(s) downloaded now", year, fetched, len(months))

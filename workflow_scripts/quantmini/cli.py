@@ -52,14 +52,26 @@ def _date_arg(raw: str) -> str:
         raise argparse.ArgumentTypeError(f"'{raw}' is not a YYYY-MM-DD date (or 'today')") from None
 
 
-def _positive(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{raw}' is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"'{raw}' must be >= 1")
-    return value
+def number(kind: type, minimum: float, maximum: float | None = None):
+    """An argparse type: a `kind` (int or float) from minimum to maximum, else one clear line (also
+    the simulator's CLI's)."""
+    what = "an integer" if kind is int else "a number"
+
+    def parse(raw: str):
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{raw}' is not {what}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"'{raw}' must be >= {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"'{raw}' must be <= {maximum}")
+        return value
+
+    return parse
+
+
+_positive = number(int, 1)
 
 
 def _types(values: list[str] | None) -> list[str]:
@@ -103,6 +115,14 @@ def _root(args, cfg: dict | None = None) -> Path:
         return Path(args.data_root)
     cfg = cfg or load_config(args.config)
     return Path(cfg["data_root"])
+
+
+def _lake(args) -> Path:
+    """The lake a read-only command reads; none there fails the command (main: "CMD: no lake at ROOT", exit 1)."""
+    root = _root(args)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no lake at {root}")
+    return root
 
 
 # ---------------------------------------------------------------------- Snakemake through its API
@@ -251,9 +271,7 @@ def status(args) -> int:
 
     from quantmini.lake_db import Lake
 
-    root = _root(args)
-    if not root.is_dir():
-        return _fail(f"status: no lake at {root}", 1)
+    root = _lake(args)
     with Lake(root) as lake:
         df = lake.status()
         daily = lake.query('SELECT min(date) AS first, max(date) AS last, count(DISTINCT date) AS sessions, '
@@ -336,9 +354,7 @@ def gaps(args) -> int:
 def validate(args) -> int:
     from quantmini.gaps import check_lake
 
-    root = _root(args)
-    if not root.is_dir():
-        return _fail(f"validate: no lake at {root}", 1)
+    root = _lake(args)
     reports, problems = check_lake(root)
     con = _console()
     con.print(_rich_table(reports, title=f"validation reports of {root}"))
@@ -353,10 +369,7 @@ def query(args) -> int:
 
     from quantmini.lake_db import Lake
 
-    root = _root(args)
-    if not root.is_dir():
-        return _fail(f"query: no lake at {root}", 1)
-    with Lake(root) as lake:
+    with Lake(_lake(args)) as lake:
         catalog = lake.write_catalog()
     con = duckdb.connect(str(catalog), read_only=True)
     try:

@@ -53,6 +53,12 @@ def ufunc(signature: str):
     return numba.vectorize([signature], nopython=True, cache=True)
 
 
+def scalar(f):
+    """A scalar piece of the numba kernels, inlined into each caller (numba IR inlining): the same
+    operations, in the same order, wherever it is used (a formula can also be a ufunc, see _std)."""
+    return numba.njit(inline="always", error_model="numpy")(f)
+
+
 @dataclasses.dataclass(eq=False)
 class Layout:
     """Rows of a chunk of whole symbols: compact positions, padded positions, row within symbol."""
@@ -237,8 +243,7 @@ class Moments:
                    si=sums[2] if weighted else None)
 
 
-@ufunc("float64(float64, float64, float64)")
-def _std_from_sums(n, s1, s2):
+def _std_formula(n, s1, s2):
     """ddof=1 std from count, sum and sum of squares; NaN below 2 values, 0 if rounding went negative."""
     if n < 2.0:
         return np.nan
@@ -246,9 +251,31 @@ def _std_from_sums(n, s1, s2):
     return np.sqrt(v) if v > 0.0 else 0.0
 
 
+_std_from_sums = ufunc("float64(float64, float64, float64)")(_std_formula)
+_std = scalar(_std_formula)
+
+
 # --------------------------------------------------------------------------- std, as pandas computes it
 
 _INV_COND_TOL = np.finfo(np.float64).eps * 1e3  # pandas: an update leaving < ~3 digits is unstable
+
+
+@scalar
+def _welford(val, nobs, mean, ssq, comp, remove):
+    """pandas' ``add_var`` (or, with `remove`, ``remove_var``) once nobs is updated: val into (or out
+    of) the running mean and sum of squared deviations, with the Kahan compensation `comp` of that
+    direction; returns (mean, ssq, comp)."""
+    prev_mean = mean - comp
+    y = val - comp
+    d = y - mean
+    comp = d + mean - y
+    if remove:
+        mean = mean - d / nobs
+        ssq = ssq - (val - prev_mean) * (val - mean)
+    else:
+        mean = mean + d / nobs
+        ssq = ssq + (val - prev_mean) * (val - mean)
+    return mean, ssq, comp
 
 
 @numba.njit(nogil=True, cache=True)
@@ -267,11 +294,7 @@ def _pandas_rolling_std(x, row0, lengths, windows, out):
         s0 = row0[k]
         for wi in range(windows.shape[0]):
             window = windows[wi]
-            nobs = 0.0
-            mean = 0.0
-            ssq = 0.0
-            comp_add = 0.0
-            comp_rem = 0.0
+            nobs = mean = ssq = comp_add = comp_rem = 0.0
             unstable = False
             for i in range(lengths[k]):
                 t = s0 + i
@@ -282,12 +305,7 @@ def _pandas_rolling_std(x, row0, lengths, windows, out):
                             prev_m2 = ssq
                             nobs -= 1.0
                             if nobs != 0.0:
-                                prev_mean = mean - comp_rem
-                                y = val - comp_rem
-                                d = y - mean
-                                comp_rem = d + mean - y
-                                mean = mean - d / nobs
-                                ssq = ssq - (val - prev_mean) * (val - mean)
+                                mean, ssq, comp_rem = _welford(val, nobs, mean, ssq, comp_rem, True)
                                 if prev_m2 * tol > ssq:
                                     unstable = True
                             else:
@@ -298,30 +316,16 @@ def _pandas_rolling_std(x, row0, lengths, windows, out):
                     if val == val:
                         prev_m2 = ssq
                         nobs += 1.0
-                        prev_mean = mean - comp_add
-                        y = val - comp_add
-                        d = y - mean
-                        comp_add = d + mean - y
-                        mean = mean + d / nobs
-                        ssq = ssq + (val - prev_mean) * (val - mean)
+                        mean, ssq, comp_add = _welford(val, nobs, mean, ssq, comp_add, False)
                         if prev_m2 * tol > ssq:
                             unstable = True
                 if i == 0 or unstable:  # (re)compute the window from scratch
-                    nobs = 0.0
-                    mean = 0.0
-                    ssq = 0.0
-                    comp_add = 0.0
-                    comp_rem = 0.0
+                    nobs = mean = ssq = comp_add = comp_rem = 0.0
                     for j in range(max(0, i - window + 1), i + 1):
                         val = x[s0 + j]
                         if val == val:
                             nobs += 1.0
-                            prev_mean = mean - comp_add
-                            y = val - comp_add
-                            d = y - mean
-                            comp_add = d + mean - y
-                            mean = mean + d / nobs
-                            ssq = ssq + (val - prev_mean) * (val - mean)
+                            mean, ssq, comp_add = _welford(val, nobs, mean, ssq, comp_add, False)
                     unstable = False
                 if nobs > 1.0:
                     var = ssq / (nobs - 1.0)
@@ -550,20 +554,27 @@ def _regression_out(n, si, sy, syy, sx, sxx, tl, last, std, divisor, beta, rsqr,
     for k in range(n.shape[0]):
         w = float(WINDOWS_T[k])
         for t in range(n.shape[1]):
-            nn = n[k, t]
             b0 = float(tl[t]) - w
-            sxy = si[k, t] - b0 * sy[k, t]
-            num = nn * sxy - sx[k, t] * sy[k, t]
-            den = nn * sxx[k, t] - sx[k, t] * sx[k, t]
-            b = num / den
+            b, rsqr[k, t], res = _ols(n[k, t], sx[k, t], sxx[k, t], sy[k, t], syy[k, t], si[k, t] - b0 * sy[k, t],
+                                      std[k, t], w, last[t])
             beta[k, t] = b / divisor[t]
-            if std[k, t] <= STD_ZERO:
-                rsqr[k, t] = np.nan
-            else:
-                r = num / np.sqrt(den * (nn * syy[k, t] - sy[k, t] * sy[k, t]))
-                rsqr[k, t] = r * r
-            a = sy[k, t] / nn - b * (sx[k, t] / nn)
-            resi[k, t] = (last[t] - (b * w + a)) / divisor[t]
+            resi[k, t] = res / divisor[t]
+
+
+@scalar
+def _ols(n, sx, sxx, sy, syy, sxy, std, w, last):
+    """Qlib's regression of y on the slots x from window sums: (slope, Rsquare (NaN where the std of y
+    is ~0), residual of the newest value y_t - (slope*w + intercept))."""
+    num = n * sxy - sx * sy
+    den = n * sxx - sx * sx
+    b = num / den
+    if std <= STD_ZERO:
+        r2 = np.nan
+    else:
+        r = num / np.sqrt(den * (n * syy - sy * sy))
+        r2 = r * r
+    a = sy / n - b * (sx / n)
+    return b, r2, last - (b * w + a)
 
 
 @ufunc("float64(float64, float64)")
@@ -606,8 +617,7 @@ def window_regression(lay: Layout, mom: Moments, std: np.ndarray, divisor: np.nd
 # ------------------------------------------------------------------------------------- correlation
 
 
-@ufunc("float64(float64, float64, float64, float64, float64, float64, float64, float64)")
-def _corr(n, sx, sy, sxx, syy, sxy, std_x, std_y):
+def _corr_formula(n, sx, sy, sxx, syy, sxy, std_x, std_y):
     """Pearson correlation from window sums; NaN below 2 pairs, for a flat side (variance <= 0) and
     where either side's own std is ~0 (Qlib's mask)."""
     if n < 2.0 or std_x <= STD_ZERO or std_y <= STD_ZERO:
@@ -617,6 +627,10 @@ def _corr(n, sx, sy, sxx, syy, sxy, std_x, std_y):
     if vx <= 0.0 or vy <= 0.0:
         return np.nan
     return (n * sxy - sx * sy) / np.sqrt(vx * vy)
+
+
+_corr = ufunc("float64(float64, float64, float64, float64, float64, float64, float64, float64)")(_corr_formula)
+_corr_at = scalar(_corr_formula)
 
 
 def window_corr(lay: Layout, mx: Moments, my: Moments, std_x: np.ndarray, std_y: np.ndarray) -> np.ndarray:
@@ -636,7 +650,59 @@ def window_corr(lay: Layout, mx: Moments, my: Moments, std_x: np.ndarray, std_y:
     return _corr(n, sx, sy, sxx, syy, sxy, std_x, std_y)
 
 
-@numba.njit(inline="always")
+# ------------------------------------------------------------------------------------ fused passes
+# Corr, the moves, the volume features and the close features each take one pass over a symbol's rows:
+# per row up to QUANTITIES values (a count, sums, squares, products; nothing for a missing value) are
+# added to running sums that restart every BLOCK rows, which fill one column of a prefix table; then
+# every window's sums are read off that table (_window; _wsum one by one where a row needs only some)
+# and only each family's formulas differ.
+
+QUANTITIES = 6  # running sums per row in a fused pass
+_NOTHING = (0.0,) * QUANTITIES  # what a row adds where its value is missing
+
+
+@scalar
+def _prefix_table(lengths):
+    """Scratch for one symbol's prefix table at a time (QUANTITIES x the longest symbol's rows) and the
+    running sums to start from (any: _accumulate restarts them at each symbol's first row)."""
+    return np.empty((QUANTITIES, lengths.max() if lengths.shape[0] else 0)), _NOTHING
+
+
+@scalar
+def _todo(skip):
+    """The symbols a fused pass computes: those not flagged in `skip`."""
+    return np.flatnonzero(~skip)
+
+
+@scalar
+def _reference(x, y, s0, n):
+    """x and y at the first row where x is valid, in the symbol of n rows starting at s0 (0, 0 if x
+    has no valid value): what a series is centred on, nothing from the future."""
+    for i in range(n):
+        if x[s0 + i] == x[s0 + i]:
+            return x[s0 + i], y[s0 + i]
+    return 0.0, 0.0
+
+
+@scalar
+def _accumulate(p, i, sums, q):
+    """Row i of a prefix table: the running sums (restarted at row 0 and every BLOCK rows, as in
+    _window_sums) plus row i's quantities q, stored as column i of p and returned for the next row."""
+    if i % BLOCK == 0:
+        sums = _NOTHING
+    sums = (sums[0] + q[0], sums[1] + q[1], sums[2] + q[2], sums[3] + q[3], sums[4] + q[4], sums[5] + q[5])
+    for j in range(QUANTITIES):
+        p[j, i] = sums[j]
+    return sums
+
+
+@scalar
+def _counted(x):
+    """Count, value and square of one value, or nothing where it is missing (NaN)."""
+    return (1.0, x, x * x) if x == x else (0.0, 0.0, 0.0)
+
+
+@scalar
 def _wsum(p, i, w):
     """Sum over the window of w rows ending at row i, from block-restarting prefix sums (as in
     _window_sums, with the same rounding)."""
@@ -648,6 +714,13 @@ def _wsum(p, i, w):
     return p[i] + (p[b0 - 1] - p[i - w])
 
 
+@scalar
+def _window(p, i, w):
+    """The QUANTITIES sums over the window of w rows ending at row i, off a prefix table (_wsum each)."""
+    return (_wsum(p[0], i, w), _wsum(p[1], i, w), _wsum(p[2], i, w), _wsum(p[3], i, w), _wsum(p[4], i, w),
+            _wsum(p[5], i, w))
+
+
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def _fused_corr(x, y, row0, lengths, windows, skip, out):
     """Qlib Corr(x, y, w) for every window, for the symbols not flagged in `skip`, in one pass: block-
@@ -655,59 +728,18 @@ def _fused_corr(x, y, row0, lengths, windows, skip, out):
     valid value, which Pearson's r ignores), then per window the correlation and each side's std
     for Qlib's ~0 mask. Valid where x and y miss the same rows (pairs = each side's own values) and
     no window holds equal values only (there pandas' std needs replaying). out: (windows, n)."""
-    m = lengths.max() if lengths.shape[0] else 0
-    p = np.empty((6, m))
-    for k in range(row0.shape[0]):
-        if skip[k]:
-            continue
-        s0 = row0[k]
-        n = lengths[k]
-        rx = 0.0
-        ry = 0.0
+    p, sums = _prefix_table(lengths)
+    for k in _todo(skip):
+        s0, n = row0[k], lengths[k]
+        rx, ry = _reference(x, y, s0, n)
         for i in range(n):
-            if x[s0 + i] == x[s0 + i]:
-                rx = x[s0 + i]
-                ry = y[s0 + i]
-                break
-        a0 = a1 = a2 = a3 = a4 = a5 = 0.0
-        for i in range(n):
-            if i % BLOCK == 0:
-                a0 = a1 = a2 = a3 = a4 = a5 = 0.0
-            xv = x[s0 + i]
-            if xv == xv:
-                xv = xv - rx
-                yv = y[s0 + i] - ry
-                a0 += 1.0
-                a1 += xv
-                a2 += yv
-                a3 += xv * xv
-                a4 += yv * yv
-                a5 += xv * yv
-            p[0, i] = a0
-            p[1, i] = a1
-            p[2, i] = a2
-            p[3, i] = a3
-            p[4, i] = a4
-            p[5, i] = a5
+            xv, yv = x[s0 + i] - rx, y[s0 + i] - ry
+            q = (1.0, xv, yv, xv * xv, yv * yv, xv * yv) if x[s0 + i] == x[s0 + i] else _NOTHING
+            sums = _accumulate(p, i, sums, q)
         for wi in range(windows.shape[0]):
-            w = windows[wi]
             for i in range(n):
-                cnt = _wsum(p[0], i, w)
-                sx = _wsum(p[1], i, w)
-                sy = _wsum(p[2], i, w)
-                sxx = _wsum(p[3], i, w)
-                syy = _wsum(p[4], i, w)
-                sxy = _wsum(p[5], i, w)
-                r = np.nan
-                if cnt >= 2.0:
-                    var_x = (sxx - sx * sx / cnt) / (cnt - 1.0)  # as _std_from_sums
-                    var_y = (syy - sy * sy / cnt) / (cnt - 1.0)
-                    flat = np.sqrt(max(var_x, 0.0)) <= STD_ZERO or np.sqrt(max(var_y, 0.0)) <= STD_ZERO
-                    vx = cnt * sxx - sx * sx
-                    vy = cnt * syy - sy * sy
-                    if not flat and vx > 0.0 and vy > 0.0:
-                        r = (cnt * sxy - sx * sy) / np.sqrt(vx * vy)
-                out[wi, s0 + i] = r
+                cnt, sx, sy, sxx, syy, sxy = _window(p, i, windows[wi])
+                out[wi, s0 + i] = _corr_at(cnt, sx, sy, sxx, syy, sxy, _std(cnt, sx, sxx), _std(cnt, sy, syy))
 
 
 def corr(lay: Layout, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -743,30 +775,16 @@ def _moves(diff, row0, lengths, windows, counts, sump, sumn, sumd, cntp, cntn, c
     equal to Sum(Greater(-d, 0)) to ~1e-16 of the total move, exactly 0 when no move is down), SUMD;
     NaN where the window holds no d (pandas' Sum gives NaN there). With `counts` also CNTP/CNTN/CNTD:
     Mean(x > Ref(x, 1)) etc. over all of the window's rows (a comparison with NaN counts as False)."""
-    m = lengths.max() if lengths.shape[0] else 0
-    p = np.empty((5, m))
+    p, sums = _prefix_table(lengths)
     for k in range(row0.shape[0]):
-        s0 = row0[k]
-        n = lengths[k]
-        a0 = a1 = a2 = a3 = a4 = 0.0
+        s0, n = row0[k], lengths[k]
         for i in range(n):
-            if i % BLOCK == 0:
-                a0 = a1 = a2 = a3 = a4 = 0.0
             d = np.float64(diff[s0 + i])
-            if d == d:
-                a0 += 1.0
-                a1 += max(d, 0.0)
-                a2 += abs(d)
-                a3 += d > 0.0
-                a4 += d < 0.0
-            p[0, i] = a0
-            p[1, i] = a1
-            p[2, i] = a2
-            p[3, i] = a3
-            p[4, i] = a4
+            q = (1.0, max(d, 0.0), abs(d), np.float64(d > 0.0), np.float64(d < 0.0), 0.0) if d == d else _NOTHING
+            sums = _accumulate(p, i, sums, q)  # (the sixth quantity is unused)
         for wi in range(windows.shape[0]):
             w = windows[wi]
-            for i in range(n):
+            for i in range(n):  # only the sums a row needs are read
                 t = s0 + i
                 if _wsum(p[0], i, w) == 0.0:
                     sump[wi, t] = sumn[wi, t] = sumd[wi, t] = np.nan
@@ -803,52 +821,18 @@ def _volume_features(v, wv, v_e, row0, lengths, windows, skip, vma, vstd, wvma):
     sums: VMA = Mean(v)/(v+1e-12), VSTD = Std(v)/(v+1e-12), WVMA = Std(wv)/(Mean(wv)+1e-12); the
     means and ddof=1 stds from count, sum and sum of squares (what pandas gives away from windows of
     equal values; those symbols are flagged). v_e: $volume+1e-12 as float32, like pyqlib."""
-    m = lengths.max() if lengths.shape[0] else 0
-    p = np.empty((6, m))
-    for k in range(row0.shape[0]):
-        if skip[k]:
-            continue
-        s0 = row0[k]
-        n = lengths[k]
-        a0 = a1 = a2 = a3 = a4 = a5 = 0.0
+    p, sums = _prefix_table(lengths)
+    for k in _todo(skip):
+        s0, n = row0[k], lengths[k]
         for i in range(n):
-            if i % BLOCK == 0:
-                a0 = a1 = a2 = a3 = a4 = a5 = 0.0
-            x = v[s0 + i]
-            if x == x:
-                a0 += 1.0
-                a1 += x
-                a2 += x * x
-            x = wv[s0 + i]
-            if x == x:
-                a3 += 1.0
-                a4 += x
-                a5 += x * x
-            p[0, i] = a0
-            p[1, i] = a1
-            p[2, i] = a2
-            p[3, i] = a3
-            p[4, i] = a4
-            p[5, i] = a5
+            sums = _accumulate(p, i, sums, _counted(v[s0 + i]) + _counted(wv[s0 + i]))
         for wi in range(windows.shape[0]):
-            w = windows[wi]
             for i in range(n):
                 t = s0 + i
-                cnt = _wsum(p[0], i, w)
-                s1 = _wsum(p[1], i, w)
-                std = np.nan
-                if cnt >= 2.0:  # as _std_from_sums
-                    var = (_wsum(p[2], i, w) - s1 * s1 / cnt) / (cnt - 1.0)
-                    std = np.sqrt(var) if var > 0.0 else 0.0
+                cnt, s1, s2, cnt_w, s1_w, s2_w = _window(p, i, windows[wi])
                 vma[wi, t] = s1 / cnt / v_e[t]
-                vstd[wi, t] = std / v_e[t]
-                cnt = _wsum(p[3], i, w)
-                s1 = _wsum(p[4], i, w)
-                std = np.nan
-                if cnt >= 2.0:
-                    var = (_wsum(p[5], i, w) - s1 * s1 / cnt) / (cnt - 1.0)
-                    std = np.sqrt(var) if var > 0.0 else 0.0
-                wvma[wi, t] = std / (s1 / cnt + 1e-12)
+                vstd[wi, t] = _std(cnt, s1, s2) / v_e[t]
+                wvma[wi, t] = _std(cnt_w, s1_w, s2_w) / (s1_w / cnt_w + 1e-12)
 
 
 def volume_features(lay: Layout, v: np.ndarray, wv: np.ndarray, v_e: np.ndarray, vma, vstd, wvma) -> None:
@@ -879,67 +863,27 @@ def _close_features(y, c, row0, lengths, windows, skip, ma, std_out, beta, rsqr,
     slot of row i in the window ending at t is i - (t - w), so Sx = Si - (t-w)*N, Sxx = Sii - 2(t-w)Si
     + (t-w)^2 N (exact integers) and Sxy = Siy - (t-w)*Sy; slope = (N Sxy - Sx Sy)/(N Sxx - Sx^2),
     BETA = slope/c, RSQR = r^2 (NaN where the std is ~0), RESI = (y_t - slope*w - intercept)/c."""
-    m = lengths.max() if lengths.shape[0] else 0
-    p = np.empty((6, m))
-    for k in range(row0.shape[0]):
-        if skip[k]:
-            continue
-        s0 = row0[k]
-        n = lengths[k]
-        ref = 0.0
+    p, sums = _prefix_table(lengths)
+    for k in _todo(skip):
+        s0, n = row0[k], lengths[k]
+        ref, _ = _reference(y, y, s0, n)
         for i in range(n):
-            if y[s0 + i] == y[s0 + i]:
-                ref = y[s0 + i]
-                break
-        a0 = a1 = a2 = a3 = a4 = a5 = 0.0
-        for i in range(n):
-            if i % BLOCK == 0:
-                a0 = a1 = a2 = a3 = a4 = a5 = 0.0
-            v = y[s0 + i]
-            if v == v:
-                v = v - ref
-                a0 += 1.0
-                a1 += v
-                a2 += v * v
-                a3 += i * v
-                a4 += i
-                a5 += i * i
-            p[0, i] = a0
-            p[1, i] = a1
-            p[2, i] = a2
-            p[3, i] = a3
-            p[4, i] = a4
-            p[5, i] = a5
+            v = y[s0 + i] - ref
+            q = (1.0, v, v * v, i * v, float(i), float(i * i)) if y[s0 + i] == y[s0 + i] else _NOTHING
+            sums = _accumulate(p, i, sums, q)
         for wi in range(windows.shape[0]):
             w = float(windows[wi])
-            ww = windows[wi]
             for i in range(n):
                 t = s0 + i
-                cnt = _wsum(p[0], i, ww)
-                sy = _wsum(p[1], i, ww)
-                syy = _wsum(p[2], i, ww)
-                b0 = i - w
-                si = _wsum(p[4], i, ww)
-                sx = si - b0 * cnt
-                sxx = _wsum(p[5], i, ww) - 2.0 * b0 * si + b0 * b0 * cnt
-                sxy = _wsum(p[3], i, ww) - b0 * sy
+                cnt, sy, syy, siy, si, sii = _window(p, i, windows[wi])
                 ma[wi, t] = (sy / cnt + ref) / c[t]
-                sd = np.nan
-                if cnt >= 2.0:  # as _std_from_sums
-                    var = (syy - sy * sy / cnt) / (cnt - 1.0)
-                    sd = np.sqrt(var) if var > 0.0 else 0.0
+                sd = _std(cnt, sy, syy)
                 std_out[wi, t] = sd / c[t]
-                num = cnt * sxy - sx * sy
-                den = cnt * sxx - sx * sx
-                b = num / den
+                b0 = i - w
+                b, rsqr[wi, t], res = _ols(cnt, si - b0 * cnt, sii - 2.0 * b0 * si + b0 * b0 * cnt, sy, syy,
+                                           siy - b0 * sy, sd, w, y[t] - ref)
                 beta[wi, t] = b / c[t]
-                if sd <= STD_ZERO:
-                    rsqr[wi, t] = np.nan
-                else:
-                    r = num / np.sqrt(den * (cnt * syy - sy * sy))
-                    rsqr[wi, t] = r * r
-                last = y[t] - ref
-                resi[wi, t] = (last - (b * w + (sy / cnt - b * (sx / cnt)))) / c[t]
+                resi[wi, t] = res / c[t]
 
 
 def close_features(lay: Layout, y: np.ndarray, c: np.ndarray, ma, std, beta, rsqr, resi) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import sys
 
+from quantmini.cli import number
 from quantmini.sim.faults import parse_fault_spec
 
 
@@ -23,30 +24,9 @@ def _date(raw: str) -> str:
         raise argparse.ArgumentTypeError(f"'{raw}' is not a YYYY-MM-DD date") from None
 
 
-def _nonneg(kind):
-    def parse(raw: str):
-        try:
-            value = kind(raw)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{raw}' is not a {kind.__name__}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"'{raw}' must be >= 0")
-        return value
-    return parse
-
-
-def _positive_int(raw: str) -> int:
-    value = _nonneg(int)(raw)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"'{raw}' must be >= 1")
-    return value
-
-
-def _port(raw: str) -> int:
-    value = _nonneg(int)(raw)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"'{raw}' is not a port number")
-    return value
+_positive_int = number(int, 1)
+_port = number(int, 0, 65535)
+_nonneg_float = number(float, 0)
 
 
 def _faults(raw: str) -> str:
@@ -81,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--faults", type=_faults, default=None, help="e.g. 429=0.2,500=0.1,reset=0.05,repeat_cursor=0.3")
     s.add_argument("--fault-seed", type=int, default=0)
     s.add_argument("--fault-max-consecutive", type=_positive_int, default=2)
-    s.add_argument("--fault-slow-s", type=_nonneg(float), default=2.0)
-    s.add_argument("--latency-ms", type=_nonneg(float), default=0.0)
+    s.add_argument("--fault-slow-s", type=_nonneg_float, default=2.0)
+    s.add_argument("--latency-ms", type=_nonneg_float, default=0.0)
     s.add_argument("--request-log", default=None, help="append one JSON line per request")
     s.add_argument("--ready-file", default=None, help="written (atomically) once the server answers")
     t = sub.add_parser("truth", help="export the ground truth as Parquet files")
