@@ -233,3 +233,39 @@ def test_intraday_freq_is_read_by_pyqlib(tmp_path: Path) -> None:
     np.testing.assert_array_equal(aaa.to_numpy(), np.array([1, 2, np.nan, 3], dtype=np.float32))
     assert list(aaa.index) == [pd.Timestamp(m) for m in minutes[1:5]]
     assert view.features.loc["BBB", "$close"].isna().sum() == 1
+
+
+def test_a_new_file_torn_by_a_crash_is_completed_by_the_next_publish(tmp_path: Path) -> None:
+    """New files are written under their final name: a crash leaves a byte-prefix (or a torn float),
+    and the next publish completes or rewrites it."""
+    bars = make_bars(CAL)
+    full, dirty = tmp_path / "full", tmp_path / "dirty"
+    publish(full, bars, CAL, FIELDS)
+    whole = (full / "features/ipox/close.day.bin").read_bytes()
+    publish(dirty, bars.filter(pl.col("symbol") != "IPOX"), CAL, FIELDS)
+    (dirty / "features/ipox").mkdir()
+    (dirty / "features/ipox/close.day.bin").write_bytes(whole[:40])  # crashed after 10 floats
+    (dirty / "features/ipox/open.day.bin").write_bytes(whole[:41])  # ... mid-float
+    stats = publish(dirty, bars, CAL, FIELDS)
+    assert stats.files_appended == 1 and stats.files_rewritten == 1
+    assert tree_bytes(dirty) == tree_bytes(full)
+
+
+def test_io_threads_follow_the_disk_and_never_change_the_bytes(tmp_path: Path) -> None:
+    import time
+
+    from quantmini.qlib_writer import _IoThreads
+
+    def slow(task):
+        time.sleep(_IoThreads.slow_file * 2 * len(task))
+        return len(task)
+
+    tasks = [[0] * 4] * 3
+    with _IoThreads(None) as t:
+        assert t.map(slow, tasks) == [4, 4, 4] and t._pool is not None  # slow files: a pool
+    with _IoThreads(None) as t:
+        assert t.map(len, tasks) == [4, 4, 4] and t._pool is None  # fast files: one thread
+    bars = make_bars(CAL, split_at=CAL[50])
+    for n in (None, 1, 4):
+        publish(tmp_path / str(n), bars, CAL, FIELDS, io_threads=n)
+    assert tree_bytes(tmp_path / "1") == tree_bytes(tmp_path / "4") == tree_bytes(tmp_path / "None")
