@@ -40,14 +40,15 @@ def symbol_map(ticker_changes: pl.DataFrame) -> pl.DataFrame:
             .join(latest, on="composite_figi").drop("composite_figi"))
 
 
-def assign_security(bars: pl.DataFrame, symbols: pl.DataFrame) -> pl.DataFrame:
-    """Add `security` to bars: the latest symbol of the security that held `ticker` on `date`."""
+def assign_security(bars: pl.DataFrame, symbols: pl.DataFrame, date_col: str = "date") -> pl.DataFrame:
+    """Add `security` to bars: the latest symbol of the security that held `ticker` on `date_col`."""
     if symbols.is_empty():
         return bars.with_columns(pl.col("ticker").alias("security"))
     idx = bars.with_row_index("_i")
-    hits = (idx.select("_i", "ticker", "date").join(symbols, on="ticker", how="inner")
-            .filter((pl.col("valid_from").is_null() | (pl.col("date") >= pl.col("valid_from")))
-                    & (pl.col("valid_to").is_null() | (pl.col("date") < pl.col("valid_to"))))
+    day = pl.col(date_col)
+    hits = (idx.select("_i", "ticker", date_col).join(symbols, on="ticker", how="inner")
+            .filter((pl.col("valid_from").is_null() | (day >= pl.col("valid_from")))
+                    & (pl.col("valid_to").is_null() | (day < pl.col("valid_to"))))
             .select("_i", "security"))
     return (idx.join(hits, on="_i", how="left")
             .with_columns(pl.col("security").fill_null(pl.col("ticker")))

@@ -8,9 +8,9 @@ Why it looks like this:
   pool: its HTTP/2 connection lets the stream holding the read lock block on the socket while other
   streams' frames wait behind it (a stall of up to one server latency; 78% of the latency limit at
   concurrency 10 on one connection), and its HTTP/1.1 pool slows down and over-opens as it grows.
-- Paced starts (`Pacer`): requests start at least half a round trip / concurrency apart, so lanes that
-  finished together do not go out together again and queue behind each other's CPU on both ends
-  (concurrency 10 against the simulator at 50 ms: 80% -> 93% of the latency limit).
+- Paced starts (`Pacer`): requests start at least 0.8 x the fastest recent round trip / concurrency
+  apart, so lanes that finished together do not go out together again and queue behind each other's
+  CPU on both ends (concurrency 10 against the simulator at 50 ms: 80% -> 93% of the latency limit).
 - Bounded concurrency (a semaphore), an exact client-side rate limit (a sliding log of actual start
   times) and retries with exponential backoff and full jitter for 429, 5xx, timeouts, connection
   resets, protocol errors and truncated bodies; Retry-After (seconds or HTTP date) is honoured. The

@@ -60,11 +60,8 @@ def _read(files: list[Path], columns: list[str] | None = None) -> pl.DataFrame |
 
 def _assign(df: pl.DataFrame, symbols: pl.DataFrame, day: pl.Expr) -> pl.DataFrame:
     """Add `security` (the latest symbol of the security whose ticker it was on `day`; adjust.symbol_map)."""
-    keep = df.columns
     tmp = df.with_columns(day.alias("_sec_day"))
-    tmp = tmp.rename({"date": "_orig_date"}) if "date" in keep else tmp
-    tmp = adjust.assign_security(tmp.rename({"_sec_day": "date"}), symbols).drop("date")
-    return tmp.rename({"_orig_date": "date"}) if "date" in keep else tmp
+    return adjust.assign_security(tmp, symbols, date_col="_sec_day").drop("_sec_day")
 
 
 def quarterly_filings(fin: pl.DataFrame, symbols: pl.DataFrame | None = None) -> pl.DataFrame:

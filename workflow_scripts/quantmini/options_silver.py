@@ -69,13 +69,6 @@ def trailing_dividends(pairs: pl.DataFrame, dividends: pl.DataFrame) -> pl.DataF
     return pairs.join(joined, on=["security", "date"], how="left").with_columns(pl.col("div_12m").fill_null(0.0))
 
 
-def _keyed_by_security(frame: pl.DataFrame, date_col: str, symbols: pl.DataFrame) -> pl.DataFrame:
-    """Add `security` to rows keyed by ticker (the symbol on `date_col`): adjust.assign_security."""
-    if date_col == "date":
-        return adjust.assign_security(frame, symbols)
-    return adjust.assign_security(frame.rename({date_col: "date"}), symbols).rename({"date": date_col})
-
-
 def enrich(bars: pl.DataFrame, closes: pl.DataFrame, dividends: pl.DataFrame, rate: float,
            changes: pl.DataFrame | None = None) -> pl.DataFrame:
     """Bronze bars -> silver rows (module docstring). `closes`: ticker, date, close; `dividends`: ticker,
@@ -84,11 +77,11 @@ def enrich(bars: pl.DataFrame, closes: pl.DataFrame, dividends: pl.DataFrame, ra
     # a bar under a security's latest symbol from before that symbol was its own (not in the renames: an
     # unrelated security, or the vendor early) is keyed by that symbol too; the security's own bar, under
     # the symbol it held that day (ticker != security), wins. Only renamed securities can collide.
-    under = (_keyed_by_security(closes, "date", symbols)
+    under = (adjust.assign_security(closes, symbols)
              .sort(pl.col("ticker") == pl.col("security"))
              .unique(["security", "date"], keep="first")
              .select("security", "date", pl.col("close").alias("underlying_close")))
-    divs = _keyed_by_security(dividends, "ex_dividend_date", symbols).drop("ticker")
+    divs = adjust.assign_security(dividends, symbols, date_col="ex_dividend_date").drop("ticker")
     pairs = resolve_underlying(bars.select("underlying", "date").unique(), symbols)
     df = (bars.join(pairs, on=["underlying", "date"], how="left")
           .join(under, on=["security", "date"], how="left")

@@ -379,21 +379,18 @@ class _IoThreads:
         if self._pool is not None:
             self._pool.shutdown()
 
-    def _start_pool(self, n: int) -> None:
-        self._n = n
-        if n > 1:
-            self._pool = ThreadPoolExecutor(n)
-
     def map(self, fn, tasks: list[list]) -> list:
-        if self._n is None and tasks:
+        out = []
+        if self._n is None and tasks:  # time the first task alone, then decide once for this publish
             t = time.perf_counter()
-            first = fn(tasks[0])
+            out.append(fn(tasks[0]))
             slow = (time.perf_counter() - t) / max(1, len(tasks[0])) >= self.slow_file
-            self._start_pool(self.pool_size if slow else 1)
-            return [first, *self.map(fn, tasks[1:])]
+            self._n = self.pool_size if slow else 1
+            tasks = tasks[1:]
         if self._pool is None and (self._n or 1) > 1:
-            self._start_pool(self._n)
-        return list(map(fn, tasks) if self._pool is None else self._pool.map(fn, tasks))
+            self._pool = ThreadPoolExecutor(self._n)
+        out.extend(map(fn, tasks) if self._pool is None else self._pool.map(fn, tasks))
+        return out
 
 
 def _syncfs(path: Path) -> None:
@@ -462,8 +459,7 @@ def publish(
     counts = np.zeros(5, dtype=np.int64)
     blocks = _blocks(lay)
     order = None if lay.order is None else lay.order.to_numpy()
-    threads = _IoThreads(io_threads)
-    with threads:
+    with _IoThreads(io_threads) as threads:
         for lo, hi in blocks:
             r0, r1 = int(lay.row_start[lo]), int(lay.row_start[hi])
             offs = np.concatenate(([0], np.cumsum(lay.file_len[lo:hi])))
