@@ -1,8 +1,7 @@
-"""Shared fixtures: the repository root, the shared reference folder, a running simulator."""
+"""Shared fixtures: the repository root, the vendor's example payloads (tests/fixtures/polygon), a running simulator."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,11 +9,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def shared_dir() -> Path:
-    env = os.environ.get("QUANTMINI_SHARED")
-    if env:
-        return Path(env)
-    return REPO.parent / "shared"
+# The vendor's example payloads and error bodies the tests read (tests/fixtures/polygon/README.md says
+# where each comes from). Inside the repository: a clone alone must pass its tests.
+VENDOR_FIXTURES = REPO / "tests" / "fixtures" / "polygon"
 
 
 @pytest.fixture(scope="session")
@@ -24,10 +21,7 @@ def repo() -> Path:
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    path = shared_dir() / "fixtures" / "polygon"
-    if not path.is_dir():
-        pytest.fail(f"shared fixtures not found at {path} (set QUANTMINI_SHARED)")
-    return path
+    return VENDOR_FIXTURES
 
 
 # ------------------------------------------------------------------ one fault-free reference lake

@@ -12,7 +12,7 @@ import orjson
 import polars as pl
 import pytest
 
-from conftest import shared_dir
+from conftest import VENDOR_FIXTURES
 from quantmini import calendar, minute
 from quantmini.client import PolygonClient
 from quantmini.landing_documents import landing_document
@@ -161,7 +161,7 @@ def test_options_minutes_aggregate_to_the_options_daily_bar(sim, market):
 
 # ---------------------------------------------------------------------------------------------- pipeline
 def test_parse_landing_reads_the_openapi_example():
-    example = (shared_dir() / "fixtures/polygon/openapi_examples/v2/aggs/ticker/_stocksTicker_/range"
+    example = (VENDOR_FIXTURES / "openapi_examples/v2/aggs/ticker/_stocksTicker_/range"
                / "_multiplier_/_timespan_/_from_/_to_.json").read_bytes()
     day = dt.date(2020, 1, 2)
     doc = landing_document("stocks_minute", [day.isoformat()] * 2, [("/p", {})], [[example]])
@@ -170,7 +170,7 @@ def test_parse_landing_reads_the_openapi_example():
     assert df.height == len(ex) and df["close"].to_list() == [r["c"] for r in ex]
     assert df["timestamp"].dt.epoch("ms").to_list() == [r["t"] for r in ex]
     assert df["volume"].to_list() == [float(r["v"]) for r in ex] and df["ticker"].unique().to_list() == ["AAPL"]
-    empty = (shared_dir() / "fixtures/polygon/errors/200_aggs_empty_no_results_key.json").read_bytes()
+    empty = (VENDOR_FIXTURES / "errors/200_aggs_empty_no_results_key.json").read_bytes()
     assert minute.parse_landing(landing_document("x", ["a", "a"], [("/p", {})], [[empty]]), "AAPL", day).height == 0
 
 

@@ -10,7 +10,7 @@ import orjson
 import polars as pl
 import pytest
 
-from conftest import shared_dir
+from conftest import VENDOR_FIXTURES
 from quantmini.normalise.stocks_daily import (
     BARS_SCHEMA,
     BodyError,
@@ -19,8 +19,7 @@ from quantmini.normalise.stocks_daily import (
     parse_range_pages,
 )
 
-SHARED = shared_dir()
-FIX = SHARED / "fixtures" / "polygon"
+FIX = VENDOR_FIXTURES
 AGGS = FIX / "openapi_examples" / "v2" / "aggs"
 
 

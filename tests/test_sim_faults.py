@@ -12,14 +12,14 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
-from conftest import shared_dir
+from conftest import VENDOR_FIXTURES
 from quantmini.sim import Market, MarketConfig, SimProcess
 
 START, END = "2024-01-02", "2024-03-28"
 RATES = {"429": 0.15, "429ra": 0.10, "500": 0.10, "503": 0.05, "reset": 0.05, "slow": 0.03, "truncate": 0.05}
 SPEC = ",".join(f"{k}={v}" for k, v in RATES.items())
 KEY = "sim-test-key-6f1d0c"
-FIXTURES = shared_dir() / "fixtures" / "polygon"
+FIXTURES = VENDOR_FIXTURES
 
 
 def error_fixture(name: str) -> dict:

@@ -10,14 +10,14 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
-from conftest import shared_dir
+from conftest import VENDOR_FIXTURES
 from quantmini.sim import Market, MarketConfig, SimProcess
 
 START, END = "2024-01-02", "2024-04-30"
 UTC = dt.UTC
 
 
-FIXTURES = shared_dir() / "fixtures" / "polygon"
+FIXTURES = VENDOR_FIXTURES
 
 
 def example(rel: str) -> dict:

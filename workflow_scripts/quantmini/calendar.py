@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,24 @@ NY = ZoneInfo("America/New_York")
 _CAL_START = "1990-01-01"
 
 DateLike = dt.date | str
+
+# The clock `end: today` is read from. Set (an ISO datetime with its offset) it pins "now" for a whole run,
+# its Snakemake jobs included: how the tests check month, quarter and year boundaries on any day.
+NOW_ENV = "QUANTMINI_NOW"
+
+
+def current_time() -> dt.datetime:
+    """The current time (aware, UTC), or the time QUANTMINI_NOW pins."""
+    raw = (os.environ.get(NOW_ENV) or "").strip()
+    if not raw:
+        return dt.datetime.now(tz=dt.timezone.utc)
+    try:
+        pinned = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"{NOW_ENV}={raw!r} is not an ISO datetime (e.g. 2026-01-02T19:00:00-05:00)") from None
+    if pinned.tzinfo is None:
+        raise ValueError(f"{NOW_ENV}={raw!r} has no UTC offset")
+    return pinned.astimezone(dt.timezone.utc)
 
 
 def to_date(value: DateLike) -> dt.date:
@@ -69,7 +88,7 @@ def last_completed_session(now: dt.datetime | None = None) -> dt.date:
 
     This is what `end: today` means: data for a session is final only after its close.
     """
-    now = now or dt.datetime.now(tz=dt.timezone.utc)
+    now = now or current_time()
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     cal = xnys()

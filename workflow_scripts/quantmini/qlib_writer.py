@@ -1,6 +1,6 @@
 """Publish a Qlib provider directory (calendars/, instruments/, features/) from a polars frame of bars.
 
-Layout (see /work/shared/reference/qlib-format.md, read by pyqlib 0.9.7):
+Layout (Qlib's own binary format, as pyqlib 0.9.7 reads it; README "gold" has the fields):
 ``features/<fname>/<field>.<freq>.bin`` is little-endian float32; element 0 is the calendar index of the
 symbol's first bar, then one value per session up to its last bar, NaN where it has no bar. ``fname`` is
 pyqlib's ``code_to_fname(symbol).lower()`` (reserved Windows device names get the ``_qlib_`` prefix).

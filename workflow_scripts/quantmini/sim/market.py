@@ -85,7 +85,7 @@ class MarketConfig:
     def resolved_end(self) -> dt.date:
         if self.end is not None:
             return calendar.to_date(self.end)
-        today = dt.date.today()
+        today = calendar.current_time().astimezone(calendar.NY).date()  # QUANTMINI_NOW pins it
         return calendar.sessions(today - dt.timedelta(days=15), today)[-1]
 
 
