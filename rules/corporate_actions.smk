@@ -10,7 +10,7 @@
 # every year with e.g. `-R $(for y in 2024 2025; do echo bronze_splits_$y; done)`.
 import datetime as _dt
 
-from quantmini.corporate_actions import year_windows
+from quantmini.datatypes.corporate_actions.ingest import year_windows
 
 CA_TYPES = ("splits", "dividends", "tickers", "ticker_changes")
 CA_YEARS = sorted({y for y, _ in PARTITIONS})

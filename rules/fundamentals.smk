@@ -9,11 +9,11 @@
 # chunks are immutable, so a rerun downloads only the days no chunk holds. Silver is one job per month,
 # depending only on the bronze it reads; closed months' inputs are `ancient`, so they never rebuild.
 from quantmini import calendar as _qm_calendar
-from quantmini.fundamentals import TABLES as FUND_TABLES
-from quantmini.fundamentals import history_months as _fund_history
-from quantmini.fundamentals import window_key as _fund_key
-from quantmini.fundamentals import year_windows as _fund_year_windows
-from quantmini.fundamentals_silver import FILINGS_LOOKBACK_MONTHS, SHORT_INTEREST_LOOKBACK_MONTHS
+from quantmini.datatypes.fundamentals.ingest import TABLES as FUND_TABLES
+from quantmini.datatypes.fundamentals.ingest import history_months as _fund_history
+from quantmini.datatypes.fundamentals.ingest import window_key as _fund_key
+from quantmini.datatypes.fundamentals.ingest import year_windows as _fund_year_windows
+from quantmini.datatypes.fundamentals.silver import FILINGS_LOOKBACK_MONTHS, SHORT_INTEREST_LOOKBACK_MONTHS
 
 FUND_HISTORY = _fund_history(min(PARTITIONS))
 FUND_YEARS = sorted({y for y, _ in PARTITIONS})  # the first year's jobs also hold the history months

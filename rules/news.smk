@@ -11,7 +11,7 @@
 # silver reads closed months' pairs as `ancient`: closed months never rebuild.
 import datetime as _dt
 
-from quantmini import news as qm_news
+from quantmini.datatypes.news import ingest as qm_news
 
 NEWS_YEARS = sorted({y for y, _ in PARTITIONS})
 _NEWS_FIRST = PARTITIONS[min(PARTITIONS)].sessions[0]

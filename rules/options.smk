@@ -9,7 +9,7 @@
 #   when a month closes (the year's closed months are then rewritten with the same content).
 # - bronze/silver_options_daily_open: the range's last (open) month, the only options jobs a daily update
 #   runs (with the current year's landing).
-from quantmini.silver import lookback_months as _opt_lookback
+from quantmini.datatypes.stocks_daily.silver import lookback_months as _opt_lookback
 
 OPT_UNDERLYINGS = list(config.get("options", {}).get("underlyings", []))
 OPT_RATE = config.get("options", {}).get("rate", 0.04)

@@ -2,7 +2,7 @@
 # corporate actions (event multipliers, quarantine, report). A month depends on its own and the
 # LOOKBACK_MONTHS earlier months only,
 # so closed months never rebuild when later data arrives.
-from quantmini.silver import LOOKBACK_MONTHS, lookback_months
+from quantmini.datatypes.stocks_daily.silver import LOOKBACK_MONTHS, lookback_months
 
 
 def bronze_file(dtype, y, m):

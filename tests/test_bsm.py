@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from quantmini import bsm
+from quantmini.datatypes.options import bsm
 
 
 def test_hull_worked_example():

@@ -13,7 +13,8 @@ import polars as pl
 import pytest
 
 from conftest import VENDOR_FIXTURES
-from quantmini import calendar, minute
+from quantmini import calendar
+from quantmini.datatypes.minute import ingest as minute
 from quantmini.client import PolygonClient
 from quantmini.landing_documents import landing_document
 from quantmini.sim.market import TICK, Market, MarketConfig

@@ -4,7 +4,7 @@ ticker_changes from its landing (validated; rejected rows to quarantine with the
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.corporate_actions import Window, build_bronze_year
+from quantmini.datatypes.corporate_actions.ingest import Window, build_bronze_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

@@ -4,7 +4,7 @@ volume from the landing (validated; rejected rows to quarantine with their reaso
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.fundamentals import build_bronze_year, window_key
+from quantmini.datatypes.fundamentals.ingest import build_bronze_year, window_key
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

@@ -5,7 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.minute import build_bronze_month
+from quantmini.datatypes.minute.ingest import build_bronze_month
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

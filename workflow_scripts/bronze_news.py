@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.news import NewsWindow, build_news_year
+from quantmini.datatypes.news.ingest import NewsWindow, build_news_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.options_daily import build_bronze_year
+from quantmini.datatypes.options.ingest import build_bronze_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

@@ -4,7 +4,7 @@ import datetime as dt
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.bronze import build_stocks_daily_month
+from quantmini.datatypes.stocks_daily.bronze import build_stocks_daily_month
 from quantmini.lake import LakePaths
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
@@ -13,7 +13,7 @@ year, month = int(smk.wildcards.year), int(smk.wildcards.month)
 universe = smk.params.universe
 try:
     if "universe_types" in smk.params.keys():  # universe_filter: the month's ticker_details snapshot decides
-        from quantmini.ticker_details import universe_tickers
+        from quantmini.datatypes.ticker_details.ingest import universe_tickers
 
         universe = universe_tickers(Path(list(smk.input.universe_snapshot)[0]), smk.params.universe_types, universe)
         log.info("universe filter %s: %d ticker(s) kept", smk.params.universe_types, len(universe))

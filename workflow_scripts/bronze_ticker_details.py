@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.ticker_details import build_details_year
+from quantmini.datatypes.ticker_details.ingest import build_details_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from quantmini import atomic, runtime
-from quantmini.gold_minute import publish
+from quantmini.datatypes.minute.gold import publish
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

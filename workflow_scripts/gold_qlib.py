@@ -5,15 +5,15 @@ import json
 from pathlib import Path
 
 from quantmini import atomic, calendar, runtime
-from quantmini.gold import publish
-from quantmini.silver import UnreadableFileError
+from quantmini.datatypes.stocks_daily.gold import publish
+from quantmini.datatypes.stocks_daily.silver import UnreadableFileError
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)
 try:
     features = []
     if smk.params.features:
-        from quantmini.alpha158 import FEATURE_NAMES
+        from quantmini.datatypes.stocks_daily.alpha158 import FEATURE_NAMES
 
         features = list(FEATURE_NAMES)
     stats = publish(

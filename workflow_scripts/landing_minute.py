@@ -6,7 +6,8 @@ from pathlib import Path
 
 import polars as pl
 
-from quantmini import minute, runtime
+from quantmini import runtime
+from quantmini.datatypes.minute import ingest as minute
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from quantmini import runtime
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
-from quantmini.news import NewsWindow, land_news_year
+from quantmini.datatypes.news.ingest import NewsWindow, land_news_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

@@ -7,7 +7,7 @@ from pathlib import Path
 from quantmini import runtime
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
-from quantmini.options_daily import land_year
+from quantmini.datatypes.options.ingest import land_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

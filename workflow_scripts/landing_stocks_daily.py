@@ -4,7 +4,7 @@ import datetime as dt
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.landing import land_month
+from quantmini.datatypes.stocks_daily.landing import land_month
 from quantmini.lake import LakePaths
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)

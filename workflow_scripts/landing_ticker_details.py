@@ -6,7 +6,7 @@ from pathlib import Path
 from quantmini import runtime
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
-from quantmini.ticker_details import land_details_year
+from quantmini.datatypes.ticker_details.ingest import land_details_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.fundamentals_silver import build_month
+from quantmini.datatypes.fundamentals.silver import build_month
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

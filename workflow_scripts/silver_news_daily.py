@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.news import build_news_daily
+from quantmini.datatypes.news.ingest import build_news_daily
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

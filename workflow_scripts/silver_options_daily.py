@@ -5,7 +5,7 @@ quantmini.options_silver)."""
 from pathlib import Path
 
 from quantmini import runtime
-from quantmini.options_silver import build_silver_month
+from quantmini.datatypes.options.silver import build_silver_month
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

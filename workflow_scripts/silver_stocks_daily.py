@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from quantmini import atomic, runtime
-from quantmini.silver import UnreadableFileError, build_month
+from quantmini.datatypes.stocks_daily.silver import UnreadableFileError, build_month
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = runtime.job_logging(smk.log[0] if smk.log else None)

@@ -196,7 +196,7 @@ def check_lake(root: str | Path) -> tuple[pl.DataFrame, list[str]]:
     row count it still holds, no report is failed, and stocks_daily bronze still passes its schema.
     Returns (reports, problems), one line per problem."""
     from quantmini.lake_db import Lake
-    from quantmini.validation import StocksDailyBronze
+    from quantmini.datatypes.stocks_daily.schema import StocksDailyBronze
 
     root = Path(root)
     with Lake(root) as lake:

@@ -94,7 +94,7 @@ def year_windows(year: int, sessions: dict[tuple[int, int], list[dt.date]],
     months before the range (whole calendar months), given to the job of the range's first year (so
     they cost no job of their own).
     """
-    from quantmini.corporate_actions import month_window
+    from quantmini.datatypes.corporate_actions.ingest import month_window
 
     out = []
     for y, m in history:
@@ -302,7 +302,7 @@ def build_bronze_year(year: int, windows: list[dict], universe: str | list[str],
     first file is written, each file atomically.
     """
     from quantmini.bronze import write_parquet
-    from quantmini.fundamentals_schemas import MODELS, SORT_BY
+    from quantmini.datatypes.fundamentals.schema import MODELS, SORT_BY
     from quantmini.validation import validate_rows
 
     doc = json.loads(manifest.read_text())

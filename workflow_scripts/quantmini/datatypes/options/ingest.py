@@ -309,7 +309,7 @@ def build_bronze_year(months: dict[str, list[dt.date]], manifest: Path,
     `outputs[key]` has bronze, quarantine, report, contracts, contracts_quarantine, contracts_report.
     Every month is validated before the first file is written (bad input leaves no new partition).
     """
-    from quantmini.options_schemas import OptionsContractsBronze, OptionsDailyBronze
+    from quantmini.datatypes.options.schema import OptionsContractsBronze, OptionsDailyBronze
     from quantmini.parquet_io import write_parquet
     from quantmini.validation import validate_rows
 

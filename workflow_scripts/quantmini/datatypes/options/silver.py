@@ -32,9 +32,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from quantmini import adjust, bsm
+from quantmini import adjust
+from quantmini.datatypes.options import bsm
 from quantmini.parquet_io import write_parquet
-from quantmini.silver import CHANGE_SCHEMA, read_many
+from quantmini.datatypes.stocks_daily.silver import CHANGE_SCHEMA, read_many
 
 YEAR_DAYS = 365.0
 

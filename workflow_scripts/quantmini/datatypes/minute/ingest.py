@@ -183,7 +183,7 @@ def build_bronze_month(dtype: str, manifest: Path, sessions: list[dt.date], exte
                        out_dir: Path, out_quarantine: Path, out_report: Path) -> dict:
     """The month's session partitions, quarantine and report from the landing files its manifest lists."""
     from quantmini.bronze import CorruptLandingError, read_landing
-    from quantmini.minute_schemas import MinuteBronze
+    from quantmini.datatypes.minute.schema import MinuteBronze
     from quantmini.parquet_io import write_parquet
     from quantmini.validation import validate_rows
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from quantmini import adjust, qlib_writer
-from quantmini.silver import CHANGE_SCHEMA, EVENT_SCHEMA, RAW, read_many
+from quantmini.datatypes.stocks_daily.silver import CHANGE_SCHEMA, EVENT_SCHEMA, RAW, read_many
 
 BASE_FIELDS = ["open", "high", "low", "close", "volume", "vwap", "factor", "change"]
 

@@ -127,7 +127,7 @@ def _kernels() -> types.SimpleNamespace:
     """quantmini.rolling and the compiled formulas (imports numba: ~2 s the first time in a process)."""
     import numba
 
-    from quantmini import rolling
+    from quantmini.datatypes.stocks_daily import rolling
 
     assert rolling.WINDOWS == WINDOWS
     return types.SimpleNamespace(
