@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 import httpx
 import orjson
 
-from quantmini import runtime
+from quantmini import settings
 
 log = logging.getLogger("quantmini.client")
 
@@ -179,8 +179,8 @@ def quiet_httpx_request_log() -> None:
 
 
 def resolve_api_key(env: Mapping[str, str] = os.environ) -> str | None:
-    """runtime.api_key, and the key registered with the log filter that masks it."""
-    value = runtime.api_key(env)
+    """settings.api_key, and the key registered with the log filter that masks it."""
+    value = settings.api_key(env)
     if value:
         SECRET_FILTER.register(value)
     return value
@@ -386,7 +386,7 @@ class PolygonClient:
         if max_retries < 0 or max_repeat_restarts < 0:
             raise ValueError("max_retries and max_repeat_restarts must be >= 0")
         quiet_httpx_request_log()
-        timeout = runtime.http_timeout() if timeout is None else timeout
+        timeout = settings.http_timeout() if timeout is None else timeout
         self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self._origin = f"{parts.scheme}://{parts.netloc}"
         self._prefix = parts.path.rstrip("/")
