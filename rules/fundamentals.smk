@@ -1,13 +1,5 @@
-# fundamentals: financials by filing month, short interest by settlement month, short volume by session
-# month (workflow_scripts/quantmini/fundamentals.py), and the point-in-time silver join onto the daily bars
-# (quantmini/fundamentals_silver.py).
-#
-# One landing job and one bronze job per YEAR for the three tables (a job costs a Python start-up),
-# writing month partitions bronze/<table>/year=YYYY/month=MM/. Financials also cover the
-# HISTORY_MONTHS before the range (silver looks back to them); the range's first year's jobs hold them.
-# params.windows (each month's date window) makes the current year stale when `end` moves on; landing
-# chunks are immutable, so a rerun downloads only the days no chunk holds. Silver is one job per month,
-# depending only on the bronze it reads; closed months' inputs are `ancient`, so they never rebuild.
+# fundamentals: per-YEAR landing and bronze jobs for financials, short_interest and short_volume, and a
+# per-month point-in-time silver join onto the daily bars (quantmini/datatypes/fundamentals).
 from quantmini import calendar as _qm_calendar
 from quantmini.datatypes.fundamentals.ingest import TABLES as FUND_TABLES
 from quantmini.datatypes.fundamentals.ingest import history_months as _fund_history

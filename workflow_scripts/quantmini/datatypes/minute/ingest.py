@@ -6,7 +6,7 @@ adjusted=false, limit 50,000, every `next_url` page followed -- landed as one im
 holding the raw pages verbatim (the corporate-actions landing document). A (ticker, session) file is
 named after what it holds and written once the session is complete (the range ends at the last
 completed session), so a rerun (a new session, an edited script, a forced run) downloads only missing
-files. Jobs are per month (a job costs ~2.5 s of start-up): the month's `_manifest.json` lists its files.
+files. Jobs are per month (a job costs a Python start-up): the month's `_manifest.json` lists its files.
 
 Which tickers: stocks_minute takes, per session, the configured tickers that have a daily bar in the
 month's bronze stocks_daily (a list), or the first N such tickers alphabetically (a count). options_minute
