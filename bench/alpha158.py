@@ -1,4 +1,4 @@
-"""Benchmark: quantmini.alpha158.compute vs pyqlib 0.9.7 D.features over the 158 Alpha158 expressions.
+"""Benchmark: stocks_daily.alpha158.compute vs pyqlib 0.9.7 D.features over the 158 Alpha158 expressions.
 
 Same run, same machine, same bars: random-walk bars on cent ticks (so equal consecutive closes occur
 as in real data) for N tickers x S sessions are published as a Qlib provider directory; pyqlib computes

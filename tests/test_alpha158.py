@@ -1,4 +1,4 @@
-"""quantmini.alpha158 against real pyqlib 0.9.7 on the same provider directory.
+"""quantmini.datatypes.stocks_daily.alpha158 against real pyqlib 0.9.7 on the same provider directory.
 
 The reference is pyqlib itself: bars are published with quantmini.qlib_writer, pyqlib computes the 158
 expressions (and the label) in a subprocess, and every value must agree to float32 precision with NaN

@@ -1,4 +1,4 @@
-"""Pure-function tests of quantmini.bsm: textbook values, parity, greeks vs finite differences, the solver."""
+"""Pure-function tests of options.bsm: textbook values, parity, greeks vs finite differences, the solver."""
 
 import numpy as np
 import pytest

@@ -1,5 +1,5 @@
 """Minute bars: the simulator's generator and endpoint (paging against a live SimProcess over HTTP/2),
-and the pure functions of quantmini.minute (parsing, session flags, selection)."""
+and the pure functions of quantmini.datatypes.minute (parsing, session flags, selection)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Snakemake script: publish stocks_minute as the Qlib 1min frequency (quantmini.gold_minute)."""
+"""Snakemake script: publish stocks_minute as the Qlib 1min frequency (quantmini.datatypes.minute.gold)."""
 
 import dataclasses
 import datetime as dt

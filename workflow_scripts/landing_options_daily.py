@@ -1,5 +1,5 @@
 """Snakemake script: land one year of options_daily (contracts listings as of each month's last session,
-then daily bars per contract for the sessions not landed yet; immutable files, see quantmini.options_daily)."""
+then daily bars per contract for the sessions not landed yet; immutable files, see quantmini.datatypes.options)."""
 
 import datetime as dt
 from pathlib import Path

@@ -1,6 +1,6 @@
 """Snakemake script: silver options_daily of one job's months (underlying close, moneyness, days to expiry,
 dividend yield, BSM implied vol and greeks, the underlying followed through its ticker changes; see
-quantmini.options_silver)."""
+quantmini.datatypes.options.silver)."""
 
 from pathlib import Path
 

@@ -18,7 +18,7 @@ Bronze: bronze/<type>/year=YYYY/month=MM/date=YYYY-MM-DD/data.parquet, one file 
 first; the month directory is the job's output), columns ticker, timestamp (UTC, ms), date (the ET session),
 session ('pre' | 'regular' | 'post', from the exchange calendar: pre 04:00 ET to the open, regular to the
 close -- 13:00 on half days --, post to four hours after the close), open, high, low, close, volume,
-vwap, transactions. Rows failing `minute_schemas.MinuteBronze` go to quarantine/<type>/year=/month=/
+vwap, transactions. Rows failing `schema.MinuteBronze` go to quarantine/<type>/year=/month=/
 data.parquet with their reason. The month report (reports/validation/<type>/year=YYYY/month=MM.json)
 counts each session's regular bars per ticker against the session's minutes (390, 210 on half days):
 a stock short of them, or without any bar, FLAGS the session (`flagged_sessions`, `ok: false`).

@@ -19,7 +19,7 @@ bar request per contract live on c ([c, c]) are made; closed months are never as
 Changing the underlyings changes the digest: everything is landed again for the new set.
 The year's `_manifest.json` lists the files (with sha256) the bronze jobs read.
 
-Bronze (validated by options_schemas; rejects to quarantine with their reason):
+Bronze (validated by schema.py; rejects to quarantine with their reason):
     bronze/options_contracts/year=YYYY/month=MM: the month's contracts (as of its last session in range)
     bronze/options_daily/year=YYYY/month=MM: one bar per (contract, session) with the contract terms
         (underlying, contract_type, strike, expiration, shares_per_contract) joined from that listing

@@ -3,7 +3,7 @@
 Why not call pyqlib: its expression engine evaluates every expression per instrument with pandas
 (Rank, IdxMax/IdxMin and Quantile through Python callbacks per window), tens of seconds for 500 tickers
 x 1,260 sessions (bench/README.md). Here each operator is a vectorised kernel over a chunk of whole symbols
-(``quantmini.rolling``: numpy over a symbol-padded layout, fused numba passes), chunks run in threads,
+(``rolling``: numpy over a symbol-padded layout, fused numba passes), chunks run in threads,
 and the semantics and precision are pyqlib's:
 
 - Inputs are rounded to float32 first (pyqlib reads float32 .bin files) and the element-wise parts
@@ -34,11 +34,11 @@ import numpy as np
 import polars as pl
 
 FIELDS = ("open", "high", "low", "close", "volume", "vwap")
-WINDOWS = (5, 10, 20, 30, 60)  # Alpha158's rolling windows (quantmini.rolling is built for these)
+WINDOWS = (5, 10, 20, 30, 60)  # Alpha158's rolling windows (rolling is built for these)
 LABEL_NAME = "LABEL0"
 LABEL_EXPRESSION = "Ref($close, -2)/Ref($close, -1) - 1"
 CHUNK_ROWS = 1 << 14  # padded rows per chunk (whole symbols): working arrays stay in cache; chunks run in threads
-PAD_ROWS = max(WINDOWS)  # rows quantmini.rolling pads each symbol with
+PAD_ROWS = max(WINDOWS)  # rows rolling pads each symbol with
 
 
 def _expressions() -> dict[str, str]:
