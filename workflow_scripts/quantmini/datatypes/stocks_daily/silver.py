@@ -23,7 +23,8 @@ from pathlib import Path
 import polars as pl
 
 from quantmini import adjust
-from quantmini.parquet_io import write_parquet
+from quantmini.adjust import CHANGE_SCHEMA
+from quantmini.parquet_io import read_many, write_parquet
 
 log = logging.getLogger("quantmini.silver")
 
@@ -31,7 +32,6 @@ LOOKBACK_MONTHS = 4  # >= 61 sessions before the month's first session
 RAW = ["open", "high", "low", "close", "volume", "vwap"]
 ADJ = ["adj_open", "adj_high", "adj_low", "adj_close", "adj_volume", "adj_vwap"]
 EVENT_SCHEMA = {"ticker": pl.Utf8, "date": pl.Date, "m": pl.Float64}
-CHANGE_SCHEMA = {"composite_figi": pl.Utf8, "date": pl.Date, "old_ticker": pl.Utf8, "new_ticker": pl.Utf8}
 
 
 def lookback_months(year: int, month: int, n: int = LOOKBACK_MONTHS) -> list[tuple[int, int]]:
@@ -47,29 +47,6 @@ def lookback_months(year: int, month: int, n: int = LOOKBACK_MONTHS) -> list[tup
 def month_bounds(year: int, month: int) -> tuple[dt.date, dt.date]:
     """[first day, first day of the next month)."""
     return dt.date(year, month, 1), dt.date(year + (month == 12), month % 12 + 1, 1)
-
-
-class UnreadableFileError(RuntimeError):
-    """A lake file that cannot be read back (truncated, corrupt): named, with what to do, in one line."""
-
-
-def read_parquet_checked(path, columns: list[str] | None = None) -> pl.DataFrame:
-    """pl.read_parquet, but a corrupt or truncated file is one line naming it and the fix: deleting it
-    makes its job stale, so the next run rebuilds it (bronze from landing, silver from bronze)."""
-    try:
-        return pl.read_parquet(path, columns=columns)
-    except Exception as exc:  # polars raises ComputeError/OSError/... with multi-line messages
-        detail = " ".join(str(exc).split())[:200]
-        raise UnreadableFileError(f"unreadable Parquet file {path} ({type(exc).__name__}: {detail}); "
-                                  "delete it and run again to rebuild it") from None
-
-
-def read_many(files, schema: dict | None = None, columns: list[str] | None = None) -> pl.DataFrame:
-    """The files' rows concatenated; only `columns` are read when given (silver has ~180 columns)."""
-    frames = [read_parquet_checked(f, columns) for f in files if Path(f).exists()]
-    if frames:
-        return pl.concat(frames, how="diagonal_relaxed")
-    return pl.DataFrame(schema=schema or {})
 
 
 def calendar_aligned(bars: pl.DataFrame, sessions: list[dt.date]) -> pl.DataFrame:
