@@ -24,12 +24,11 @@ already landed; when `end` moves on only the current month's window (and the cur
 is downloaded again, under a new name. The year's `_manifest.json` lists its files (with sha256); the
 bronze job reads only those.
 
-Bronze checks (`corporate_actions_schemas`) are structural: types, required fields, unique ids, dates
+Bronze checks (`schema.py`) are structural: types, required fields, unique ids, dates
 inside the window. Whether an event is plausible against the bars is `event_validation`'s job.
 
-pandera, exchange_calendars and quantmini.bronze (which loads both) are imported inside the functions
-that need them, and the windows come from the rule's params: a landing job then starts in a fraction
-of the time.
+pandera, exchange_calendars and the bronze helpers are imported inside the functions that need them, and
+the windows come from the rule's params: a landing job then starts in a fraction of the time.
 """
 
 from __future__ import annotations
