@@ -1,12 +1,14 @@
-# Shared set-up: configuration (validated), lake paths, partitions, and the API endpoint for the run.
+# Shared set-up: configuration (validated), the lake's paths (quantmini.lake, per type from quantmini.catalog),
+# partitions, and the API endpoint for the run.
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
+from quantmini import catalog as qm_catalog
 from quantmini import config as qm_config
 from quantmini import runtime as qm_runtime
-from quantmini.lake import LakePaths
+from quantmini.lake import MONTH_WILDCARDS, RulePaths
 
 
 from snakemake.utils import min_version
@@ -25,10 +27,11 @@ except qm_config.ConfigError as exc:
 qm_runtime.check_writable(config["data_root"])
 KILLED_RUN = qm_runtime.clear_stale_lock()  # a killed run left locks (and maybe temporary files)
 
-LAKE = LakePaths(config["data_root"])
-ROOT = config["data_root"]
+LAKE = RulePaths(config["data_root"])  # every lake path of every rule comes from here
 PARTITIONS = {(p.year, p.month): p for p in qm_config.month_partitions(config)}
-MONTH = "year={year}/month={month}"
+MONTH = MONTH_WILDCARDS  # year={year}/month={month}: a rule's month partition (also its log's name)
+YEAR = "year={year}"  # a year job's unit (its log's name)
+Y, M = "{year}", "{month}"
 
 
 wildcard_constraints:
@@ -52,6 +55,27 @@ def per_month(pattern):
 
 def enabled(dtype):
     return dtype in config["data_types"]
+
+
+def log_of(rule, unit=None):
+    return LAKE.log(rule, unit)
+
+
+def benchmark_of(rule, unit=None):
+    return LAKE.benchmark(rule, unit)
+
+
+def bronze_of(dtype, y, m):
+    """The month's bronze outputs of a data type (catalog): files, or a month folder for minute bars."""
+    return [str(p) for p in qm_catalog.data_type(dtype).bronze_files(LAKE.paths, y, m)]
+
+
+def quarantine_of(dtype, y, m):
+    return [str(p) for p in qm_catalog.data_type(dtype).quarantine_files(LAKE.paths, y, m)]
+
+
+def report_of(dtype, y, m):
+    return [str(p) for p in qm_catalog.data_type(dtype).report_files(LAKE.paths, y, m)]
 
 
 TARGETS = {}  # data type -> its bronze partitions; each rules/<type>.smk registers its own

@@ -14,7 +14,6 @@ from quantmini.corporate_actions import year_windows
 
 CA_TYPES = ("splits", "dividends", "tickers", "ticker_changes")
 CA_YEARS = sorted({y for y, _ in PARTITIONS})
-YEAR = "year={year}"
 
 
 def ca_months(year):
@@ -39,12 +38,8 @@ def ca_windows(year):
 
 def ca_month_files(kind, dtype, year):
     """The year's month files of one kind: bronze, quarantine or report."""
-    pattern = {
-        "bronze": f"{ROOT}/bronze/{dtype}/{MONTH}/data.parquet",
-        "quarantine": f"{ROOT}/quarantine/{dtype}/{MONTH}/data.parquet",
-        "report": f"{ROOT}/reports/validation/{dtype}/{MONTH}.json",
-    }[kind]
-    return [pattern.format(year=f"{y:04d}", month=f"{m:02d}") for y, m in ca_months(year)]
+    files = {"bronze": bronze_of, "quarantine": quarantine_of, "report": report_of}[kind]
+    return [f for y, m in ca_months(year) for f in files(dtype, y, m)]
 
 
 def ca_landing_inputs(dtype):
@@ -71,7 +66,7 @@ for _dtype in CA_TYPES:
         input:
             unpack(ca_landing_inputs(_dtype)),
         output:
-            manifest=f"{ROOT}/landing/{_dtype}/{YEAR}/_manifest.json",
+            manifest=LAKE.landing_year_manifest(_dtype, Y),
         params:
             sessions=lambda wc: ca_sessions(int(wc.year)),
             windows=lambda wc: ca_windows(int(wc.year)),
@@ -79,9 +74,9 @@ for _dtype in CA_TYPES:
         resources:
             api=1,
         log:
-            f"{ROOT}/logs/landing_{_dtype}/{YEAR}.log",
+            log_of(f"landing_{_dtype}", YEAR),
         benchmark:
-            f"{ROOT}/benchmarks/landing_{_dtype}/{YEAR}.tsv"
+            benchmark_of(f"landing_{_dtype}", YEAR)
         script:
             "../workflow_scripts/landing_corporate_actions.py"
 
@@ -91,7 +86,7 @@ for _dtype in CA_TYPES:
             name:
                 f"bronze_{_dtype}_{_year}"
             input:
-                manifest=f"{ROOT}/landing/{_dtype}/year={_year:04d}/_manifest.json",
+                manifest=LAKE.landing_year_manifest(_dtype, _year),
             output:
                 bronze=ca_month_files("bronze", _dtype, _year),
                 quarantine=ca_month_files("quarantine", _dtype, _year),
@@ -103,10 +98,10 @@ for _dtype in CA_TYPES:
                 universe=config["universe"],
                 dtype=_dtype,
             log:
-                f"{ROOT}/logs/bronze_{_dtype}/year={_year:04d}.log",
+                log_of(f"bronze_{_dtype}", f"year={_year:04d}"),
             benchmark:
-                f"{ROOT}/benchmarks/bronze_{_dtype}/year={_year:04d}.tsv"
+                benchmark_of(f"bronze_{_dtype}", f"year={_year:04d}")
             script:
                 "../workflow_scripts/bronze_corporate_actions.py"
 
-    TARGETS[_dtype] = per_month(f"{ROOT}/bronze/{_dtype}/{MONTH}/data.parquet")
+    TARGETS[_dtype] = [f for y, m in sorted(PARTITIONS) for f in bronze_of(_dtype, y, m)]

@@ -10,12 +10,11 @@
 # depending only on the bronze it reads; closed months' inputs are `ancient`, so they never rebuild.
 from quantmini import calendar as _qm_calendar
 from quantmini.fundamentals import TABLES as FUND_TABLES
-from quantmini.fundamentals import history_months as _fund_history
 from quantmini.fundamentals import window_key as _fund_key
 from quantmini.fundamentals import year_windows as _fund_year_windows
 from quantmini.fundamentals_silver import FILINGS_LOOKBACK_MONTHS, SHORT_INTEREST_LOOKBACK_MONTHS
 
-FUND_HISTORY = _fund_history(min(PARTITIONS))
+FUND_HISTORY = qm_catalog.history_months(min(PARTITIONS))  # financials' look-back (catalog)
 FUND_YEARS = sorted({y for y, _ in PARTITIONS})  # the first year's jobs also hold the history months
 _FUND_WINDOWS = {}
 
@@ -30,23 +29,21 @@ def fund_windows(year):
 
 
 def fund_files(kind, year):
-    pattern = {"bronze": "bronze/{table}/year={year:04d}/month={month:02d}/data.parquet",
-               "quarantine": "quarantine/{table}/year={year:04d}/month={month:02d}/data.parquet",
-               "report": "reports/validation/{table}/year={year:04d}/month={month:02d}.json"}[kind]
-    return [f"{ROOT}/" + pattern.format(**w) for w in fund_windows(year)]
+    path = {"bronze": LAKE.bronze, "quarantine": LAKE.quarantine, "report": LAKE.validation_report}[kind]
+    return [path(w["table"], w["year"], w["month"]) for w in fund_windows(year)]
 
 
 rule landing_fundamentals:
     output:
-        manifest=f"{ROOT}/landing/fundamentals/{YEAR}/_manifest.json",
+        manifest=LAKE.landing_year_manifest("fundamentals", Y),
     params:
         windows=lambda wc: fund_windows(int(wc.year)),
     resources:
         api=1,
     log:
-        f"{ROOT}/logs/landing_fundamentals/{YEAR}.log",
+        log_of("landing_fundamentals", YEAR),
     benchmark:
-        f"{ROOT}/benchmarks/landing_fundamentals/{YEAR}.tsv"
+        benchmark_of("landing_fundamentals", YEAR)
     script:
         "../workflow_scripts/landing_fundamentals.py"
 
@@ -57,7 +54,7 @@ for _year in FUND_YEARS:
         name:
             f"bronze_fundamentals_{_year}"
         input:
-            manifest=f"{ROOT}/landing/fundamentals/year={_year:04d}/_manifest.json",
+            manifest=LAKE.landing_year_manifest("fundamentals", _year),
         output:
             bronze=fund_files("bronze", _year),
             quarantine=fund_files("quarantine", _year),
@@ -67,9 +64,9 @@ for _year in FUND_YEARS:
             windows=fund_windows(_year),
             universe=config["universe"],
         log:
-            f"{ROOT}/logs/bronze_fundamentals/year={_year:04d}.log",
+            log_of("bronze_fundamentals", f"year={_year:04d}"),
         benchmark:
-            f"{ROOT}/benchmarks/bronze_fundamentals/year={_year:04d}.tsv"
+            benchmark_of("bronze_fundamentals", f"year={_year:04d}")
         script:
             "../workflow_scripts/bronze_fundamentals.py"
 
@@ -96,8 +93,7 @@ def fund_inputs(table, before, layer="bronze"):
         year, month = int(wc.year), int(wc.month)
         out = []
         for y, m in _fund_months(year, month, before, available):
-            layer = "quarantine" if table == "corporate_actions" else "bronze"
-            path = f"{ROOT}/{layer}/{table}/year={y:04d}/month={m:02d}/data.parquet"
+            path = LAKE.quarantine(table, y, m) if table == "corporate_actions" else LAKE.bronze(table, y, m)
             out.append(path if (y, m) == max(PARTITIONS) else ancient(path))
         return out
 
@@ -114,7 +110,7 @@ def fund_sessions(wc):
 
 rule silver_fundamentals:
     input:
-        bars=f"{ROOT}/bronze/stocks_daily/{MONTH}/data.parquet",
+        bars=LAKE.bronze("stocks_daily", Y, M),
         financials=fund_inputs("financials", FILINGS_LOOKBACK_MONTHS),
         short_interest=fund_inputs("short_interest", SHORT_INTEREST_LOOKBACK_MONTHS),
         short_volume=fund_inputs("short_volume", 0),
@@ -122,13 +118,13 @@ rule silver_fundamentals:
         split_quarantine=fund_inputs("corporate_actions", FILINGS_LOOKBACK_MONTHS),
         changes=fund_inputs("ticker_changes", FILINGS_LOOKBACK_MONTHS),
     output:
-        silver=f"{ROOT}/silver/fundamentals_daily/{MONTH}/data.parquet",
+        silver=LAKE.silver("fundamentals_daily", Y, M),
     params:
         sessions=fund_sessions,
     log:
-        f"{ROOT}/logs/silver_fundamentals/{MONTH}.log",
+        log_of("silver_fundamentals", MONTH),
     benchmark:
-        f"{ROOT}/benchmarks/silver_fundamentals/{MONTH}.tsv"
+        benchmark_of("silver_fundamentals", MONTH)
     script:
         "../workflow_scripts/silver_fundamentals.py"
 

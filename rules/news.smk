@@ -45,14 +45,10 @@ def news_windows(year):
 
 
 def news_file(kind, y, m):
-    part = f"year={y:04d}/month={m:02d}"
-    return {
-        "articles": f"{ROOT}/bronze/news/{part}/articles.parquet",
-        "article_tickers": f"{ROOT}/bronze/news/{part}/article_tickers.parquet",
-        "quarantine_articles": f"{ROOT}/quarantine/news/{part}/articles.parquet",
-        "quarantine_article_tickers": f"{ROOT}/quarantine/news/{part}/article_tickers.parquet",
-        "report": f"{ROOT}/reports/validation/news/{part}.json",
-    }[kind]
+    articles, article_tickers = bronze_of("news", y, m)
+    q_articles, q_article_tickers = quarantine_of("news", y, m)
+    return {"articles": articles, "article_tickers": article_tickers, "quarantine_articles": q_articles,
+            "quarantine_article_tickers": q_article_tickers, "report": report_of("news", y, m)[0]}[kind]
 
 
 def news_daily_inputs(wildcards):
@@ -61,21 +57,21 @@ def news_daily_inputs(wildcards):
     pairs = [news_file("article_tickers", *prev)] if prev in PARTITIONS else []
     this = news_file("article_tickers", *ym)
     pairs = [ancient(p) for p in pairs] + [this if ym == max(PARTITIONS) else ancient(this)]
-    return {"pairs": pairs, "bars": f"{ROOT}/bronze/stocks_daily/year={ym[0]:04d}/month={ym[1]:02d}/data.parquet"}
+    return {"pairs": pairs, "bars": LAKE.bronze("stocks_daily", *ym)}
 
 
 rule landing_news:
     output:
-        manifest=f"{ROOT}/landing/news/year={{year}}/_manifest.json",
+        manifest=LAKE.landing_year_manifest("news", Y),
     params:
         windows=lambda wc: news_windows(int(wc.year)),
         limit=config["news"]["page_limit"],
     resources:
         api=1,
     log:
-        f"{ROOT}/logs/landing_news/year={{year}}.log",
+        log_of("landing_news", YEAR),
     benchmark:
-        f"{ROOT}/benchmarks/landing_news/year={{year}}.tsv"
+        benchmark_of("landing_news", YEAR)
     script:
         "../workflow_scripts/landing_news.py"
 
@@ -88,7 +84,7 @@ for _year in NEWS_YEARS:
         name:
             f"bronze_news_{_year}"
         input:
-            manifest=f"{ROOT}/landing/news/year={_year:04d}/_manifest.json",
+            manifest=LAKE.landing_year_manifest("news", _year),
         output:
             **{kind: [news_file(kind, y, m) for y, m in sorted(PARTITIONS) if y == _year] for kind in _NEWS_KINDS},
         params:
@@ -96,9 +92,9 @@ for _year in NEWS_YEARS:
             windows=news_windows(_year),
             universe=config["universe"],
         log:
-            f"{ROOT}/logs/bronze_news/year={_year:04d}.log",
+            log_of("bronze_news", f"year={_year:04d}"),
         benchmark:
-            f"{ROOT}/benchmarks/bronze_news/year={_year:04d}.tsv"
+            benchmark_of("bronze_news", f"year={_year:04d}")
         script:
             "../workflow_scripts/bronze_news.py"
 
@@ -107,19 +103,17 @@ rule silver_news_daily:
     input:
         unpack(news_daily_inputs),
     output:
-        silver=f"{ROOT}/silver/news_daily/{MONTH}/data.parquet",
+        silver=LAKE.silver("news_daily", Y, M),
     params:
         closes=lambda wc: news_closes((int(wc.year), int(wc.month))),
         prev_close=lambda wc: news_prev_close((int(wc.year), int(wc.month))),
     log:
-        f"{ROOT}/logs/silver_news_daily/{MONTH}.log",
+        log_of("silver_news_daily", MONTH),
     benchmark:
-        f"{ROOT}/benchmarks/silver_news_daily/{MONTH}.tsv"
+        benchmark_of("silver_news_daily", MONTH)
     script:
         "../workflow_scripts/silver_news_daily.py"
 
 
-TARGETS["news"] = per_month(f"{ROOT}/bronze/news/{MONTH}/articles.parquet") + per_month(
-    f"{ROOT}/bronze/news/{MONTH}/article_tickers.parquet"
-)
+TARGETS["news"] = [news_file(k, y, m) for k in ("articles", "article_tickers") for y, m in sorted(PARTITIONS)]
 SILVER_TARGETS["news"] = per_month(rules.silver_news_daily.output.silver)

@@ -19,13 +19,13 @@ OPT_DIV_MONTHS = 12  # the dividend yield's window: the 12 months before the mon
 OPT_OPEN = max(PARTITIONS)
 OPT_CLOSED_YEARS = sorted({ym[0] for ym in PARTITIONS if ym != OPT_OPEN})
 
-OPT_OUT = {
-    "bronze": f"{ROOT}/bronze/options_daily/{MONTH}/data.parquet",
-    "quarantine": f"{ROOT}/quarantine/options_daily/{MONTH}/data.parquet",
-    "report": f"{ROOT}/reports/validation/options_daily/{MONTH}.json",
-    "contracts": f"{ROOT}/bronze/options_contracts/{MONTH}/data.parquet",
-    "contracts_quarantine": f"{ROOT}/quarantine/options_contracts/{MONTH}/data.parquet",
-    "contracts_report": f"{ROOT}/reports/validation/options_contracts/{MONTH}.json",
+_OPT_BRONZE, _OPT_CONTRACTS = bronze_of("options_daily", Y, M)  # catalog: options_daily's two tables
+_OPT_QUARANTINE, _OPT_CONTRACTS_QUARANTINE = quarantine_of("options_daily", Y, M)
+_OPT_REPORT, _OPT_CONTRACTS_REPORT = report_of("options_daily", Y, M)
+OPT_OUT = {  # the month's outputs of the options bronze jobs, as wildcard patterns
+    "bronze": _OPT_BRONZE, "quarantine": _OPT_QUARANTINE, "report": _OPT_REPORT,
+    "contracts": _OPT_CONTRACTS, "contracts_quarantine": _OPT_CONTRACTS_QUARANTINE,
+    "contracts_report": _OPT_CONTRACTS_REPORT,
 }
 
 
@@ -48,21 +48,20 @@ def opt_sessions(months):
 
 
 def opt_landing(ym):
-    return f"{ROOT}/landing/options_daily/year={ym[0]:04d}/_manifest.json"
+    return LAKE.landing_year_manifest("options_daily", ym[0])
 
 
 def opt_silver_month(ym):
     """What silver reads for month ym: its options and stocks bronze, the trailing dividends, and the ticker
     changes of every month in range up to ym (a contract keeps its root after a rename until it expires)."""
     window = [w for w in _opt_lookback(ym[0], ym[1], OPT_DIV_MONTHS) if w in PARTITIONS] + [ym]
-    div = [f"{ROOT}/bronze/dividends/year={a:04d}/month={b:02d}/data.parquet" for a, b in window]
-    changes = [f"{ROOT}/bronze/ticker_changes/year={a:04d}/month={b:02d}/data.parquet"
-               for a, b in sorted(PARTITIONS) if (a, b) <= ym]
+    div = [LAKE.bronze("dividends", a, b) for a, b in window]
+    changes = [LAKE.bronze("ticker_changes", a, b) for a, b in sorted(PARTITIONS) if (a, b) <= ym]
     return {"key": f"{ym[0]:04d}-{ym[1]:02d}", "options": opt_path(OPT_OUT["bronze"], ym),
-            "stocks": f"{ROOT}/bronze/stocks_daily/year={ym[0]:04d}/month={ym[1]:02d}/data.parquet",
+            "stocks": LAKE.bronze("stocks_daily", *ym),
             "dividends": div if enabled("dividends") else [],
             "changes": changes if enabled("ticker_changes") else [],
-            "silver": f"{ROOT}/silver/options_daily/year={ym[0]:04d}/month={ym[1]:02d}/data.parquet"}
+            "silver": LAKE.silver("options_daily", *ym)}
 
 
 def opt_silver_inputs(months, open_month):
@@ -79,16 +78,16 @@ def opt_silver_inputs(months, open_month):
 
 rule landing_options_daily:
     output:
-        manifest=f"{ROOT}/landing/options_daily/year={{year}}/_manifest.json",
+        manifest=LAKE.landing_year_manifest("options_daily", Y),
     params:
         months=lambda wc: opt_months(int(wc.year)),
         underlyings=OPT_UNDERLYINGS,
     resources:
         api=1,
     log:
-        f"{ROOT}/logs/landing_options_daily/year={{year}}.log",
+        log_of("landing_options_daily", YEAR),
     benchmark:
-        f"{ROOT}/benchmarks/landing_options_daily/year={{year}}.tsv"
+        benchmark_of("landing_options_daily", YEAR)
     script:
         "../workflow_scripts/landing_options_daily.py"
 
@@ -108,9 +107,9 @@ for _name, _months, _manifest in (
         params:
             months=opt_sessions(_months),
         log:
-            f"{ROOT}/logs/bronze_options_daily/{_name}.log",
+            log_of("bronze_options_daily", _name),
         benchmark:
-            f"{ROOT}/benchmarks/bronze_options_daily/{_name}.tsv"
+            benchmark_of("bronze_options_daily", _name)
         script:
             "../workflow_scripts/bronze_options_daily.py"
 
@@ -125,12 +124,12 @@ for _name, _months, _manifest in (
             months=[opt_silver_month(ym) for ym in _months],
             rate=OPT_RATE,
         log:
-            f"{ROOT}/logs/silver_options_daily/{_name}.log",
+            log_of("silver_options_daily", _name),
         benchmark:
-            f"{ROOT}/benchmarks/silver_options_daily/{_name}.tsv"
+            benchmark_of("silver_options_daily", _name)
         script:
             "../workflow_scripts/silver_options_daily.py"
 
 
 TARGETS["options_daily"] = per_month(OPT_OUT["bronze"]) + per_month(OPT_OUT["contracts"])
-SILVER_TARGETS["options_daily"] = per_month(f"{ROOT}/silver/options_daily/{MONTH}/data.parquet")
+SILVER_TARGETS["options_daily"] = per_month(LAKE.silver("options_daily", Y, M))

@@ -5,10 +5,6 @@
 from quantmini.silver import LOOKBACK_MONTHS, lookback_months
 
 
-def bronze_file(dtype, y, m):
-    return f"{ROOT}/bronze/{dtype}/year={y:04d}/month={m:02d}/data.parquet"
-
-
 def window(wildcards, before):
     """(year, month) of this month and the `before` months preceding it that are in range."""
     year, month = int(wildcards.year), int(wildcards.month)
@@ -28,7 +24,7 @@ def window_files(dtype, before, closed_months_ancient=False):
         if not enabled(dtype):
             return []
         months = window(wildcards, before)
-        paths = [bronze_file(dtype, y, m) for y, m in months]
+        paths = [LAKE.bronze(dtype, y, m) for y, m in months]
         if closed_months_ancient:
             current = (int(wildcards.year), int(wildcards.month)) == max(PARTITIONS)
             paths = [ancient(p) for p in paths[:-1]] + (paths[-1:] if current else [ancient(paths[-1])])
@@ -38,7 +34,7 @@ def window_files(dtype, before, closed_months_ancient=False):
 
 
 def bronze_months(dtype):
-    return per_month(f"{ROOT}/bronze/{dtype}/{MONTH}/data.parquet") if enabled(dtype) else []
+    return per_month(LAKE.bronze(dtype, Y, M)) if enabled(dtype) else []
 
 
 rule silver_stocks_daily:
@@ -48,18 +44,18 @@ rule silver_stocks_daily:
         dividends=window_files("dividends", LOOKBACK_MONTHS, closed_months_ancient=True),
         changes=window_files("ticker_changes", LOOKBACK_MONTHS, closed_months_ancient=True),
     output:
-        silver=f"{ROOT}/silver/stocks_daily/{MONTH}/data.parquet",
-        events=f"{ROOT}/silver/corporate_actions/{MONTH}/events.parquet",
-        quarantine=f"{ROOT}/quarantine/corporate_actions/{MONTH}/data.parquet",
-        report=f"{ROOT}/reports/validation/corporate_actions/{MONTH}.json",
+        silver=LAKE.silver("stocks_daily", Y, M),
+        events=LAKE.silver("corporate_actions", Y, M, "events"),
+        quarantine=LAKE.quarantine("corporate_actions", Y, M),
+        report=LAKE.validation_report("corporate_actions", Y, M),
     params:
         window_sessions=lambda wc: [d.isoformat() for y, m in window(wc, LOOKBACK_MONTHS + 1)
                                     for d in PARTITIONS[(y, m)].sessions],
         features=config["alpha158"],
     log:
-        f"{ROOT}/logs/silver_stocks_daily/{MONTH}.log",
+        log_of("silver_stocks_daily", MONTH),
     benchmark:
-        f"{ROOT}/benchmarks/silver_stocks_daily/{MONTH}.tsv"
+        benchmark_of("silver_stocks_daily", MONTH)
     script:
         "../workflow_scripts/silver_stocks_daily.py"
 
