@@ -190,7 +190,7 @@ def _job_errors(root: Path, since: float) -> list[str]:
     return out
 
 
-def ingest(args, forcerun: list[str] = ()) -> int:
+def ingest(args, forcerun: list[str] = (), targets: list[str] | None = None) -> int:
     types = _types(args.type)
     overrides = {}
     if args.start:
@@ -206,7 +206,8 @@ def ingest(args, forcerun: list[str] = ()) -> int:
     overrides["data_types"] = [t for t in DATA_TYPES if t in set(base["data_types"]) | set(types)]
     cfg = load_config(args.config, overrides)
     root = cfg["data_root"]
-    targets = [f"ingest_{t}" for t in types] + ([] if args.to == "bronze" else [args.to])  # rules/targets.smk
+    if targets is None:  # rules/targets.smk: a type's bronze partitions, then the layer asked for
+        targets = [f"ingest_{t}" for t in types] + ([] if args.to == "bronze" else [args.to])
     started, t0 = dt.datetime.now().astimezone(), time.time()
     error, locked = None, False
     try:
@@ -314,14 +315,16 @@ def gaps(args) -> int:
         from quantmini.lake import LakePaths
 
         # the outputs to force, spelled as the rules spell them (relative to the working directory)
-        forcerun = g.forcerun_paths(LakePaths(args.data_root or cfg["data_root"]))
+        paths = LakePaths(args.data_root or cfg["data_root"])
+        landing, rebuild = g.forcerun_paths(paths, ("landing",)), g.forcerun_paths(paths, ("bronze", "silver"))
         print("quantmini: backfill: rebuilding "
               + ", ".join(f"{t} {y:04d}-{m:02d}" for t, ms in g.months_to_repair().items() for y, m in ms),
               file=sys.stderr)
         ns = argparse.Namespace(type=types, start=start.isoformat(), end=end.isoformat(), max_concurrent=None,
                                 config=args.config, cores=args.cores, to=args.to, dry_run=False, summary=None,
                                 data_root=args.data_root)
-        rc = ingest(ns, forcerun=forcerun)
+        rc = ingest(ns, forcerun=landing, targets=landing) if landing else 0
+        rc = rc or ingest(ns, forcerun=rebuild)
         if rc:
             return rc
         g = find_gaps(root, start, end, types, thin_ratio=args.thin_ratio or THIN_RATIO, cfg=cfg)

@@ -73,7 +73,9 @@ class Gaps:
             yms = [ym for ym in months if ym[0] == int(unit)] if len(unit) == 4 else [tuple(map(int, unit.split("-")[:2]))]
             out.setdefault((row["type"], row["layer"]), set()).update(yms)
         for row in self.missing_landing.iter_rows(named=True):
-            out.setdefault((row["type"], "landing"), set()).add(tuple(map(int, row["partition"].split("-"))))
+            unit = row["partition"]
+            yms = [ym for ym in months if ym[0] == int(unit)] if len(unit) == 4 else [tuple(map(int, unit.split("-")))]
+            out.setdefault((row["type"], "landing"), set()).update(yms)
         dates = pl.concat([
             self.missing_sessions.select("date"), self.ticker_gaps.select("date"),
             self.thin.filter(pl.col("level") == "session").select(pl.col("key").str.to_date().alias("date")),
@@ -94,13 +96,17 @@ class Gaps:
             out.setdefault(dtype, set()).update(yms)
         return {t: sorted(v) for t, v in sorted(out.items())}
 
-    def forcerun_paths(self, lake: LakePaths) -> list[str]:
-        """The Snakemake outputs to force so that one run repairs every gap: the landing manifests of the
+    def forcerun_paths(self, lake: LakePaths, layers=("landing", "bronze", "silver")) -> list[str]:
+        """The Snakemake outputs to force to repair every gap of `layers`: the landing manifests of the
         units to land again, and one output of each bronze or silver job to rebuild (paths from the
-        catalog, as the rules spell them)."""
+        catalog, as the rules spell them). Land first, then rebuild, in two runs: Snakemake drops the
+        jobs downstream of a forced landing job that read it as `ancient` (closed years' options), even
+        when their outputs are missing."""
         first_year = self.start.year
         paths: list[Path] = []
         for (dtype, layer), yms in sorted(self.repairs().items()):
+            if layer not in layers:
+                continue
             t = catalog.data_type(dtype)
             for y, m in sorted(yms):
                 if layer == "landing":
@@ -178,8 +184,10 @@ def _missing_landing(lake: LakePaths, types: list[DataType], months: list[tuple[
                 path = t.manifest_file(lake, manifest, e)
                 if not path.exists():
                     day = e.get("date")
-                    month = e.get("month", "")[-7:] or (day or "")[:7]
-                    rows.append((t.name, dt.date.fromisoformat(day) if day else None, month, str(path)))
+                    # the entry's month (fundamentals: "<table>/YYYY-MM"), or the manifest's year for a file
+                    # that serves the whole year (ticker_changes' listings)
+                    unit = (e.get("month") or "")[-7:] or (day or "")[:7] or manifest.parent.name[5:]
+                    rows.append((t.name, dt.date.fromisoformat(day) if day else None, unit, str(path)))
     return pl.DataFrame(rows, schema={"type": pl.Utf8, "date": pl.Date, "partition": pl.Utf8, "path": pl.Utf8},
                         orient="row")
 
