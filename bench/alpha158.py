@@ -1,4 +1,4 @@
-"""Benchmark: quantmini.alpha158.compute vs pyqlib 0.9.7 D.features over the 158 Alpha158 expressions.
+"""Benchmark: stocks_daily.alpha158.compute vs pyqlib 0.9.7 D.features over the 158 Alpha158 expressions.
 
 Same run, same machine, same bars: random-walk bars on cent ticks (so equal consecutive closes occur
 as in real data) for N tickers x S sessions are published as a Qlib provider directory; pyqlib computes
@@ -66,7 +66,7 @@ def cpu():  # this process and its reaped children (pyqlib's joblib "multiproces
 spec = json.loads(sys.argv[1])
 import qlib
 from qlib.data import D
-from quantmini.alpha158 import FEATURE_NAMES, QLIB_EXPRESSIONS
+from quantmini.datatypes.stocks_daily.alpha158 import FEATURE_NAMES, QLIB_EXPRESSIONS
 qlib.init(provider_uri=spec["provider"], region="us", expression_cache=None, dataset_cache=None,
           kernels=spec["kernels"], logging_level=40)
 exprs = [QLIB_EXPRESSIONS[n] for n in FEATURE_NAMES]
@@ -82,7 +82,7 @@ print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "rows": len(df
 _OURS = r"""
 import json, sys, time
 import polars as pl
-from quantmini import alpha158
+from quantmini.datatypes.stocks_daily import alpha158
 
 def status_mb(key):  # VmRSS / VmHWM of this process (ru_maxrss would include the parent's, from fork)
     for line in open("/proc/self/status"):

@@ -7,7 +7,8 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
 from quantmini import catalog as qm_catalog
 from quantmini import config as qm_config
-from quantmini import runtime as qm_runtime
+from quantmini import runstate as qm_run
+from quantmini.jobframe import die as qm_die
 from quantmini.lake import MONTH_WILDCARDS, RulePaths
 
 
@@ -22,10 +23,10 @@ configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 try:
     config.update(qm_config.validate(config))
 except qm_config.ConfigError as exc:
-    qm_runtime.die(str(exc))
+    qm_die(str(exc))
 
-qm_runtime.check_writable(config["data_root"])
-KILLED_RUN = qm_runtime.clear_stale_lock()  # a killed run left locks (and maybe temporary files)
+qm_run.check_writable(config["data_root"])
+KILLED_RUN = qm_run.clear_stale_lock()  # a killed run left locks (and maybe temporary files)
 
 LAKE = RulePaths(config["data_root"])  # every lake path of every rule comes from here
 PARTITIONS = {(p.year, p.month): p for p in qm_config.month_partitions(config)}
@@ -84,18 +85,18 @@ GOLD_TARGETS = {}  # data type -> its gold outputs
 
 
 onstart:
-    qm_runtime.record_run()
+    qm_run.record_run()
     if KILLED_RUN:  # only then: walking a big lake on every run would cost seconds
-        qm_runtime.sweep_temp_files(config["data_root"])
-    qm_runtime.start_api(config)
-    qm_runtime.check_universe(config, PARTITIONS[min(PARTITIONS)].sessions[0].isoformat())
+        qm_run.sweep_temp_files(config["data_root"])
+    qm_run.start_api(config)
+    qm_run.check_universe(config, PARTITIONS[min(PARTITIONS)].sessions[0].isoformat())
 
 
 onsuccess:
-    qm_runtime.stop_api()
-    qm_runtime.forget_run()
+    qm_run.stop_api()
+    qm_run.forget_run()
 
 
 onerror:
-    qm_runtime.stop_api()
-    qm_runtime.forget_run()
+    qm_run.stop_api()
+    qm_run.forget_run()

@@ -1,16 +1,8 @@
-# Corporate actions (splits, dividends) and reference data (tickers, ticker_changes): one landing job
-# and one bronze job per type and YEAR (a job costs a Python start-up and imports; these types are
-# sparse), writing the same month partitions as stocks_daily: bronze/<type>/year=YYYY/month=MM/.
-# params.sessions (the year's sessions in range) makes the current year stale when `end` moves on;
-# closed years never change. What a month holds (its window) and how landing stays immutable is
-# explained in workflow_scripts/quantmini/corporate_actions.py.
-#
-# Rules: landing_<type> (wildcard {year}), and bronze_<type>_<YYYY>, one per year, because a year's
-# outputs are its months in range (a rule's outputs cannot vary with a wildcard). Force a rebuild of
-# every year with e.g. `-R $(for y in 2024 2025; do echo bronze_splits_$y; done)`.
+# splits, dividends, tickers, ticker_changes: per-YEAR landing and bronze jobs writing month partitions
+# (quantmini/datatypes/corporate_actions; bronze_<type>_<YYYY> because a year's outputs are its months in range).
 import datetime as _dt
 
-from quantmini.corporate_actions import year_windows
+from quantmini.datatypes.corporate_actions.ingest import year_windows
 
 CA_TYPES = ("splits", "dividends", "tickers", "ticker_changes")
 CA_YEARS = sorted({y for y, _ in PARTITIONS})

@@ -1,18 +1,10 @@
-# fundamentals: financials by filing month, short interest by settlement month, short volume by session
-# month (workflow_scripts/quantmini/fundamentals.py), and the point-in-time silver join onto the daily bars
-# (quantmini/fundamentals_silver.py).
-#
-# One landing job and one bronze job per YEAR for the three tables (a job costs a Python start-up),
-# writing month partitions bronze/<table>/year=YYYY/month=MM/. Financials also cover the
-# HISTORY_MONTHS before the range (silver looks back to them); the range's first year's jobs hold them.
-# params.windows (each month's date window) makes the current year stale when `end` moves on; landing
-# chunks are immutable, so a rerun downloads only the days no chunk holds. Silver is one job per month,
-# depending only on the bronze it reads; closed months' inputs are `ancient`, so they never rebuild.
+# fundamentals: per-YEAR landing and bronze jobs for financials, short_interest and short_volume, and a
+# per-month point-in-time silver join onto the daily bars (quantmini/datatypes/fundamentals).
 from quantmini import calendar as _qm_calendar
-from quantmini.fundamentals import TABLES as FUND_TABLES
-from quantmini.fundamentals import window_key as _fund_key
-from quantmini.fundamentals import year_windows as _fund_year_windows
-from quantmini.fundamentals_silver import FILINGS_LOOKBACK_MONTHS, SHORT_INTEREST_LOOKBACK_MONTHS
+from quantmini.datatypes.fundamentals.ingest import TABLES as FUND_TABLES
+from quantmini.datatypes.fundamentals.ingest import window_key as _fund_key
+from quantmini.datatypes.fundamentals.ingest import year_windows as _fund_year_windows
+from quantmini.datatypes.fundamentals.silver import FILINGS_LOOKBACK_MONTHS, SHORT_INTEREST_LOOKBACK_MONTHS
 
 FUND_HISTORY = qm_catalog.history_months(min(PARTITIONS))  # financials' look-back (catalog)
 FUND_YEARS = sorted({y for y, _ in PARTITIONS})  # the first year's jobs also hold the history months

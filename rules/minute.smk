@@ -1,10 +1,5 @@
-# stocks_minute and options_minute: minute bars per session (quantmini/minute.py explains the layout).
-# One landing job and one bronze job per type and MONTH (a job costs ~2.5 s of start-up; a session of a
-# few tickers is a few hundred KB): landing files are per (ticker, session) and immutable, bronze
-# partitions per session (bronze/<type>/year=YYYY/month=MM/date=YYYY-MM-DD/data.parquet, the month
-# directory being the job's output). params.sessions makes only the current month rerun when `end`
-# moves on, and its landing job downloads only the new session. `minute.months` limits both types to
-# the last N months of the range.
+# stocks_minute and options_minute: per-MONTH landing and bronze jobs, bronze partitions per session,
+# limited to the last `minute.months` months (quantmini/datatypes/minute).
 
 MINUTE = config["minute"]
 MINUTE_MONTHS = [(f"{y:04d}", f"{m:02d}") for y, m in qm_catalog.data_type("stocks_minute").months(sorted(PARTITIONS), config)]

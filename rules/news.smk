@@ -1,17 +1,8 @@
-# news: articles by publication month (UTC) -> bronze articles + article x ticker (with sentiment) ->
-# silver news_daily: per (ticker, session) of bronze stocks_daily, the count and mean sentiment of the
-# articles published after the previous session's close and at or before this one's (no look-ahead).
-# Windows, landing chunks and the session rule: workflow_scripts/quantmini/news.py.
-#
-# Landing and bronze: one job per YEAR writing month partitions (a job costs a Python start-up); the
-# landing is immutable chunks, so a rerun fetches only what no chunk covers (a new session: the
-# articles since the previous cut-off). Silver: one job per month, reading its month's pairs, the
-# previous month's (articles after the last close of the previous month count for this month's first
-# session) and its bronze stocks_daily. The yearly bronze job rewrites closed months unchanged, so
-# silver reads closed months' pairs as `ancient`: closed months never rebuild.
+# news: per-YEAR landing and bronze jobs (articles, article x ticker), per-month silver news_daily; closed
+# months' inputs are `ancient`, so they never rebuild (quantmini/datatypes/news).
 import datetime as _dt
 
-from quantmini import news as qm_news
+from quantmini.datatypes.news import ingest as qm_news
 
 NEWS_YEARS = sorted({y for y, _ in PARTITIONS})
 _NEWS_FIRST = PARTITIONS[min(PARTITIONS)].sessions[0]

@@ -1,20 +1,11 @@
-# options_daily: contracts as of each month, daily bars per contract (bronze), IV and greeks (silver).
-# What is requested and why, and the landing layout: workflow_scripts/quantmini/options_daily.py.
-#
-# Jobs (each costs a Python start-up, so few and large; partitions stay per month):
-# - landing_options_daily: one per YEAR (wildcard); downloads only what is not landed yet.
-# - bronze/silver_options_daily_<YYYY>: one per year for the year's CLOSED months (every month in range
-#   but the range's last). Their inputs never change (immutable landing, read as `ancient`; closed
-#   months' stocks bronze; dividends and ticker changes `ancient`), so they run once, and again only
-#   when a month closes (the year's closed months are then rewritten with the same content).
-# - bronze/silver_options_daily_open: the range's last (open) month, the only options jobs a daily update
-#   runs (with the current year's landing).
-from quantmini.silver import lookback_months as _opt_lookback
+# options_daily: per-YEAR landing; bronze and silver (IV, greeks) per year for closed months and one job
+# for the open month, the only options jobs a daily update runs (quantmini/datatypes/options).
+from quantmini.datatypes.stocks_daily.silver import lookback_months as _opt_lookback
 
 OPT_UNDERLYINGS = list(config.get("options", {}).get("underlyings", []))
 OPT_RATE = config.get("options", {}).get("rate", 0.04)
 if enabled("options_daily") and not OPT_UNDERLYINGS:
-    qm_runtime.die("config: options.underlyings: empty, but data_types has options_daily (list the underlyings)")
+    qm_die("config: options.underlyings: empty, but data_types has options_daily (list the underlyings)")
 OPT_DIV_MONTHS = 12  # the dividend yield's window: the 12 months before the month, and the month
 OPT_OPEN = max(PARTITIONS)
 OPT_CLOSED_YEARS = sorted({ym[0] for ym in PARTITIONS if ym != OPT_OPEN})

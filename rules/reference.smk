@@ -1,12 +1,5 @@
-# ticker_details: one snapshot per month (market cap, SIC, shares, type), as of each traded ticker's last
-# session of the month in range, for the universe filter. Per-YEAR landing and bronze jobs (a job costs
-# a Python start-up) writing month partitions, as corporate actions do; what a snapshot holds and why
-# landing stays immutable: workflow_scripts/quantmini/ticker_details.py.
-#
-# The ticker list of a month comes from its landed grouped-daily bodies (landing_stocks_daily), so the
-# universe filter can apply in bronze stocks_daily without a cycle: with `universe_filter.types` set,
-# bronze_stocks_daily of month M reads M's snapshot. Closed months' snapshots are `ancient` there: the
-# yearly job rewrites them unchanged (their landing is immutable), which must not rebuild closed months.
+# ticker_details: per-YEAR landing and bronze jobs writing monthly snapshots, which the universe filter of
+# bronze stocks_daily reads (quantmini/datatypes/ticker_details).
 
 
 def td_months(year):

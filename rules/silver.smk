@@ -1,8 +1,6 @@
-# silver: per month, point-in-time adjusted stocks_daily with Alpha158, and the month's validated
-# corporate actions (event multipliers, quarantine, report). A month depends on its own and the
-# LOOKBACK_MONTHS earlier months only,
-# so closed months never rebuild when later data arrives.
-from quantmini.silver import LOOKBACK_MONTHS, lookback_months
+# silver stocks_daily: per month, from its own and the LOOKBACK_MONTHS earlier bronze months only, so closed
+# months never rebuild when later data arrives (quantmini/datatypes/stocks_daily/silver.py).
+from quantmini.datatypes.stocks_daily.silver import LOOKBACK_MONTHS, lookback_months
 
 
 def window(wildcards, before):

@@ -1,4 +1,4 @@
-"""quantmini.alpha158 against real pyqlib 0.9.7 on the same provider directory.
+"""quantmini.datatypes.stocks_daily.alpha158 against real pyqlib 0.9.7 on the same provider directory.
 
 The reference is pyqlib itself: bars are published with quantmini.qlib_writer, pyqlib computes the 158
 expressions (and the label) in a subprocess, and every value must agree to float32 precision with NaN
@@ -15,7 +15,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from quantmini import alpha158, rolling
+from quantmini.datatypes.stocks_daily import alpha158
+from quantmini.datatypes.stocks_daily import rolling
 from quantmini.calendar import sessions
 from quantmini.qlib_reader import pyqlib_features
 from quantmini.qlib_writer import publish

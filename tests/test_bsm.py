@@ -1,9 +1,9 @@
-"""Pure-function tests of quantmini.bsm: textbook values, parity, greeks vs finite differences, the solver."""
+"""Pure-function tests of options.bsm: textbook values, parity, greeks vs finite differences, the solver."""
 
 import numpy as np
 import pytest
 
-from quantmini import bsm
+from quantmini.datatypes.options import bsm
 
 
 def test_hull_worked_example():

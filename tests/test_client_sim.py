@@ -26,7 +26,7 @@ from quantmini.client import (
     RepeatedCursorError,
     RetryExhaustedError,
 )
-from quantmini.normalise.stocks_daily import parse_grouped, parse_range_pages
+from quantmini.datatypes.stocks_daily.parse import parse_grouped, parse_range_pages
 from quantmini.sim import Market, MarketConfig, SimProcess
 
 START, END = "2024-01-02", "2024-03-28"

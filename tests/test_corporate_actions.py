@@ -15,9 +15,9 @@ import polars as pl
 import pytest
 
 from quantmini import adjust, calendar
-from quantmini import corporate_actions as ca
+from quantmini.datatypes.corporate_actions import ingest as ca
 from quantmini.bronze import CorruptLandingError
-from quantmini.event_validation import validate_events
+from quantmini.datatypes.corporate_actions.event_validation import validate_events
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions, landing_document
 from quantmini.sim.market import Market, MarketConfig

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import polars as pl
 import pytest
 
-from quantmini import corporate_actions as ca
+from quantmini.datatypes.corporate_actions import ingest as ca
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess
 from workflow_helpers import run_workflow, write_config

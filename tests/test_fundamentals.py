@@ -9,9 +9,9 @@ import orjson
 import polars as pl
 import pytest
 
-from quantmini import fundamentals as fu
-from quantmini import fundamentals_silver as fs
-from quantmini.fundamentals_schemas import MODELS, SORT_BY
+from quantmini.datatypes.fundamentals import ingest as fu
+from quantmini.datatypes.fundamentals import silver as fs
+from quantmini.datatypes.fundamentals.schema import MODELS, SORT_BY
 from quantmini.landing_documents import results_list
 from quantmini.sim.asgi import ApiError, Request
 from quantmini.sim.financials import Fundamentals

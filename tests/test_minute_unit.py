@@ -1,5 +1,5 @@
 """Minute bars: the simulator's generator and endpoint (paging against a live SimProcess over HTTP/2),
-and the pure functions of quantmini.minute (parsing, session flags, selection)."""
+and the pure functions of quantmini.datatypes.minute (parsing, session flags, selection)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import polars as pl
 import pytest
 
 from conftest import VENDOR_FIXTURES
-from quantmini import calendar, minute
+from quantmini import calendar
+from quantmini.datatypes.minute import ingest as minute
 from quantmini.client import PolygonClient
 from quantmini.landing_documents import landing_document
 from quantmini.sim.market import TICK, Market, MarketConfig

@@ -11,7 +11,7 @@ import orjson
 import polars as pl
 import pytest
 
-from quantmini import news
+from quantmini.datatypes.news import ingest as news
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.news import News
 

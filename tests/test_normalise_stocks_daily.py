@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from conftest import VENDOR_FIXTURES
-from quantmini.normalise.stocks_daily import (
+from quantmini.datatypes.stocks_daily.parse import (
     BARS_SCHEMA,
     BodyError,
     parse_grouped,

@@ -9,8 +9,8 @@ import json
 import polars as pl
 
 from quantmini.landing_documents import landing_document
-from quantmini.options_daily import contracts_requests, parse_bars, parse_contracts, session_runs
-from quantmini.options_schemas import OptionsContractsBronze, OptionsDailyBronze
+from quantmini.datatypes.options.ingest import contracts_requests, parse_bars, parse_contracts, session_runs
+from quantmini.datatypes.options.schema import OptionsContractsBronze, OptionsDailyBronze
 from quantmini.sim.options import occ_ticker, strike_step, third_friday
 from quantmini.validation import validate_rows
 
@@ -146,7 +146,7 @@ def test_month_tables_split_a_multi_month_document_and_keep_strays(tmp_path, fix
     import gzip
     import hashlib
 
-    from quantmini.options_daily import month_tables
+    from quantmini.datatypes.options.ingest import month_tables
 
     contracts = json.loads((fixtures_dir / CONTRACTS).read_bytes())
     for row in contracts["results"]:
@@ -192,7 +192,7 @@ def test_silver_follows_a_renamed_underlying_and_its_dividends_against_the_simul
     rename are exactly as without ticker changes."""
     import numpy as np
 
-    from quantmini.options_silver import enrich
+    from quantmini.datatypes.options.silver import enrich
     from quantmini.sim.market import Market, MarketConfig
     from quantmini.sim.options import RATE, OptionsMarket
 

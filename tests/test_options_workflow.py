@@ -26,7 +26,7 @@ import pytest
 from quantmini.calendar import sessions
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
-from quantmini.options_daily import land_year
+from quantmini.datatypes.options.ingest import land_year
 
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.options import RATE, OptionsMarket, bsm_price
@@ -247,7 +247,7 @@ def assert_iv_recovers_the_known_vol(silver: pl.DataFrame) -> int:
 
 def assert_iv_nan_exactly_where_no_vol_fits(silver: pl.DataFrame) -> np.ndarray:
     """iv is NaN exactly where the no-arbitrage bounds (at the TRUE S, T, q) leave no vol; returns that mask."""
-    from quantmini.bsm import SIGMA_MAX
+    from quantmini.datatypes.options.bsm import SIGMA_MAX
 
     is_call = (silver["contract_type"] == "call").to_numpy()
     S, K, T, q = (silver[c].to_numpy() for c in ("S", "strike", "T", "q"))

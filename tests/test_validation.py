@@ -6,7 +6,8 @@ import datetime as dt
 
 import polars as pl
 
-from quantmini.validation import validate_partition, validate_rows
+from quantmini.datatypes.stocks_daily.schema import validate_partition
+from quantmini.validation import validate_rows
 
 D1, D2 = dt.date(2024, 7, 2), dt.date(2024, 7, 3)
 HOLIDAY = dt.date(2024, 7, 4)

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import REFERENCE as R
 from quantmini.sim.market import Market, MarketConfig
-from quantmini.validation import NOT_A_SESSION, WRONG_SESSION
+from quantmini.datatypes.stocks_daily.schema import NOT_A_SESSION, WRONG_SESSION
 from workflow_helpers import read_bronze
 
 BARS = ["ticker", "date", "open", "high", "low", "close", "volume", "vwap", "transactions"]

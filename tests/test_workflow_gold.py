@@ -15,7 +15,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from quantmini import alpha158, calendar
+from quantmini import calendar
+from quantmini.datatypes.stocks_daily import alpha158
 from quantmini.qlib_reader import pyqlib_read
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess

@@ -64,7 +64,7 @@ def test_features_before_a_split_do_not_move_when_it_arrives(lakes):
     after = pl.read_parquet(io.BytesIO(snaps[1]["year=2024/month=03/data.parquet"][1]))
     osu = lambda f: f.filter(pl.col("ticker") == "OSU").sort("date")  # noqa: E731
     assert osu(after)["factor"].to_list()[:3] != osu(before)["factor"].to_list()[:3], "the split was not applied"
-    from quantmini.alpha158 import FEATURE_NAMES
+    from quantmini.datatypes.stocks_daily.alpha158 import FEATURE_NAMES
 
     j = osu(before).join(osu(after), on="date", suffix="_after")
     assert j.height == osu(before).height > 0

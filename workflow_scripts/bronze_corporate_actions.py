@@ -3,11 +3,11 @@ ticker_changes from its landing (validated; rejected rows to quarantine with the
 
 from pathlib import Path
 
-from quantmini import runtime
-from quantmini.corporate_actions import Window, build_bronze_year
+from quantmini import jobframe
+from quantmini.datatypes.corporate_actions.ingest import Window, build_bronze_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-log = runtime.job_logging(smk.log[0] if smk.log else None)
+log = jobframe.start(smk)
 dtype, year = smk.params.dtype, int(smk.params.year)
 
 
@@ -15,14 +15,11 @@ def paths(files) -> list[Path]:
     return [Path(files)] if isinstance(files, str) else [Path(f) for f in files]
 
 
-try:
+with jobframe.failing_as(f"bronze {dtype} {year:04d}", log):
     reports = build_bronze_year(
         dtype, year, [Window.from_params(p) for p in smk.params.windows], smk.params.universe,
         Path(smk.input.manifest),
         list(zip(paths(smk.output.bronze), paths(smk.output.quarantine), paths(smk.output.report), strict=True)),
     )
-except Exception as exc:
-    log.error("bronze %s %04d failed: %s", dtype, year, exc)
-    runtime.die(f"bronze {dtype} {year:04d}: {exc}")
 log.info("bronze %s %04d (%d month(s)): %d rows valid, %d quarantined", dtype, year, len(reports),
          sum(r["rows_valid"] for r in reports), sum(r["rows_quarantined"] for r in reports))

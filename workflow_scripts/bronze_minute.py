@@ -4,20 +4,17 @@
 import datetime as dt
 from pathlib import Path
 
-from quantmini import runtime
-from quantmini.minute import build_bronze_month
+from quantmini import jobframe
+from quantmini.datatypes.minute.ingest import build_bronze_month
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-log = runtime.job_logging(smk.log[0] if smk.log else None)
+log = jobframe.start(smk)
 dtype = smk.params.dtype
 year, month = int(smk.wildcards.year), int(smk.wildcards.month)
-try:
+with jobframe.failing_as(f"bronze {dtype} {year:04d}-{month:02d}", log):
     report = build_bronze_month(
         dtype, Path(smk.input.manifest), [dt.date.fromisoformat(s) for s in smk.params.sessions],
         smk.params.extended_hours, Path(smk.output.bronze), Path(smk.output.quarantine), Path(smk.output.report),
     )
-except Exception as exc:
-    log.error("bronze %s %04d-%02d failed: %s", dtype, year, month, exc)
-    runtime.die(f"bronze {dtype} {year:04d}-{month:02d}: {exc}")
 log.info("bronze %s %04d-%02d: %d rows valid, %d quarantined, flagged sessions: %s", dtype, year, month,
          report["rows_valid"], report["rows_quarantined"], report["flagged_sessions"] or "none")

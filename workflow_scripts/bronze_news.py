@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from quantmini import runtime
-from quantmini.news import NewsWindow, build_news_year
+from quantmini import jobframe
+from quantmini.datatypes.news.ingest import NewsWindow, build_news_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-log = runtime.job_logging(smk.log[0] if smk.log else None)
+log = jobframe.start(smk)
 year = int(smk.params.year)
 KINDS = ("articles", "article_tickers", "quarantine_articles", "quarantine_article_tickers", "report")
 
@@ -15,14 +15,11 @@ def paths(files) -> list[Path]:
     return [Path(files)] if isinstance(files, str) else [Path(f) for f in files]
 
 
-try:
+with jobframe.failing_as(f"bronze news {year:04d}", log):
     columns = {k: paths(getattr(smk.output, k)) for k in KINDS}
     outputs = [dict(zip(KINDS, row, strict=True)) for row in zip(*columns.values(), strict=True)]
     reports = build_news_year(year, [NewsWindow.from_params(p) for p in smk.params.windows], smk.params.universe,
                               Path(smk.input.manifest), outputs)
-except Exception as exc:
-    log.error("bronze news %04d failed: %s", year, exc)
-    runtime.die(f"bronze news {year:04d}: {exc}")
 log.info("bronze news %04d (%d month(s)): %d article(s), %d duplicate(s) collapsed, %d quarantined", year,
          len(reports), sum(r["rows_valid"] for r in reports), sum(r["exact_duplicates_collapsed"] for r in reports),
          sum(r["rows_quarantined"] for r in reports))

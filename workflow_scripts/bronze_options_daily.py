@@ -5,19 +5,16 @@ quarantine with their reason)."""
 import datetime as dt
 from pathlib import Path
 
-from quantmini import runtime
-from quantmini.options_daily import build_bronze_year
+from quantmini import jobframe
+from quantmini.datatypes.options.ingest import build_bronze_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-log = runtime.job_logging(smk.log[0] if smk.log else None)
+log = jobframe.start(smk)
 months = {k: [dt.date.fromisoformat(s) for s in v] for k, v in smk.params.months.items()}
 keys = sorted(months)
 names = ("bronze", "quarantine", "report", "contracts", "contracts_quarantine", "contracts_report")
 outputs = {key: {name: Path(list(getattr(smk.output, name))[i]) for name in names} for i, key in enumerate(keys)}
-try:
+with jobframe.failing_as(f"bronze options_daily {','.join(keys)}", log):
     reports = build_bronze_year(months, Path(smk.input.manifest), outputs)
-except Exception as exc:
-    log.error("bronze options_daily %s failed: %s", ",".join(keys), exc)
-    runtime.die(f"bronze options_daily {','.join(keys)}: {exc}")
 log.info("bronze options_daily %s: %d bars valid, %d quarantined", ",".join(keys),
          sum(r["rows_valid"] for r in reports), sum(r["rows_quarantined"] for r in reports))

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from quantmini import runtime
-from quantmini.ticker_details import build_details_year
+from quantmini import jobframe
+from quantmini.datatypes.ticker_details.ingest import build_details_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-log = runtime.job_logging(smk.log[0] if smk.log else None)
+log = jobframe.start(smk)
 year = int(smk.params.year)
 
 
@@ -14,12 +14,9 @@ def paths(files) -> list[Path]:
     return [Path(files)] if isinstance(files, str) else [Path(f) for f in files]
 
 
-try:
+with jobframe.failing_as(f"bronze ticker_details {year:04d}", log):
     outputs = list(zip(paths(smk.output.bronze), paths(smk.output.quarantine), paths(smk.output.report), strict=True))
     reports = build_details_year(year, Path(smk.input.manifest), outputs)
-except Exception as exc:
-    log.error("bronze ticker_details %04d failed: %s", year, exc)
-    runtime.die(f"bronze ticker_details {year:04d}: {exc}")
 log.info("bronze ticker_details %04d (%d month(s)): %d rows valid, %d quarantined, %d not found", year,
          len(reports), sum(r["rows_valid"] for r in reports), sum(r["rows_quarantined"] for r in reports),
          sum(len(r["not_found"]) for r in reports))

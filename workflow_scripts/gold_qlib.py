@@ -4,16 +4,17 @@ import dataclasses
 import json
 from pathlib import Path
 
-from quantmini import atomic, calendar, runtime
-from quantmini.gold import publish
-from quantmini.silver import UnreadableFileError
+from quantmini import atomic, calendar, jobframe
+from quantmini.datatypes.stocks_daily.gold import publish
+from quantmini.datatypes.stocks_daily.silver import UnreadableFileError
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-log = runtime.job_logging(smk.log[0] if smk.log else None)
-try:
+log = jobframe.start(smk)
+with jobframe.failing_as("gold qlib", log, traceback=True,
+                           plain=(UnreadableFileError, OSError)):  # bad input: one line, no traceback
     features = []
     if smk.params.features:
-        from quantmini.alpha158 import FEATURE_NAMES
+        from quantmini.datatypes.stocks_daily.alpha158 import FEATURE_NAMES
 
         features = list(FEATURE_NAMES)
     stats = publish(
@@ -23,10 +24,4 @@ try:
     )
     summary = dataclasses.asdict(stats)
     atomic.write_text(smk.output.stamp, json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n")
-except (UnreadableFileError, OSError) as exc:  # bad input (a corrupt file, a full disk): one line, no traceback
-    log.error("gold qlib failed: %s", exc)
-    runtime.die(f"gold qlib: {exc}")
-except Exception as exc:
-    log.exception("gold qlib failed")
-    runtime.die(f"gold qlib: {exc}")
 log.info("gold qlib: %s", summary)

@@ -3,13 +3,13 @@ named after what they hold; only the files not landed yet are downloaded)."""
 
 from pathlib import Path
 
-from quantmini import runtime
-from quantmini.corporate_actions import Window, land_listing_year, land_ticker_changes_year
+from quantmini import jobframe
+from quantmini.datatypes.corporate_actions.ingest import Window, land_listing_year, land_ticker_changes_year
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-log = runtime.job_logging(smk.log[0] if smk.log else None)
+log = jobframe.start(smk)
 cfg = smk.config
 dtype = smk.params.dtype
 year = int(smk.wildcards.year)
@@ -21,7 +21,7 @@ def paths(files) -> list[Path]:
     return [Path(files)] if isinstance(files, str) else [Path(f) for f in files]
 
 
-try:
+with jobframe.failing_as(f"landing {dtype} {year:04d}", log):
     opts = ClientOptions.from_config(cfg)
     if dtype == "ticker_changes":
         previous = paths(getattr(smk.input, "previous", []))
@@ -31,7 +31,4 @@ try:
     else:
         fetched = land_listing_year(dtype, lake, year, windows, Path(smk.output.manifest), opts)
         done = f"{fetched} of {len(windows)} month window(s) downloaded now"
-except Exception as exc:  # one line for the user; the key never reaches a message (see client)
-    log.error("landing %s %04d failed: %s", dtype, year, exc)
-    runtime.die(f"landing {dtype} {year:04d}: {exc}")
 log.info("landing %s %04d (%d month(s)): %s", dtype, year, len(windows), done)

@@ -3,18 +3,15 @@ only the days no chunk holds yet are downloaded)."""
 
 from pathlib import Path
 
-from quantmini import runtime
-from quantmini.fundamentals import land_year
+from quantmini import jobframe
+from quantmini.datatypes.fundamentals.ingest import land_year
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-log = runtime.job_logging(smk.log[0] if smk.log else None)
+log = jobframe.start(smk)
 year, windows = int(smk.wildcards.year), list(smk.params.windows)
-try:
+with jobframe.failing_as(f"landing fundamentals {year:04d}", log):
     fetched = land_year(LakePaths(smk.config["data_root"]), year, windows, Path(smk.output.manifest),
                         ClientOptions.from_config(smk.config))
-except Exception as exc:  # one line for the user; the key never reaches a message (see client)
-    log.error("landing fundamentals %04d failed: %s", year, exc)
-    runtime.die(f"landing fundamentals {year:04d}: {exc}")
 log.info("landing fundamentals %04d: %d window(s), %d chunk(s) downloaded now", year, len(windows), fetched)

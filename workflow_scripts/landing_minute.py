@@ -6,16 +6,17 @@ from pathlib import Path
 
 import polars as pl
 
-from quantmini import minute, runtime
+from quantmini import jobframe
+from quantmini.datatypes.minute import ingest as minute
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-log = runtime.job_logging(smk.log[0] if smk.log else None)
+log = jobframe.start(smk)
 cfg, dtype = smk.config, smk.params.dtype
 year, month = int(smk.wildcards.year), int(smk.wildcards.month)
 sessions = [dt.date.fromisoformat(s) for s in smk.params.sessions]
-try:
+with jobframe.failing_as(f"landing {dtype} {year:04d}-{month:02d}", log):
     daily = pl.read_parquet(smk.input.daily).filter(pl.col("date").is_in(sessions))
     if dtype == "options_minute":
         pairs = minute.select_options(pl.read_parquet(smk.input.options), daily, smk.params.per_stock)
@@ -24,8 +25,5 @@ try:
     opts = ClientOptions.from_config(cfg)
     fetched = minute.land_month(dtype, LakePaths(cfg["data_root"]), year, month, sessions, pairs,
                                 Path(smk.output.manifest), opts)
-except Exception as exc:  # one line for the user; the key never reaches a message (see client)
-    log.error("landing %s %04d-%02d failed: %s", dtype, year, month, exc)
-    runtime.die(f"landing {dtype} {year:04d}-{month:02d}: {exc}")
 log.info("landing %s %04d-%02d: %d (ticker, session) pair(s), %d downloaded now", dtype, year, month,
          pairs.height, fetched)

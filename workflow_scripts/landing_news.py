@@ -2,21 +2,18 @@
 
 from pathlib import Path
 
-from quantmini import runtime
+from quantmini import jobframe
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
-from quantmini.news import NewsWindow, land_news_year
+from quantmini.datatypes.news.ingest import NewsWindow, land_news_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-log = runtime.job_logging(smk.log[0] if smk.log else None)
+log = jobframe.start(smk)
 cfg = smk.config
 year = int(smk.wildcards.year)
 windows = [NewsWindow.from_params(p) for p in smk.params.windows]
-try:
+with jobframe.failing_as(f"landing news {year:04d}", log):
     opts = ClientOptions.from_config(cfg)
     fetched = land_news_year(LakePaths(cfg["data_root"]), year, windows, Path(smk.output.manifest), opts,
                              limit=int(smk.params.limit))
-except Exception as exc:  # one line for the user; the key never reaches a message (see client)
-    log.error("landing news %04d failed: %s", year, exc)
-    runtime.die(f"landing news {year:04d}: {exc}")
 log.info("landing news %04d (%d month(s)): %d chunk(s) downloaded now", year, len(windows), fetched)

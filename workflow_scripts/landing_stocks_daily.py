@@ -3,23 +3,20 @@
 import datetime as dt
 from pathlib import Path
 
-from quantmini import runtime
-from quantmini.landing import land_month
+from quantmini import jobframe, settings
+from quantmini.datatypes.stocks_daily.landing import land_month
 from quantmini.lake import LakePaths
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-log = runtime.job_logging(smk.log[0] if smk.log else None)
+log = jobframe.start(smk)
 cfg = smk.config
 year, month = int(smk.wildcards.year), int(smk.wildcards.month)
 days = [dt.date.fromisoformat(s) for s in smk.params.sessions]
-try:
+with jobframe.failing_as(f"landing stocks_daily {year:04d}-{month:02d}", log):
     fetched = land_month(
-        base_url=runtime.api_url(cfg), api_key=runtime.api_key(), lake=LakePaths(cfg["data_root"]),
+        base_url=settings.api_url(cfg), api_key=settings.api_key(), lake=LakePaths(cfg["data_root"]),
         dtype="stocks_daily", year=year, month=month, days=days, manifest=Path(smk.output.manifest),
         max_concurrency=cfg["max_concurrency"], rate_per_minute=cfg["rate_limit_per_minute"],
-        retries=cfg["retries"], verify=runtime.api_verify(),
+        retries=cfg["retries"], verify=settings.api_verify(),
     )
-except Exception as exc:  # one line for the user; the key never reaches a message (see client)
-    log.error("landing stocks_daily %04d-%02d failed: %s", year, month, exc)
-    runtime.die(f"landing stocks_daily {year:04d}-{month:02d}: {exc}")
 log.info("landing stocks_daily %04d-%02d: %d session(s), %d downloaded now", year, month, len(days), len(fetched))

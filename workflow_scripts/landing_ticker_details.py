@@ -3,18 +3,15 @@ date has no file yet are requested)."""
 
 from pathlib import Path
 
-from quantmini import runtime
+from quantmini import jobframe
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
-from quantmini.ticker_details import land_details_year
+from quantmini.datatypes.ticker_details.ingest import land_details_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-log = runtime.job_logging(smk.log[0] if smk.log else None)
+log = jobframe.start(smk)
 year, months = int(smk.wildcards.year), smk.params.months
-try:
+with jobframe.failing_as(f"landing ticker_details {year:04d}", log):
     fetched = land_details_year(LakePaths(smk.config["data_root"]), year, months, smk.params.universe,
                                 Path(smk.output.manifest), ClientOptions.from_config(smk.config))
-except Exception as exc:  # one line for the user; the key never reaches a message (see client)
-    log.error("landing ticker_details %04d failed: %s", year, exc)
-    runtime.die(f"landing ticker_details {year:04d}: {exc}")
 log.info("landing ticker_details %04d: %d of %d month snapshot(s) downloaded now", year, fetched, len(months))

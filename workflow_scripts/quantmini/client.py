@@ -6,11 +6,11 @@ Why it looks like this:
   `httpx.AsyncClient` per connection, each with a pool of exactly one connection, and by default one
   request in flight per connection. Two httpcore 1.0 behaviours make this faster than one shared
   pool: its HTTP/2 connection lets the stream holding the read lock block on the socket while other
-  streams' frames wait behind it (a stall of up to one server latency; 78% of the latency limit at
-  concurrency 10 on one connection), and its HTTP/1.1 pool slows down and over-opens as it grows.
+  streams' frames wait behind it (a stall of up to one server latency), and its HTTP/1.1 pool slows down
+  and over-opens as it grows (figures: bench/README.md).
 - Paced starts (`Pacer`): requests start at least 0.8 x the fastest recent round trip / concurrency
   apart, so lanes that finished together do not go out together again and queue behind each other's
-  CPU on both ends (concurrency 10 against the simulator at 50 ms: 80% -> 93% of the latency limit).
+  CPU on both ends.
 - Bounded concurrency (a semaphore), an exact client-side rate limit (a sliding log of actual start
   times) and retries with exponential backoff and full jitter for 429, 5xx, timeouts, connection
   resets, protocol errors and truncated bodies; Retry-After (seconds or HTTP date) is honoured. The
@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 import httpx
 import orjson
 
-from quantmini import runtime
+from quantmini import settings
 
 log = logging.getLogger("quantmini.client")
 
@@ -179,8 +179,8 @@ def quiet_httpx_request_log() -> None:
 
 
 def resolve_api_key(env: Mapping[str, str] = os.environ) -> str | None:
-    """runtime.api_key, and the key registered with the log filter that masks it."""
-    value = runtime.api_key(env)
+    """settings.api_key, and the key registered with the log filter that masks it."""
+    value = settings.api_key(env)
     if value:
         SECRET_FILTER.register(value)
     return value
@@ -257,14 +257,12 @@ class Pacer:
 
     Without it, requests that complete together are sent again together: each event-loop pass (ours
     and the server's) handles the whole bunch before any follow-up request leaves, so bunches merge and
-    never split, and at concurrency 10 each request waited for the CPU of ~9 others (simulator at 50 ms,
-    bench/ingest.py: per-ticker bars 80% -> 93% of the latency limit, grouped daily 73% -> 84%). The
+    never split, and each request waits for the CPU of the others (bench/README.md has the gain). The
     round trip is the minimum of the last `window` successful requests, so slow responses or faults
     cannot throttle the pace; the gap caps the start rate at concurrency / (share * min_rtt), 1.25x the
-    latency limit with share=0.8 (0.5 spaced the CPU-heavy grouped bodies too little: 82%).
+    latency limit with share=0.8 (0.5 spaced the CPU-heavy grouped bodies too little).
     Gaps under `min_gap` are not kept: asyncio's timers wake with ~1 ms resolution (epoll), so a shorter
-    gap cannot be held, and at such rates (c=50 and up here) the client is CPU-bound and the timers only
-    cost CPU (-3% at c=50 when paced at 0.5 ms).
+    gap cannot be held, and at such rates the client is CPU-bound and the timers only cost CPU.
     """
 
     min_gap = 0.001
@@ -386,7 +384,7 @@ class PolygonClient:
         if max_retries < 0 or max_repeat_restarts < 0:
             raise ValueError("max_retries and max_repeat_restarts must be >= 0")
         quiet_httpx_request_log()
-        timeout = runtime.http_timeout() if timeout is None else timeout
+        timeout = settings.http_timeout() if timeout is None else timeout
         self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self._origin = f"{parts.scheme}://{parts.netloc}"
         self._prefix = parts.path.rstrip("/")

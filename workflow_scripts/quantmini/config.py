@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from quantmini import calendar
-from quantmini.runtime import API_KEY_ENV_VARS, api_key  # noqa: F401 (re-exported)
+from quantmini.settings import API_KEY_ENV_VARS, api_key  # noqa: F401 (re-exported)
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schemas" / "config.schema.yaml"
 

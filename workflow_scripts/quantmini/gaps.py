@@ -297,7 +297,7 @@ def check_lake(root: str | Path) -> tuple[pl.DataFrame, list[str]]:
     whose valid row count it still holds, no report is failed, and stocks_daily bronze still passes its
     schema. Returns (reports, problems), one line per problem."""
     from quantmini.lake_db import Lake
-    from quantmini.validation import StocksDailyBronze
+    from quantmini.datatypes.stocks_daily.schema import StocksDailyBronze
 
     root = Path(root)
     lake = LakePaths(root)

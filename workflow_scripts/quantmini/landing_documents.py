@@ -24,7 +24,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from quantmini import atomic, runtime
+from quantmini import atomic, settings
 from quantmini.client import PolygonClient, resolve_api_key
 
 log = logging.getLogger("quantmini.landing_documents")
@@ -49,8 +49,8 @@ class ClientOptions:
     def from_config(cls, cfg: dict) -> ClientOptions:
         """The run's client settings: endpoint and TLS from the environment, key from MASSIVE/POLYGON_API_KEY,
         limits from the validated config (what every landing job uses)."""
-        return cls(base_url=runtime.api_url(cfg), api_key=resolve_api_key(), max_concurrency=cfg["max_concurrency"],
-                   rate_per_minute=cfg["rate_limit_per_minute"], retries=cfg["retries"], verify=runtime.api_verify())
+        return cls(base_url=settings.api_url(cfg), api_key=resolve_api_key(), max_concurrency=cfg["max_concurrency"],
+                   rate_per_minute=cfg["rate_limit_per_minute"], retries=cfg["retries"], verify=settings.api_verify())
 
 
 async def _fetch(client: PolygonClient, requests: list[Request], listing: bool) -> list[list[bytes]]:

@@ -2,7 +2,7 @@
 
 pyqlib keeps global state (qlib.init, caches, registered providers), so every query runs in its own
 interpreter; tests of the writer, Alpha158 and the gold acceptance compare against this, not our own
-reader. Each call costs about 3-4 s (importing qlib), so batch what you need into one call.
+reader. Each call imports qlib, which takes seconds, so batch what you need into one call.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ Crash and reader safety, and the choice made for durability:
 - A crash mid-append leaves a file that is either still a byte-prefix of the right contents (the next run
   appends the rest) or has a length that is not a multiple of 4 / differs from the expected bytes (the
   next run rewrites it). Stale temp files of this freq are deleted by the next run.
-- Durability: instead of one fsync per feature file (0.35-0.5 ms each on this VM's ext4: 16,000 files
-  would cost 6-8 s, more than the whole build), feature files are written without fsync and one
+- Durability: instead of one fsync per feature file (on ext4 the fsyncs of a build's 16,000 files would
+  cost more than the whole build; bench/README.md), feature files are written without fsync and one
   ``syncfs(2)`` barrier on the provider's filesystem runs before instruments/ and calendars/ are replaced
   (those two go through ``quantmini.atomic.atomic_path``, fsynced). So a new calendar never refers to
   unflushed feature data. A crash before the barrier may leave files of this run torn or (on filesystems
@@ -359,10 +359,10 @@ def _sync_files(raw: memoryview, jobs: list[tuple[str, int, int, bool]], tmp_suf
 class _IoThreads:
     """Runs the file tasks on one thread, or on a pool when the disk makes each file slow.
 
-    Where creating a file costs kernel time (an inode here costs ~250 us of CPU on this VM's ext4, 2.6 us
-    on tmpfs) the GIL is free meanwhile and 4 threads take a fresh build from 4.4 s to 2.9 s; where files
-    are cheap, threads only fight over the GIL (tmpfs: 0.33 s on one thread, 0.46 s on four). With
-    `n=None` the first task runs alone and is timed: `slow_file` or more per file switches to the pool.
+    Where creating a file costs kernel time (an ext4 inode costs ~100x a tmpfs one) the GIL is free
+    meanwhile and threads shorten a fresh build; where files are cheap, threads only fight over the GIL
+    (figures: bench/README.md). With `n=None` the first task runs alone and is timed: `slow_file` or more
+    per file switches to the pool.
     """
 
     slow_file = 40e-6  # seconds per file

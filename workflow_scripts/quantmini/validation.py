@@ -17,8 +17,6 @@ import operator
 import pandera.polars as pa
 import polars as pl
 
-from quantmini import calendar
-
 
 # ------------------------------------------------------------------ pieces shared by the bronze models
 TICKER_LENGTH = {"min_value": 1, "max_value": 16}  # str_length of a stock ticker
@@ -87,18 +85,7 @@ class BarBronze(BronzeModel):
     transactions: int = pa.Field(ge=0, nullable=True)
 
 
-# ------------------------------------------------------------------ stocks daily
-class StocksDailyBronze(BarBronze):
-    """One unadjusted daily bar per (ticker, session), as served with adjusted=false."""
-
-    open_inside_range = ordered("low", "open", "high", nulls_fail=False)
-    close_inside_range = ordered("low", "close", "high", nulls_fail=False)
-    unique_key = unique("ticker", "date")
-    # `_expected_session` is added by validate_partition (the session the file was requested for)
-    session_date = row_check("date is an expected XNYS session", pl.col("date") == pl.col("_expected_session"))
-
-
-def _reasons(df: pl.DataFrame, schema: type[pa.DataFrameModel]) -> pl.DataFrame:
+def check_reasons(df: pl.DataFrame, schema: type[pa.DataFrameModel]) -> pl.DataFrame:
     """Row index -> '; '-joined names of the checks it fails (empty frame when all pass)."""
     try:
         schema.validate(df, lazy=True)
@@ -117,80 +104,20 @@ def _reasons(df: pl.DataFrame, schema: type[pa.DataFrameModel]) -> pl.DataFrame:
     return pl.DataFrame(schema={"_row": pl.UInt32, "reason": pl.Utf8})
 
 
-NOT_A_SESSION = "date is not an XNYS session"
-WRONG_SESSION = "date is not the session requested"
-
-
-def _misdated(bars: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(rows whose date is not the session they were requested for, with `reason`; the other rows)."""
-    off = pl.col("date") != pl.col("_expected_session")
-    wrong = bars.filter(off)
-    if wrong.is_empty():
-        return wrong.with_columns(pl.lit(None, pl.Utf8).alias("reason")), bars
-    session = pl.Series([calendar.is_session(d) for d in wrong["date"].to_list()], dtype=pl.Boolean)
-    wrong = wrong.with_columns(pl.when(session).then(pl.lit(WRONG_SESSION)).otherwise(pl.lit(NOT_A_SESSION))
-                               .alias("reason"))
-    return wrong, bars.filter(~off)
-
-
-def validate_partition(
-    bars: pl.DataFrame, sessions: list[dt.date], *, schema: type[pa.DataFrameModel] = StocksDailyBronze
-) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
-    """Split a month of bars into (clean, quarantined, report).
-
-    `bars` carries `_expected_session` (the session each row was requested for). Exact duplicate rows
-    (the same bar twice, e.g. across pages) are collapsed and counted; conflicting duplicates are both
-    quarantined; rows on a non-session or on another session than requested are quarantined.
-    """
-    rows_in = bars.height
-    deduped = bars.unique(maintain_order=True)
-    exact_dupes = rows_in - deduped.height
-    # A bar stamped on another day than the session it was served for (a non-session, or the wrong
-    # session) is quarantined first and apart, so it cannot make the real bar of that day a duplicate.
-    misdated, deduped = _misdated(deduped)
-    indexed = deduped.with_row_index("_row")
-    reasons = _reasons(deduped, schema)
-    bad = pl.concat([indexed.join(reasons, on="_row", how="inner"), misdated.with_columns(
-        pl.lit(0, pl.UInt32).alias("_row")).select(indexed.columns + ["reason"])])
-    good = indexed.join(reasons, on="_row", how="anti")
-    clean = good.drop("_row", "_expected_session").sort("ticker", "date")
-    quarantine = bad.drop("_row").sort("ticker", "date", "reason")
-
-    schema.validate(clean.with_columns(pl.col("date").alias("_expected_session")))  # must now pass
-
-    non_sessions = [d.isoformat() for d in clean["date"].unique().to_list() if not calendar.is_session(d)]
-    seen = set(clean["date"].unique().to_list())
-    report = {
-        "rows_in": rows_in,
-        "rows_valid": clean.height,
-        "rows_quarantined": quarantine.height,
-        "exact_duplicates_collapsed": exact_dupes,
-        "quarantined_by_reason": dict(
-            quarantine.group_by("reason").len().sort("reason").iter_rows()
-        ) if quarantine.height else {},
-        "sessions_expected": len(sessions),
-        "sessions_without_bars": [d.isoformat() for d in sessions if d not in seen],
-        "non_session_dates": non_sessions,
-        "tickers": clean["ticker"].n_unique(),
-    }
-    report["ok"] = not report["sessions_without_bars"] and not non_sessions
-    return clean, quarantine, report
-
-
 def validate_rows(
     rows: pl.DataFrame, schema: type[pa.DataFrameModel], *, sort_by: list[str]
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     """Split any bronze table into (clean, quarantined with `reason`, report) by a pandera model.
 
-    The generic form of `validate_partition` for tables without sessions (corporate actions, reference
-    data). Exact duplicate rows are collapsed and counted; columns starting with `_` (helpers the
+    The generic form of stocks_daily's `validate_partition` for tables without sessions (corporate actions,
+    reference data). Exact duplicate rows are collapsed and counted; columns starting with `_` (helpers the
     schema's checks read, e.g. a partition's date window) are dropped from both outputs. Row order is
     kept among equal `sort_by` keys (the vendor's order).
     """
     rows_in = rows.height
     deduped = rows.unique(maintain_order=True)
     indexed = deduped.with_row_index("_row")
-    reasons = _reasons(deduped, schema)
+    reasons = check_reasons(deduped, schema)
     good = indexed.join(reasons, on="_row", how="anti").sort("_row")
     bad = indexed.join(reasons, on="_row", how="inner").sort("_row")
     schema.validate(good.drop("_row"))  # must now pass

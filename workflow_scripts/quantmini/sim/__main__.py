@@ -7,7 +7,7 @@ import datetime as dt
 import os
 import sys
 
-from quantmini.cli import number
+from quantmini.argtypes import number
 from quantmini.sim.faults import parse_fault_spec
 
 

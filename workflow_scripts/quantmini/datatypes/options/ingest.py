@@ -19,7 +19,7 @@ bar request per contract live on c ([c, c]) are made; closed months are never as
 Changing the underlyings changes the digest: everything is landed again for the new set.
 The year's `_manifest.json` lists the files (with sha256) the bronze jobs read.
 
-Bronze (validated by options_schemas; rejects to quarantine with their reason):
+Bronze (validated by schema.py; rejects to quarantine with their reason):
     bronze/options_contracts/year=YYYY/month=MM: the month's contracts (as of its last session in range)
     bronze/options_daily/year=YYYY/month=MM: one bar per (contract, session) with the contract terms
         (underlying, contract_type, strike, expiration, shares_per_contract) joined from that listing
@@ -309,7 +309,7 @@ def build_bronze_year(months: dict[str, list[dt.date]], manifest: Path,
     `outputs[key]` has bronze, quarantine, report, contracts, contracts_quarantine, contracts_report.
     Every month is validated before the first file is written (bad input leaves no new partition).
     """
-    from quantmini.options_schemas import OptionsContractsBronze, OptionsDailyBronze
+    from quantmini.datatypes.options.schema import OptionsContractsBronze, OptionsDailyBronze
     from quantmini.parquet_io import write_parquet
     from quantmini.validation import validate_rows
 

@@ -12,7 +12,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.engines.polars_engine import DateTime
 
-from quantmini.corporate_actions_schemas import DatesParsed
+from quantmini.datatypes.corporate_actions.schema import DatesParsed
 from quantmini.validation import TICKER_LENGTH, in_window, ordered, row_check, unique
 
 

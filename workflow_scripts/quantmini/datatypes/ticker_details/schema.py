@@ -1,4 +1,4 @@
-"""pandera model of the bronze ticker-details snapshot (see quantmini.ticker_details)."""
+"""pandera model of the bronze ticker-details snapshot (see ingest.py)."""
 
 from __future__ import annotations
 

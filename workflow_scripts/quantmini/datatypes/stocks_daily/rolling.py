@@ -770,7 +770,7 @@ def corr(lay: Layout, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def _moves(diff, row0, lengths, windows, counts, sump, sumn, sumd, cntp, cntn, cntd):
     """From d = x - Ref(x, 1) (float32, NaN where missing), per window, in one pass over block-restarting
-    prefix sums (quantmini.rolling's scheme, so a window of zeros sums to exactly 0):
+    prefix sums (this module's scheme, so a window of zeros sums to exactly 0):
     SUMP = Sum(Greater(d, 0)) / (Sum(Abs(d)) + 1e-12), SUMN likewise with the losses (= moves - gains:
     equal to Sum(Greater(-d, 0)) to ~1e-16 of the total move, exactly 0 when no move is down), SUMD;
     NaN where the window holds no d (pandas' Sum gives NaN there). With `counts` also CNTP/CNTN/CNTD:

@@ -8,8 +8,8 @@ Per bar (contract with strike K, expiring on `expiration`; session `date`; close
     dividend_yield q    = (cash dividends of the underlying with ex-date in (date - 365 days, date]) / S,
                           used as a continuous yield (bronze dividends; only those inside the lake's range)
     rate r              = the configured options.rate (continuous)
-    iv                  = the BSM vol that prices V (quantmini.bsm.implied_vol; NaN where none fits)
-    delta, gamma, vega, theta at iv (quantmini.bsm units: vega per 1.00 vol, theta per year)
+    iv                  = the BSM vol that prices V (bsm.implied_vol; NaN where none fits)
+    delta, gamma, vega, theta at iv (bsm units: vega per 1.00 vol, theta per year)
 
 The underlying is a security, not a symbol. A contract keeps the root it was listed under when its
 underlying changes ticker (FB -> META): `underlying` stays that root, as the vendor lists it, while the
@@ -32,9 +32,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from quantmini import adjust, bsm
+from quantmini import adjust
+from quantmini.datatypes.options import bsm
 from quantmini.parquet_io import write_parquet
-from quantmini.silver import CHANGE_SCHEMA, read_many
+from quantmini.datatypes.stocks_daily.silver import CHANGE_SCHEMA, read_many
 
 YEAR_DAYS = 365.0
 

@@ -1,7 +1,7 @@
 """pandera models of the bronze minute tables (stocks_minute, options_minute).
 
 Row checks only: whether a session's set of bars is complete (390 regular minutes, 210 on a half day)
-is a property of the partition, counted in `quantmini.minute.session_report` and flagged there.
+is a property of the partition, counted in `ingest.session_report` and flagged there.
 """
 
 from __future__ import annotations

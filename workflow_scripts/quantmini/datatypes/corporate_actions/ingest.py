@@ -391,7 +391,7 @@ def build_bronze_year(dtype: str, year: int, windows: list[Window], universe: st
     input leaves no new partition behind.
     """
     from quantmini.bronze import write_parquet
-    from quantmini.corporate_actions_schemas import SCHEMAS, SORT_BY
+    from quantmini.datatypes.corporate_actions.schema import SCHEMAS, SORT_BY
     from quantmini.validation import validate_rows
 
     if len(outputs) != len(windows) or any(w.year != year for w in windows):

@@ -1,7 +1,6 @@
-"""Run-time plumbing shared by the Snakefile and the rule scripts.
-
-The API endpoint of a run travels to the jobs in the environment (QUANTMINI_API_URL), never in params:
-params are recorded in Snakemake's metadata and a changing port would make every job stale.
+"""State of a workflow run, kept by the Snakefile's onstart/onsuccess/onerror: the lock record (so a
+killed run's stale lock can be told from a live one), the temporary-file sweep, the writability probe,
+the simulator the run started, and the universe check before any job.
 """
 
 from __future__ import annotations
@@ -13,54 +12,11 @@ import sys
 from pathlib import Path
 
 from quantmini import atomic
+from quantmini.jobframe import die
+from quantmini.settings import API_URL_ENV, api_url, api_verify
 
-API_KEY_ENV_VARS = ("MASSIVE_API_KEY", "POLYGON_API_KEY")
-API_URL_ENV = "QUANTMINI_API_URL"
-API_VERIFY_ENV = "QUANTMINI_API_VERIFY"
-
-log = logging.getLogger("quantmini.runtime")
+log = logging.getLogger("quantmini.runstate")
 _SIM = None
-
-
-def api_key(env=None) -> str | None:
-    """The API key from MASSIVE_API_KEY, else POLYGON_API_KEY (blank counts as unset), else None.
-
-    Read from the environment only, never from config, never written anywhere by us.
-    """
-    env = os.environ if env is None else env
-    for name in API_KEY_ENV_VARS:
-        value = (env.get(name) or "").strip()
-        if value:
-            return value
-    return None
-
-
-HTTP_TIMEOUT_ENV = "QUANTMINI_HTTP_TIMEOUT_S"
-DEFAULT_HTTP_TIMEOUT_S = 30.0
-
-
-def http_timeout(env=None) -> float:
-    """Seconds a request may take before the client retries it (QUANTMINI_HTTP_TIMEOUT_S, else 30).
-
-    An environment knob rather than a config key: it changes no output, so it must not be a param.
-    """
-    env = os.environ if env is None else env
-    raw = (env.get(HTTP_TIMEOUT_ENV) or "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_HTTP_TIMEOUT_S
-    except ValueError:
-        die(f"{HTTP_TIMEOUT_ENV}={raw!r} is not a number of seconds")
-    if not value > 0:
-        die(f"{HTTP_TIMEOUT_ENV}={raw!r} must be > 0")
-    return value
-
-
-def die(message: str, code: int = 1) -> None:
-    """Print one line to stderr and exit: the form every user-facing error takes."""
-    message = " ".join(str(message).split())  # an exception text may span lines: the user gets one
-    print(f"quantmini: {message}", file=sys.stderr, flush=True)
-    sys.exit(code)
-
 
 RUN_FILE = Path(".snakemake") / "quantmini-run.json"
 
@@ -197,46 +153,3 @@ def stop_api() -> None:
     if _SIM is not None:
         _SIM.stop()
         _SIM = None
-
-
-def api_url(cfg: dict) -> str:
-    """The endpoint a job talks to: the run's, else the configured one."""
-    url = os.environ.get(API_URL_ENV)
-    if url:
-        return url
-    if cfg["source"] == "polygon":
-        return cfg["polygon"]["base_url"]
-    if cfg["sim"].get("url"):
-        return cfg["sim"]["url"]
-    raise RuntimeError(
-        "source is 'sim' but no simulator is running for this job "
-        "(run the workflow through snakemake, which starts one, or set sim.url)"
-    )
-
-
-def api_verify() -> bool | str:
-    """TLS verification for the run: True, False ("0"), or a CA bundle path (the simulator's cert)."""
-    value = os.environ.get(API_VERIFY_ENV, "")
-    if not value:
-        return True
-    if value.lower() in ("0", "false", "no"):
-        return False
-    return value
-
-
-def job_logging(log_path: str | None) -> logging.Logger:
-    """Send the `quantmini` loggers of a job to its Snakemake log file (and warnings to stderr)."""
-    logging.raiseExceptions = False  # a full disk must not print "--- Logging error ---" tracebacks
-    logger = logging.getLogger("quantmini")
-    logger.setLevel(logging.INFO)
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if log_path:
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        fh = logging.FileHandler(log_path, mode="w")
-        fh.setFormatter(fmt)
-        logger.addHandler(fh)
-    sh = logging.StreamHandler(sys.stderr)
-    sh.setLevel(logging.WARNING)
-    sh.setFormatter(fmt)
-    logger.addHandler(sh)
-    return logger

@@ -132,7 +132,7 @@ def parse_details(doc: bytes, snapshot_date: dt.date) -> tuple[pl.DataFrame, lis
 def build_details_year(year: int, manifest: Path, outputs: list[tuple[Path, Path, Path]]) -> list[dict]:
     """Landing -> the year's validated month snapshots (bronze, quarantine, report), all validated first."""
     from quantmini.bronze import CorruptLandingError, read_landing
-    from quantmini.ticker_details_schemas import TickerDetailsBronze
+    from quantmini.datatypes.ticker_details.schema import TickerDetailsBronze
     from quantmini.parquet_io import write_parquet
     from quantmini.validation import validate_rows
 

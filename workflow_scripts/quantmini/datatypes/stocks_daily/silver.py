@@ -111,7 +111,7 @@ def month_events(bars: pl.DataFrame, splits: pl.DataFrame, dividends: pl.DataFra
     they were announced under, and judged on the bars of their month and the one before (the close
     before an ex-date may be last month's) — the same inputs whichever silver job validates them.
     """
-    from quantmini import event_validation
+    from quantmini.datatypes.corporate_actions import event_validation
 
     lo, hi = month_bounds(year, month)
     prev_lo = month_bounds(*lookback_months(year, month, 1)[0])[0]
@@ -157,7 +157,7 @@ def build_month(
     cols = ["security", "ticker", "date", *RAW, "transactions", "factor", *ADJ, "change"]
     result = adjusted.select(cols)
     if features:
-        from quantmini import alpha158
+        from quantmini.datatypes.stocks_daily import alpha158
 
         feats = alpha158.compute(
             adjusted.select("security", "date", *[pl.col(a).alias(r) for a, r in zip(ADJ, RAW)]),

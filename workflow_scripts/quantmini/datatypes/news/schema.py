@@ -1,4 +1,4 @@
-"""pandera models of the bronze news tables (see quantmini.news). Failing rows go to quarantine with the
+"""pandera models of the bronze news tables (see ingest.py). Failing rows go to quarantine with the
 names of the checks they fail. Helper columns: `_lo`/`_hi` (the month's publication window, [lo, hi)),
 `_unparsed` (a published_utc whose text did not parse), `_article_valid` (the pair's article passed)."""
 

@@ -33,6 +33,7 @@ from pathlib import Path
 import polars as pl
 
 from quantmini import atomic
+from quantmini.catalog import HISTORY_MONTHS, history_months  # noqa: F401 (financials look back this far)
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions, Request, land_files, results_list
 
@@ -40,7 +41,6 @@ log = logging.getLogger("quantmini.fundamentals")
 
 DTYPE = "fundamentals"
 TABLES = ("financials", "short_interest", "short_volume")
-HISTORY_MONTHS = 15  # financials landed before the range: silver's look-back (four quarters + filing lag)
 FIN_LIMIT = 100  # the vendor's maximum for /vX/reference/financials
 V1_LIMIT = 50_000  # the maximum of the /stocks/v1 listings
 ENDPOINTS = {  # table -> (path, date field filtered on, fixed params)
@@ -76,14 +76,6 @@ def _last_day(year: int, month: int) -> dt.date:
     return dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)
 
 
-def history_months(first: tuple[int, int], n: int = HISTORY_MONTHS) -> list[tuple[int, int]]:
-    """The n months before `first`, oldest first."""
-    y, m = first
-    out = []
-    for _ in range(n):
-        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
-        out.append((y, m))
-    return out[::-1]
 
 
 def year_windows(year: int, sessions: dict[tuple[int, int], list[dt.date]],
@@ -94,7 +86,7 @@ def year_windows(year: int, sessions: dict[tuple[int, int], list[dt.date]],
     months before the range (whole calendar months), given to the job of the range's first year (so
     they cost no job of their own).
     """
-    from quantmini.corporate_actions import month_window
+    from quantmini.datatypes.corporate_actions.ingest import month_window
 
     out = []
     for y, m in history:
@@ -302,7 +294,7 @@ def build_bronze_year(year: int, windows: list[dict], universe: str | list[str],
     first file is written, each file atomically.
     """
     from quantmini.bronze import write_parquet
-    from quantmini.fundamentals_schemas import MODELS, SORT_BY
+    from quantmini.datatypes.fundamentals.schema import MODELS, SORT_BY
     from quantmini.validation import validate_rows
 
     doc = json.loads(manifest.read_text())

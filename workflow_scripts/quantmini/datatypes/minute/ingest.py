@@ -6,7 +6,7 @@ adjusted=false, limit 50,000, every `next_url` page followed -- landed as one im
 holding the raw pages verbatim (the corporate-actions landing document). A (ticker, session) file is
 named after what it holds and written once the session is complete (the range ends at the last
 completed session), so a rerun (a new session, an edited script, a forced run) downloads only missing
-files. Jobs are per month (a job costs ~2.5 s of start-up): the month's `_manifest.json` lists its files.
+files. Jobs are per month (a job costs a Python start-up): the month's `_manifest.json` lists its files.
 
 Which tickers: stocks_minute takes, per session, the configured tickers that have a daily bar in the
 month's bronze stocks_daily (a list), or the first N such tickers alphabetically (a count). options_minute
@@ -18,7 +18,7 @@ Bronze: bronze/<type>/year=YYYY/month=MM/date=YYYY-MM-DD/data.parquet, one file 
 first; the month directory is the job's output), columns ticker, timestamp (UTC, ms), date (the ET session),
 session ('pre' | 'regular' | 'post', from the exchange calendar: pre 04:00 ET to the open, regular to the
 close -- 13:00 on half days --, post to four hours after the close), open, high, low, close, volume,
-vwap, transactions. Rows failing `minute_schemas.MinuteBronze` go to quarantine/<type>/year=/month=/
+vwap, transactions. Rows failing `schema.MinuteBronze` go to quarantine/<type>/year=/month=/
 data.parquet with their reason. The month report (reports/validation/<type>/year=YYYY/month=MM.json)
 counts each session's regular bars per ticker against the session's minutes (390, 210 on half days):
 a stock short of them, or without any bar, FLAGS the session (`flagged_sessions`, `ok: false`).
@@ -183,7 +183,7 @@ def build_bronze_month(dtype: str, manifest: Path, sessions: list[dt.date], exte
                        out_dir: Path, out_quarantine: Path, out_report: Path) -> dict:
     """The month's session partitions, quarantine and report from the landing files its manifest lists."""
     from quantmini.bronze import CorruptLandingError, read_landing
-    from quantmini.minute_schemas import MinuteBronze
+    from quantmini.datatypes.minute.schema import MinuteBronze
     from quantmini.parquet_io import write_parquet
     from quantmini.validation import validate_rows
 

@@ -1,9 +1,9 @@
 """Qlib's Alpha158 factors computed over a whole frame of bars, with the numbers pyqlib 0.9.7 gives.
 
 Why not call pyqlib: its expression engine evaluates every expression per instrument with pandas
-(Rank, IdxMax/IdxMin and Quantile through Python callbacks per window), ~23-25 s for 500 tickers x
-1,260 sessions on two cores. Here each operator is a vectorised kernel over a chunk of whole symbols
-(``quantmini.rolling``: numpy over a symbol-padded layout, fused numba passes), chunks run in threads,
+(Rank, IdxMax/IdxMin and Quantile through Python callbacks per window), tens of seconds for 500 tickers
+x 1,260 sessions (bench/README.md). Here each operator is a vectorised kernel over a chunk of whole symbols
+(``rolling``: numpy over a symbol-padded layout, fused numba passes), chunks run in threads,
 and the semantics and precision are pyqlib's:
 
 - Inputs are rounded to float32 first (pyqlib reads float32 .bin files) and the element-wise parts
@@ -34,11 +34,11 @@ import numpy as np
 import polars as pl
 
 FIELDS = ("open", "high", "low", "close", "volume", "vwap")
-WINDOWS = (5, 10, 20, 30, 60)  # Alpha158's rolling windows (quantmini.rolling is built for these)
+WINDOWS = (5, 10, 20, 30, 60)  # Alpha158's rolling windows (rolling is built for these)
 LABEL_NAME = "LABEL0"
 LABEL_EXPRESSION = "Ref($close, -2)/Ref($close, -1) - 1"
 CHUNK_ROWS = 1 << 14  # padded rows per chunk (whole symbols): working arrays stay in cache; chunks run in threads
-PAD_ROWS = max(WINDOWS)  # rows quantmini.rolling pads each symbol with
+PAD_ROWS = max(WINDOWS)  # rows rolling pads each symbol with
 
 
 def _expressions() -> dict[str, str]:
@@ -124,10 +124,10 @@ def _extremes(hmax, himax, lmin, limin, c, mx, mn, rsv, imax, imin, imxd):
 
 @functools.cache
 def _kernels() -> types.SimpleNamespace:
-    """quantmini.rolling and the compiled formulas (imports numba: ~2 s the first time in a process)."""
+    """The rolling kernels and the compiled formulas (imported on first use: numba is slow to import)."""
     import numba
 
-    from quantmini import rolling
+    from quantmini.datatypes.stocks_daily import rolling
 
     assert rolling.WINDOWS == WINDOWS
     return types.SimpleNamespace(
@@ -257,7 +257,7 @@ def _feature_buffer(rows: int) -> np.ndarray:
 
     A plain anonymous mapping rather than np.empty: numpy asks Linux for transparent huge pages on
     large arrays, and where the kernel then compacts memory on each fault (defrag=madvise), filling
-    ~400 MB chunk by chunk costs about 1 s of CPU instead of ~0.15 s with ordinary pages.
+    ~400 MB chunk by chunk costs several times the CPU of ordinary pages (bench/README.md).
     """
     shape = (len(FEATURE_NAMES), rows)
     if not shape[1] or not hasattr(mmap, "MAP_ANONYMOUS"):

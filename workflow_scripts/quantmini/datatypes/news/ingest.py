@@ -257,7 +257,7 @@ def build_news_year(year: int, windows: list[NewsWindow], universe, manifest: Pa
     quarantine_articles, quarantine_article_tickers, report}. Every month is validated before the first
     file is written, each file atomically."""
     from quantmini.bronze import CorruptLandingError
-    from quantmini.news_schemas import ArticlesBronze, ArticleTickersBronze
+    from quantmini.datatypes.news.schema import ArticlesBronze, ArticleTickersBronze
     from quantmini.parquet_io import write_parquet
     from quantmini.validation import validate_rows
 

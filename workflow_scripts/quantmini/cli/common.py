@@ -1,0 +1,122 @@
+"""What the `quantmini` commands share: the config they read, their argument types, how they fail, and
+their console output."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+import yaml
+
+from quantmini import catalog
+from quantmini import config as qm_config
+from quantmini.argtypes import number
+
+REPO = Path(__file__).resolve().parents[3]
+DEFAULT_CONFIG = REPO / "config" / "config.yaml"
+PROFILE = REPO / "profiles" / "default" / "config.yaml"
+
+
+DATA_TYPES = catalog.DATA_TYPES  # every data type the workflow knows, in the catalog's order
+LAYERS = ("bronze", "silver", "gold", "all")
+
+
+class UsageError(Exception):
+    """Bad input, phrased as one line."""
+
+
+def fail(message: str, code: int) -> int:
+    print(f"quantmini: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+# ---------------------------------------------------------------------- configuration
+def date_arg(raw: str) -> str:
+    if raw == "today":
+        return raw
+    try:
+        return dt.date.fromisoformat(raw).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{raw}' is not a YYYY-MM-DD date (or 'today')") from None
+
+
+positive = number(int, 1)
+
+
+def data_types(values: list[str] | None) -> list[str]:
+    out = []
+    for v in values or []:
+        for t in filter(None, v.split(",")):
+            if t not in DATA_TYPES:
+                raise UsageError(f"unknown data type {t!r} (one of: {', '.join(DATA_TYPES)})")
+            out.append(t)
+    return list(dict.fromkeys(out))
+
+
+def load_config(path: str | None, overrides: dict | None = None) -> dict:
+    """The config Snakemake would see: the repository's config.yaml, then FILE over it, then overrides."""
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text()) or {}
+    if path:
+        try:
+            user = yaml.safe_load(Path(path).read_text())
+        except FileNotFoundError:
+            raise qm_config.ConfigError(f"config: file not found: {path}") from None
+        except yaml.YAMLError as exc:
+            raise qm_config.ConfigError(f"config: {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(user, dict):
+            raise qm_config.ConfigError(f"config: {path} is not a mapping of keys to values")
+        _merge(raw, user)
+    raw.update(overrides or {})
+    return qm_config.validate(raw)
+
+
+def _merge(base: dict, new: dict) -> None:
+    """Nested update, as Snakemake merges --configfile over the workflow's configfile."""
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _root(args, cfg: dict | None = None) -> Path:
+    if getattr(args, "data_root", None):
+        return Path(args.data_root)
+    cfg = cfg or load_config(args.config)
+    return Path(cfg["data_root"])
+
+
+def lake_root(args) -> Path:
+    """The lake a read-only command reads; none there fails the command (main: "CMD: no lake at ROOT", exit 1)."""
+    root = _root(args)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no lake at {root}")
+    return root
+
+
+# ---------------------------------------------------------------------- console output
+def console():
+    from rich.console import Console
+
+    return Console(width=200 if not sys.stdout.isatty() else None)
+
+
+def rich_table(df, title: str | None = None):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for c in df.columns:
+        table.add_column(c, overflow="fold")
+    for row in df.iter_rows():
+        table.add_row(*("" if v is None else str(v) for v in row))
+    return table
+
+
+def size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)

@@ -1,0 +1,104 @@
+"""`quantmini status`, `gaps` and `validate`: what the lake holds, whether it is complete, whether bronze
+still matches its validation reports (and `gaps --backfill` to repair it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from quantmini.cli.common import console, data_types, fail, lake_root, load_config, rich_table, size
+from quantmini.cli.ingest import ingest
+from quantmini.config import resolve_range
+
+
+def status(args) -> int:
+    import polars as pl
+
+    from quantmini.lake_db import Lake, foreign_folders
+
+    root = lake_root(args)
+    with Lake(root) as lake:
+        df = lake.status()
+        land = lake.landing_status()
+        daily = lake.query('SELECT min(date) AS first, max(date) AS last, count(DISTINCT date) AS sessions, '
+                           'count(DISTINCT ticker) AS tickers FROM "bronze_stocks_daily"') \
+            if "bronze_stocks_daily" in lake.views else None
+    df = pl.concat([land, df]).with_columns(
+        pl.col("bytes").map_elements(size, return_dtype=pl.Utf8), pl.col("updated").dt.strftime("%Y-%m-%d %H:%M"))
+    con = console()
+    con.print(rich_table(df.rename({"rows": "rows/files", "first": "first month", "last": "last month"}),
+                          title=f"lake {root}"))
+    if daily is not None and daily.height:
+        con.print(f"stocks_daily bronze: {daily['first'][0]} .. {daily['last'][0]}, "
+                  f"{daily['sessions'][0]} sessions, {daily['tickers'][0]} tickers")
+    for folder in foreign_folders(root):
+        con.print(f"[yellow]ignored[/yellow]: {folder} is not a table of the catalog (no reader uses it)")
+    gold = root / "gold" / "qlib" / "calendars" / "day.txt"
+    if gold.exists():
+        days = gold.read_text().split()
+        con.print(f"gold qlib: {len(days)} sessions ({days[0]} .. {days[-1]}), "
+                  f"{len(list((root / 'gold' / 'qlib' / 'features').iterdir()))} instruments")
+    return 0
+
+
+def gaps(args) -> int:
+    from quantmini.gaps import THIN_RATIO, find_gaps
+    from quantmini.lake_report import write_gaps_report
+
+    overrides = {k: v for k, v in (("start", args.start), ("end", args.end)) if v}
+    cfg = load_config(args.config, overrides)
+    start, end = resolve_range(cfg)
+    root = Path(args.data_root or cfg["data_root"])
+    types = data_types(args.type) or list(cfg["data_types"])
+    if not root.is_dir() and not args.backfill:
+        return fail(f"gaps: no lake at {root} (build it with `quantmini ingest`)", 1)
+    g = find_gaps(root, start, end, types, thin_ratio=args.thin_ratio or THIN_RATIO, cfg=cfg)
+    if args.backfill and not g.complete:
+        from quantmini.lake import LakePaths
+
+        # the outputs to force, spelled as the rules spell them (relative to the working directory)
+        paths = LakePaths(args.data_root or cfg["data_root"])
+        landing, rebuild = g.forcerun_paths(paths, ("landing",)), g.forcerun_paths(paths, ("bronze", "silver"))
+        print("quantmini: backfill: rebuilding "
+              + ", ".join(f"{t} {y:04d}-{m:02d}" for t, ms in g.months_to_repair().items() for y, m in ms),
+              file=sys.stderr)
+        ns = argparse.Namespace(type=types, start=start.isoformat(), end=end.isoformat(), max_concurrent=None,
+                                config=args.config, cores=args.cores, to=args.to, dry_run=False, summary=None,
+                                data_root=args.data_root)
+        rc = ingest(ns, forcerun=landing, targets=landing) if landing else 0
+        rc = rc or ingest(ns, forcerun=rebuild)
+        if rc:
+            return rc
+        g = find_gaps(root, start, end, types, thin_ratio=args.thin_ratio or THIN_RATIO, cfg=cfg)
+    out = Path(args.out) if args.out else root / "reports" / "gaps"
+    backfill = "uv run quantmini gaps --backfill" + (f" --config {args.config}" if args.config else "") + \
+        f" -s {start} -e {end}"
+    paths = write_gaps_report(g, out, backfill=backfill)
+    con = console()
+    counts = g.counts()
+    con.print(f"lake {root}, {start} .. {end}: [bold]{'COMPLETE' if g.complete else 'INCOMPLETE'}[/bold] - "
+              + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+    for title, df in (("missing partitions", g.missing_partitions.drop("path")),
+                      ("sessions without any bar", g.missing_sessions),
+                      ("sessions without a landing file", g.missing_landing),
+                      ("ticker gaps", g.ticker_gap_ranges()), ("thin", g.thin)):
+        if df.height:
+            con.print(rich_table(df.head(30), title=f"{title} ({df.height})"))
+    con.print(f"report: {paths['gaps.md']} and {paths['gaps.html']}")
+    if not g.complete:
+        con.print(f"backfill: {backfill}")
+    return 0 if g.complete else 1
+
+
+def validate(args) -> int:
+    from quantmini.gaps import check_lake
+
+    root = lake_root(args)
+    reports, problems = check_lake(root)
+    con = console()
+    con.print(rich_table(reports, title=f"validation reports of {root}"))
+    for p in problems:
+        con.print(f"[red]problem[/red]: {p}")
+    con.print("validation: " + ("OK" if not problems else f"{len(problems)} problem(s)"))
+    return 1 if problems else 0

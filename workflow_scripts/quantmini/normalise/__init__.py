@@ -1,1 +1,0 @@
-"""Parsers from raw Polygon/Massive response bodies to typed polars frames (one module per dataset)."""
