@@ -9,7 +9,7 @@ rule gold_qlib:
     output:
         stamp=LAKE.gold_stamp(),
     params:
-        provider_dir=LAKE.gold_dir(),
+        provider_dir=lambda wc, output: str(Path(output.stamp).parent),
         first=lambda wc: PARTITIONS[min(PARTITIONS)].sessions[0].isoformat(),
         last=lambda wc: PARTITIONS[max(PARTITIONS)].sessions[-1].isoformat(),
         features=config["gold"]["alpha158"],
@@ -17,6 +17,8 @@ rule gold_qlib:
         log_of("gold_qlib"),
     benchmark:
         benchmark_of("gold_qlib")
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/gold_qlib.py"
 

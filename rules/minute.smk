@@ -1,13 +1,6 @@
 # stocks_minute and options_minute: per-MONTH landing and bronze jobs, bronze partitions per session,
 # limited to the last `minute.months` months (quantmini/datatypes/minute).
 
-MINUTE = config["minute"]
-MINUTE_MONTHS = [(f"{y:04d}", f"{m:02d}") for y, m in qm_catalog.data_type("stocks_minute").months(sorted(PARTITIONS), config)]
-
-
-def minute_months(pattern):
-    return [pattern.format(year=y, month=m) for y, m in MINUTE_MONTHS]
-
 
 for _dtype in ("stocks_minute", "options_minute"):
 
@@ -28,6 +21,8 @@ for _dtype in ("stocks_minute", "options_minute"):
             log_of(f"bronze_{_dtype}", MONTH),
         benchmark:
             benchmark_of(f"bronze_{_dtype}", MONTH)
+        conda:
+            "../envs/quantmini.yaml"
         script:
             "../workflow_scripts/bronze_minute.py"
 
@@ -49,6 +44,8 @@ rule landing_stocks_minute:
         log_of("landing_stocks_minute", MONTH),
     benchmark:
         benchmark_of("landing_stocks_minute", MONTH)
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/landing_minute.py"
 
@@ -59,28 +56,19 @@ rule gold_qlib_minute:
     output:
         stamp=LAKE.gold_stamp("1min"),
     params:
-        provider_dir=LAKE.gold_dir(),
+        provider_dir=lambda wc, output: str(Path(output.stamp).parent),
         sessions=[d.isoformat() for ym in MINUTE_MONTHS for d in PARTITIONS[(int(ym[0]), int(ym[1]))].sessions],
     log:
         log_of("gold_qlib_minute"),
     benchmark:
         benchmark_of("gold_qlib_minute")
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/gold_minute.py"
 
 
 GOLD_TARGETS["stocks_minute"] = [rules.gold_qlib_minute.output.stamp] if MINUTE["gold"] else []
-
-
-def minute_options_inputs(wildcards):
-    """The month's bronze stocks_daily and options_daily; a closed month's options_daily is `ancient`
-    (the yearly options job rewrites closed months with the same content, see rules/options.smk)."""
-    y, m = int(wildcards.year), int(wildcards.month)
-    keep = (lambda p: p) if (y, m) == max(PARTITIONS) else ancient
-    return {
-        "daily": LAKE.bronze("stocks_daily", y, m),
-        "options": keep(LAKE.bronze("options_daily", y, m)),
-    }
 
 
 rule landing_options_minute:
@@ -98,5 +86,7 @@ rule landing_options_minute:
         log_of("landing_options_minute", MONTH),
     benchmark:
         benchmark_of("landing_options_minute", MONTH)
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/landing_minute.py"

@@ -2,28 +2,6 @@
 # bronze stocks_daily reads (quantmini/datatypes/ticker_details).
 
 
-def td_months(year):
-    return [(y, m) for (y, m) in sorted(PARTITIONS) if y == year]
-
-
-def td_file(kind, y, m):
-    return {"bronze": bronze_of, "quarantine": quarantine_of, "report": report_of}[kind]("ticker_details", y, m)[0]
-
-
-def td_params(year):
-    return [{"year": y, "month": m, "sessions": [d.isoformat() for d in PARTITIONS[(y, m)].sessions]}
-            for y, m in td_months(year)]
-
-
-def universe_snapshot(wildcards):
-    """bronze_stocks_daily's input when the universe filter is on: the month's ticker_details snapshot."""
-    if not config.get("universe_filter"):
-        return []
-    ym = (int(wildcards.year), int(wildcards.month))
-    path = td_file("bronze", *ym)
-    return [path] if ym == max(PARTITIONS) else [ancient(path)]
-
-
 rule landing_ticker_details:
     input:
         stocks=lambda wc: [LAKE.landing_manifest("stocks_daily", y, m) for y, m in td_months(int(wc.year))],
@@ -38,6 +16,8 @@ rule landing_ticker_details:
         log_of("landing_ticker_details", YEAR),
     benchmark:
         benchmark_of("landing_ticker_details", YEAR)
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/landing_ticker_details.py"
 
@@ -60,6 +40,8 @@ for _year in sorted({y for y, _ in PARTITIONS}):
             log_of("bronze_ticker_details", f"year={_year:04d}"),
         benchmark:
             benchmark_of("bronze_ticker_details", f"year={_year:04d}")
+        conda:
+            "../envs/quantmini.yaml"
         script:
             "../workflow_scripts/bronze_ticker_details.py"
 

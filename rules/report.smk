@@ -24,8 +24,7 @@ rule gaps_report:
         log_of("gaps_report"),
     benchmark:
         benchmark_of("gaps_report")
-    run:
-        from quantmini.lake_report import report_range
-
-        report_range(LAKE.paths.root, params.first, params.last, params.types, Path(output.html).parent, log[0],
-                     cfg={"minute": {"months": params.minute_months}})
+    conda:
+        "../envs/quantmini.yaml"
+    script:
+        "../workflow_scripts/gaps_report.py"

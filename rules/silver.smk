@@ -1,38 +1,5 @@
 # silver stocks_daily: per month, from its own and the LOOKBACK_MONTHS earlier bronze months only, so closed
 # months never rebuild when later data arrives (quantmini/datatypes/stocks_daily/silver.py).
-from quantmini.datatypes.stocks_daily.silver import LOOKBACK_MONTHS, lookback_months
-
-
-def window(wildcards, before):
-    """(year, month) of this month and the `before` months preceding it that are in range."""
-    year, month = int(wildcards.year), int(wildcards.month)
-    return [ym for ym in lookback_months(year, month, before) if ym in PARTITIONS] + [(year, month)]
-
-
-def window_files(dtype, before, closed_months_ancient=False):
-    """Input function: the bronze files of this month's window for `dtype`.
-
-    Corporate actions are landed and built per year, so their job reruns for every new session of the
-    year; marking every closed month `ancient` (all but the range's last month) keeps that from
-    rebuilding every silver month of the year. Closed months' landing windows are immutable, so their
-    bronze cannot change but by a deliberate rebuild (then force silver with -R silver_stocks_daily).
-    """
-
-    def files(wildcards):
-        if not enabled(dtype):
-            return []
-        months = window(wildcards, before)
-        paths = [LAKE.bronze(dtype, y, m) for y, m in months]
-        if closed_months_ancient:
-            current = (int(wildcards.year), int(wildcards.month)) == max(PARTITIONS)
-            paths = [ancient(p) for p in paths[:-1]] + (paths[-1:] if current else [ancient(paths[-1])])
-        return paths
-
-    return files
-
-
-def bronze_months(dtype):
-    return per_month(LAKE.bronze(dtype, Y, M)) if enabled(dtype) else []
 
 
 rule silver_stocks_daily:
@@ -54,6 +21,8 @@ rule silver_stocks_daily:
         log_of("silver_stocks_daily", MONTH),
     benchmark:
         benchmark_of("silver_stocks_daily", MONTH)
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/silver_stocks_daily.py"
 

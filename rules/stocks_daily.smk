@@ -12,21 +12,18 @@ rule landing_stocks_daily:
         log_of("landing_stocks_daily", MONTH),
     benchmark:
         benchmark_of("landing_stocks_daily", MONTH)
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/landing_stocks_daily.py"
 
 
 # universe_filter (README): the types to keep reach the job as a param only when the filter is on, so
 # lakes built without it keep their params (and do not rebuild).
-UNIVERSE_FILTER_PARAMS = (
-    {"universe_types": config["universe_filter"]["types"]} if config.get("universe_filter") else {}
-)
-
-
 rule bronze_stocks_daily:
     input:
         manifest=rules.landing_stocks_daily.output.manifest,
-        universe_snapshot=lambda wc: universe_snapshot(wc),  # [] unless universe_filter (rules/reference.smk)
+        universe_snapshot=lambda wc: universe_snapshot(wc),  # [] unless universe_filter (rules/common.smk)
     output:
         bronze=LAKE.bronze("stocks_daily", Y, M),
         quarantine=LAKE.quarantine("stocks_daily", Y, M),
@@ -39,6 +36,8 @@ rule bronze_stocks_daily:
         log_of("bronze_stocks_daily", MONTH),
     benchmark:
         benchmark_of("bronze_stocks_daily", MONTH)
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/bronze_stocks_daily.py"
 
