@@ -93,7 +93,7 @@ UNIVERSE_FILTER_PARAMS = (
 # ------------------------------------------------------------------ corporate_actions (rules/corporate_actions.smk)
 import datetime as _dt
 
-from quantmini.datatypes.corporate_actions.ingest import year_windows
+from quantmini.datatypes.corporate_actions.landing import year_windows
 
 CA_TYPES = ("splits", "dividends", "tickers", "ticker_changes")
 CA_YEARS = sorted({y for y, _ in PARTITIONS})
@@ -255,18 +255,18 @@ def minute_options_inputs(wildcards):
 # ------------------------------------------------------------------ news (rules/news.smk)
 import datetime as _dt
 
-from quantmini.datatypes.news import ingest as qm_news
+from quantmini.datatypes.news import landing as qm_news_landing
 
 NEWS_YEARS = sorted({y for y, _ in PARTITIONS})
 _NEWS_FIRST = PARTITIONS[min(PARTITIONS)].sessions[0]
-_NEWS_PREV = qm_news.previous_session(_NEWS_FIRST)
+_NEWS_PREV = qm_news_landing.previous_session(_NEWS_FIRST)
 _NEWS_CLOSES = {}
 
 
 def news_closes(ym):
     """[[session, close UTC], ...] of a month's sessions in range (computed once per month)."""
     if ym not in _NEWS_CLOSES:
-        _NEWS_CLOSES[ym] = qm_news.session_closes(list(PARTITIONS[ym].sessions))
+        _NEWS_CLOSES[ym] = qm_news_landing.session_closes(list(PARTITIONS[ym].sessions))
     return _NEWS_CLOSES[ym]
 
 
@@ -274,10 +274,10 @@ def news_prev_close(ym):
     """Close of the session before the month's first session in range."""
     months = sorted(PARTITIONS)
     k = months.index(ym)
-    return news_closes(months[k - 1])[-1][1] if k else qm_news.session_closes([_NEWS_PREV])[0][1]
+    return news_closes(months[k - 1])[-1][1] if k else qm_news_landing.session_closes([_NEWS_PREV])[0][1]
 
 
-NEWS_WINDOWS = qm_news.news_windows(
+NEWS_WINDOWS = qm_news_landing.news_windows(
     sorted(PARTITIONS),
     _dt.datetime.fromisoformat(news_prev_close(min(PARTITIONS)).replace("Z", "+00:00")),
     _dt.datetime.fromisoformat(news_closes(max(PARTITIONS))[-1][1].replace("Z", "+00:00")),
@@ -309,9 +309,9 @@ _NEWS_KINDS = ("articles", "article_tickers", "quarantine_articles", "quarantine
 
 # ------------------------------------------------------------------ fundamentals (rules/fundamentals.smk)
 from quantmini import calendar as _qm_calendar
-from quantmini.datatypes.fundamentals.ingest import TABLES as FUND_TABLES
-from quantmini.datatypes.fundamentals.ingest import window_key as _fund_key
-from quantmini.datatypes.fundamentals.ingest import year_windows as _fund_year_windows
+from quantmini.datatypes.fundamentals.landing import TABLES as FUND_TABLES
+from quantmini.datatypes.fundamentals.landing import window_key as _fund_key
+from quantmini.datatypes.fundamentals.landing import year_windows as _fund_year_windows
 from quantmini.datatypes.fundamentals.silver import FILINGS_LOOKBACK_MONTHS, SHORT_INTEREST_LOOKBACK_MONTHS
 
 FUND_HISTORY = qm_catalog.history_months(min(PARTITIONS))  # financials' look-back (catalog)
