@@ -169,8 +169,6 @@ from quantmini.datatypes.stocks_daily.silver import lookback_months as _opt_look
 
 OPT_UNDERLYINGS = list(config.get("options", {}).get("underlyings", []))
 OPT_RATE = config.get("options", {}).get("rate", 0.04)
-if enabled("options_daily") and not OPT_UNDERLYINGS:
-    qm_die("config: options.underlyings: empty, but data_types has options_daily (list the underlyings)")
 OPT_DIV_MONTHS = 12  # the dividend yield's window: the 12 months before the month, and the month
 OPT_OPEN = max(PARTITIONS)
 OPT_CLOSED_YEARS = sorted({ym[0] for ym in PARTITIONS if ym != OPT_OPEN})
