@@ -1,13 +1,15 @@
-# Shared set-up: configuration (validated), lake paths, partitions, and the API endpoint for the run.
+# Shared set-up: configuration (validated), the lake's paths (quantmini.lake, per type from quantmini.catalog),
+# partitions, and the API endpoint for the run.
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
+from quantmini import catalog as qm_catalog
 from quantmini import config as qm_config
 from quantmini import runstate as qm_run
 from quantmini.jobframe import die as qm_die
-from quantmini.lake import LakePaths
+from quantmini.lake import MONTH_WILDCARDS, RulePaths
 
 
 from snakemake.utils import min_version
@@ -26,10 +28,11 @@ except qm_config.ConfigError as exc:
 qm_run.check_writable(config["data_root"])
 KILLED_RUN = qm_run.clear_stale_lock()  # a killed run left locks (and maybe temporary files)
 
-LAKE = LakePaths(config["data_root"])
-ROOT = config["data_root"]
+LAKE = RulePaths(config["data_root"])  # every lake path of every rule comes from here
 PARTITIONS = {(p.year, p.month): p for p in qm_config.month_partitions(config)}
-MONTH = "year={year}/month={month}"
+MONTH = MONTH_WILDCARDS  # year={year}/month={month}: a rule's month partition (also its log's name)
+YEAR = "year={year}"  # a year job's unit (its log's name)
+Y, M = "{year}", "{month}"
 
 
 wildcard_constraints:
@@ -55,9 +58,363 @@ def enabled(dtype):
     return dtype in config["data_types"]
 
 
+def log_of(rule, unit=None):
+    return LAKE.log(rule, unit)
+
+
+def benchmark_of(rule, unit=None):
+    return LAKE.benchmark(rule, unit)
+
+
+def bronze_of(dtype, y, m):
+    """The month's bronze outputs of a data type (catalog): files, or a month folder for minute bars."""
+    return [str(p) for p in qm_catalog.data_type(dtype).bronze_files(LAKE.paths, y, m)]
+
+
+def quarantine_of(dtype, y, m):
+    return [str(p) for p in qm_catalog.data_type(dtype).quarantine_files(LAKE.paths, y, m)]
+
+
+def report_of(dtype, y, m):
+    return [str(p) for p in qm_catalog.data_type(dtype).report_files(LAKE.paths, y, m)]
+
+
 TARGETS = {}  # data type -> its bronze partitions; each rules/<type>.smk registers its own
 SILVER_TARGETS = {}  # data type -> its silver files
 GOLD_TARGETS = {}  # data type -> its gold outputs
+
+
+# ------------------------------------------------------------------ stocks_daily (rules/stocks_daily.smk)
+UNIVERSE_FILTER_PARAMS = (
+    {"universe_types": config["universe_filter"]["types"]} if config.get("universe_filter") else {}
+)
+
+
+# ------------------------------------------------------------------ corporate_actions (rules/corporate_actions.smk)
+import datetime as _dt
+
+from quantmini.datatypes.corporate_actions.landing import year_windows
+
+CA_TYPES = ("splits", "dividends", "tickers", "ticker_changes")
+CA_YEARS = sorted({y for y, _ in PARTITIONS})
+
+
+def ca_months(year):
+    return [(y, m) for (y, m) in sorted(PARTITIONS) if y == year]
+
+
+def ca_sessions(year):
+    """The year's sessions in range: a new session reruns the current year only."""
+    return [d.isoformat() for ym in ca_months(year) for d in PARTITIONS[ym].sessions]
+
+
+_CA_WINDOWS = {}
+
+
+def ca_windows(year):
+    """The year's month windows (computed here, where the calendar is loaded, once per year)."""
+    if year not in _CA_WINDOWS:
+        days = [_dt.date.fromisoformat(d) for d in ca_sessions(year)]
+        _CA_WINDOWS[year] = [w.to_params() for w in year_windows(year, days)]
+    return _CA_WINDOWS[year]
+
+
+def ca_month_files(kind, dtype, year):
+    """The year's month files of one kind: bronze, quarantine or report."""
+    files = {"bronze": bronze_of, "quarantine": quarantine_of, "report": report_of}[kind]
+    return [f for y, m in ca_months(year) for f in files(dtype, y, m)]
+
+
+def ca_landing_inputs(dtype):
+    """ticker_changes: this year's tickers snapshots, and the previous year's last (none for the first year)."""
+
+    def inputs(wildcards):
+        if dtype != "ticker_changes":
+            return {}
+        year = int(wildcards.year)
+        previous = ca_month_files("bronze", "tickers", year - 1)[-1:] if year - 1 in CA_YEARS else []
+        return {
+            "snapshots": ca_month_files("bronze", "tickers", year),
+            "previous": previous,
+        }
+
+    return inputs
+
+
+# ------------------------------------------------------------------ reference (rules/reference.smk)
+def td_months(year):
+    return [(y, m) for (y, m) in sorted(PARTITIONS) if y == year]
+
+
+def td_file(kind, y, m):
+    return {"bronze": bronze_of, "quarantine": quarantine_of, "report": report_of}[kind]("ticker_details", y, m)[0]
+
+
+def td_params(year):
+    return [{"year": y, "month": m, "sessions": [d.isoformat() for d in PARTITIONS[(y, m)].sessions]}
+            for y, m in td_months(year)]
+
+
+def universe_snapshot(wildcards):
+    """bronze_stocks_daily's input when the universe filter is on: the month's ticker_details snapshot."""
+    if not config.get("universe_filter"):
+        return []
+    ym = (int(wildcards.year), int(wildcards.month))
+    path = td_file("bronze", *ym)
+    return [path] if ym == max(PARTITIONS) else [ancient(path)]
+
+
+# ------------------------------------------------------------------ options (rules/options.smk)
+from quantmini.datatypes.stocks_daily.silver import lookback_months as _opt_lookback
+
+OPT_UNDERLYINGS = list(config.get("options", {}).get("underlyings", []))
+OPT_RATE = config.get("options", {}).get("rate", 0.04)
+OPT_DIV_MONTHS = 12  # the dividend yield's window: the 12 months before the month, and the month
+OPT_OPEN = max(PARTITIONS)
+OPT_CLOSED_YEARS = sorted({ym[0] for ym in PARTITIONS if ym != OPT_OPEN})
+
+_OPT_BRONZE, _OPT_CONTRACTS = bronze_of("options_daily", Y, M)  # catalog: options_daily's two tables
+_OPT_QUARANTINE, _OPT_CONTRACTS_QUARANTINE = quarantine_of("options_daily", Y, M)
+_OPT_REPORT, _OPT_CONTRACTS_REPORT = report_of("options_daily", Y, M)
+OPT_OUT = {  # the month's outputs of the options bronze jobs, as wildcard patterns
+    "bronze": _OPT_BRONZE, "quarantine": _OPT_QUARANTINE, "report": _OPT_REPORT,
+    "contracts": _OPT_CONTRACTS, "contracts_quarantine": _OPT_CONTRACTS_QUARANTINE,
+    "contracts_report": _OPT_CONTRACTS_REPORT,
+}
+
+
+def opt_path(pattern, ym):
+    return pattern.format(year=f"{ym[0]:04d}", month=f"{ym[1]:02d}")
+
+
+def opt_months(year):
+    """{'YYYY-MM': [sessions]} of the year's months in range (the landing job's)."""
+    return {f"{y:04d}-{m:02d}": [d.isoformat() for d in PARTITIONS[(y, m)].sessions]
+            for (y, m) in sorted(PARTITIONS) if y == year}
+
+
+def opt_closed(year):
+    return [ym for ym in sorted(PARTITIONS) if ym[0] == year and ym != OPT_OPEN]
+
+
+def opt_sessions(months):
+    return {f"{y:04d}-{m:02d}": [d.isoformat() for d in PARTITIONS[(y, m)].sessions] for (y, m) in months}
+
+
+def opt_landing(ym):
+    return LAKE.landing_year_manifest("options_daily", ym[0])
+
+
+def opt_silver_month(ym):
+    """What silver reads for month ym: its options and stocks bronze, the trailing dividends, and the ticker
+    changes of every month in range up to ym (a contract keeps its root after a rename until it expires)."""
+    window = [w for w in _opt_lookback(ym[0], ym[1], OPT_DIV_MONTHS) if w in PARTITIONS] + [ym]
+    div = [LAKE.bronze("dividends", a, b) for a, b in window]
+    changes = [LAKE.bronze("ticker_changes", a, b) for a, b in sorted(PARTITIONS) if (a, b) <= ym]
+    return {"key": f"{ym[0]:04d}-{ym[1]:02d}", "options": opt_path(OPT_OUT["bronze"], ym),
+            "stocks": LAKE.bronze("stocks_daily", *ym),
+            "dividends": div if enabled("dividends") else [],
+            "changes": changes if enabled("ticker_changes") else [],
+            "silver": LAKE.silver("options_daily", *ym)}
+
+
+def opt_silver_inputs(months, open_month):
+    """Closed months' corporate actions as `ancient` (their per-year jobs rerun as `end` moves on, with
+    the same content); only the open month's own files may make the open job stale."""
+    specs = [opt_silver_month(ym) for ym in months]
+    current = opt_silver_month(OPT_OPEN) if open_month else {"dividends": [], "changes": []}
+    out = {"options": [s["options"] for s in specs], "stocks": [s["stocks"] for s in specs]}
+    for kind in ("dividends", "changes"):
+        files = sorted({d for s in specs for d in s[kind]})
+        out[kind] = [d if d in current[kind][-1:] else ancient(d) for d in files]
+    return out
+
+
+# ------------------------------------------------------------------ minute (rules/minute.smk)
+MINUTE = config["minute"]
+MINUTE_MONTHS = [(f"{y:04d}", f"{m:02d}") for y, m in qm_catalog.data_type("stocks_minute").months(sorted(PARTITIONS), config)]
+
+
+def minute_months(pattern):
+    return [pattern.format(year=y, month=m) for y, m in MINUTE_MONTHS]
+
+
+def minute_options_inputs(wildcards):
+    """The month's bronze stocks_daily and options_daily; a closed month's options_daily is `ancient`
+    (the yearly options job rewrites closed months with the same content, see rules/options.smk)."""
+    y, m = int(wildcards.year), int(wildcards.month)
+    keep = (lambda p: p) if (y, m) == max(PARTITIONS) else ancient
+    return {
+        "daily": LAKE.bronze("stocks_daily", y, m),
+        "options": keep(LAKE.bronze("options_daily", y, m)),
+    }
+
+
+# ------------------------------------------------------------------ news (rules/news.smk)
+import datetime as _dt
+
+from quantmini.datatypes.news import landing as qm_news_landing
+
+NEWS_YEARS = sorted({y for y, _ in PARTITIONS})
+_NEWS_FIRST = PARTITIONS[min(PARTITIONS)].sessions[0]
+_NEWS_PREV = qm_news_landing.previous_session(_NEWS_FIRST)
+_NEWS_CLOSES = {}
+
+
+def news_closes(ym):
+    """[[session, close UTC], ...] of a month's sessions in range (computed once per month)."""
+    if ym not in _NEWS_CLOSES:
+        _NEWS_CLOSES[ym] = qm_news_landing.session_closes(list(PARTITIONS[ym].sessions))
+    return _NEWS_CLOSES[ym]
+
+
+def news_prev_close(ym):
+    """Close of the session before the month's first session in range."""
+    months = sorted(PARTITIONS)
+    k = months.index(ym)
+    return news_closes(months[k - 1])[-1][1] if k else qm_news_landing.session_closes([_NEWS_PREV])[0][1]
+
+
+NEWS_WINDOWS = qm_news_landing.news_windows(
+    sorted(PARTITIONS),
+    _dt.datetime.fromisoformat(news_prev_close(min(PARTITIONS)).replace("Z", "+00:00")),
+    _dt.datetime.fromisoformat(news_closes(max(PARTITIONS))[-1][1].replace("Z", "+00:00")),
+)
+
+
+def news_windows(year):
+    return [w.to_params() for w in NEWS_WINDOWS if w.year == year]
+
+
+def news_file(kind, y, m):
+    articles, article_tickers = bronze_of("news", y, m)
+    q_articles, q_article_tickers = quarantine_of("news", y, m)
+    return {"articles": articles, "article_tickers": article_tickers, "quarantine_articles": q_articles,
+            "quarantine_article_tickers": q_article_tickers, "report": report_of("news", y, m)[0]}[kind]
+
+
+def news_daily_inputs(wildcards):
+    ym = (int(wildcards.year), int(wildcards.month))
+    prev = (ym[0] - (ym[1] == 1), (ym[1] - 2) % 12 + 1)
+    pairs = [news_file("article_tickers", *prev)] if prev in PARTITIONS else []
+    this = news_file("article_tickers", *ym)
+    pairs = [ancient(p) for p in pairs] + [this if ym == max(PARTITIONS) else ancient(this)]
+    return {"pairs": pairs, "bars": LAKE.bronze("stocks_daily", *ym)}
+
+
+_NEWS_KINDS = ("articles", "article_tickers", "quarantine_articles", "quarantine_article_tickers", "report")
+
+
+# ------------------------------------------------------------------ fundamentals (rules/fundamentals.smk)
+from quantmini import calendar as _qm_calendar
+from quantmini.datatypes.fundamentals.landing import TABLES as FUND_TABLES
+from quantmini.datatypes.fundamentals.landing import window_key as _fund_key
+from quantmini.datatypes.fundamentals.landing import year_windows as _fund_year_windows
+from quantmini.datatypes.fundamentals.silver import FILINGS_LOOKBACK_MONTHS, SHORT_INTEREST_LOOKBACK_MONTHS
+
+FUND_HISTORY = qm_catalog.history_months(min(PARTITIONS))  # financials' look-back (catalog)
+FUND_YEARS = sorted({y for y, _ in PARTITIONS})  # the first year's jobs also hold the history months
+_FUND_WINDOWS = {}
+
+
+def fund_windows(year):
+    """The year's windows per table and month (the calendar is loaded here, once per year)."""
+    if year not in _FUND_WINDOWS:
+        sessions = {ym: list(p.sessions) for ym, p in PARTITIONS.items() if ym[0] == year}
+        history = FUND_HISTORY if year == FUND_YEARS[0] else []
+        _FUND_WINDOWS[year] = _fund_year_windows(year, sessions, history)
+    return _FUND_WINDOWS[year]
+
+
+def fund_files(kind, year):
+    path = {"bronze": LAKE.bronze, "quarantine": LAKE.quarantine, "report": LAKE.validation_report}[kind]
+    return [path(w["table"], w["year"], w["month"]) for w in fund_windows(year)]
+
+
+def _fund_months(year, month, before, available):
+    """(year, month) and the `before` months preceding it that are in `available`, oldest first."""
+    months, y, m = [(year, month)], year, month
+    for _ in range(before):
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+        months.append((y, m))
+    return [ym for ym in reversed(months) if ym in available]
+
+
+def fund_inputs(table, before, layer="bronze"):
+    """Input function: the table's month files of this silver month's window; all but the range's open
+    month are `ancient` (their per-year job reruns when `end` moves on, with the same content)."""
+    available = set(PARTITIONS) | (set(FUND_HISTORY) if table == "financials" else set())
+
+    def files(wc):
+        if table in ("splits", "corporate_actions") and not enabled("splits"):
+            return []
+        if table == "ticker_changes" and not enabled("ticker_changes"):
+            return []
+        year, month = int(wc.year), int(wc.month)
+        out = []
+        for y, m in _fund_months(year, month, before, available):
+            path = LAKE.quarantine(table, y, m) if table == "corporate_actions" else LAKE.bronze(table, y, m)
+            out.append(path if (y, m) == max(PARTITIONS) else ancient(path))
+        return out
+
+    return files
+
+
+def fund_sessions(wc):
+    """[session, its close in UTC] of this month and the previous one in range (short interest's lag)."""
+    year, month = int(wc.year), int(wc.month)
+    days = [d for ym in _fund_months(year, month, SHORT_INTEREST_LOOKBACK_MONTHS, set(PARTITIONS))
+            for d in PARTITIONS[ym].sessions]
+    return [[d.isoformat(), _qm_calendar.session_bounds_utc(d)[1].isoformat()] for d in days]
+
+
+# ------------------------------------------------------------------ silver (rules/silver.smk)
+from quantmini.datatypes.stocks_daily.silver import LOOKBACK_MONTHS, lookback_months
+
+
+def window(wildcards, before):
+    """(year, month) of this month and the `before` months preceding it that are in range."""
+    year, month = int(wildcards.year), int(wildcards.month)
+    return [ym for ym in lookback_months(year, month, before) if ym in PARTITIONS] + [(year, month)]
+
+
+def window_files(dtype, before, closed_months_ancient=False):
+    """Input function: the bronze files of this month's window for `dtype`.
+
+    Corporate actions are landed and built per year, so their job reruns for every new session of the
+    year; marking every closed month `ancient` (all but the range's last month) keeps that from
+    rebuilding every silver month of the year. Closed months' landing windows are immutable, so their
+    bronze cannot change but by a deliberate rebuild (then force silver with -R silver_stocks_daily).
+    """
+
+    def files(wildcards):
+        if not enabled(dtype):
+            return []
+        months = window(wildcards, before)
+        paths = [LAKE.bronze(dtype, y, m) for y, m in months]
+        if closed_months_ancient:
+            current = (int(wildcards.year), int(wildcards.month)) == max(PARTITIONS)
+            paths = [ancient(p) for p in paths[:-1]] + (paths[-1:] if current else [ancient(paths[-1])])
+        return paths
+
+    return files
+
+
+def bronze_months(dtype):
+    return per_month(LAKE.bronze(dtype, Y, M)) if enabled(dtype) else []
+
+
+# ------------------------------------------------------------------ targets (rules/targets.smk)
+def bronze_targets():
+    return [f for dtype, files in TARGETS.items() if enabled(dtype) for f in files]
+
+
+def silver_targets():
+    return [f for dtype, files in SILVER_TARGETS.items() if enabled(dtype) for f in files]
+
+
+def gold_targets():
+    return [f for dtype, files in GOLD_TARGETS.items() if enabled(dtype) for f in files]
 
 
 onstart:

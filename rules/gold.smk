@@ -7,16 +7,18 @@ rule gold_qlib:
         events=per_month(rules.silver_stocks_daily.output.events),
         changes=bronze_months("ticker_changes"),
     output:
-        stamp=f"{ROOT}/gold/qlib/.published.json",
+        stamp=LAKE.gold_stamp(),
     params:
-        provider_dir=f"{ROOT}/gold/qlib",
+        provider_dir=lambda wc, output: str(Path(output.stamp).parent),
         first=lambda wc: PARTITIONS[min(PARTITIONS)].sessions[0].isoformat(),
         last=lambda wc: PARTITIONS[max(PARTITIONS)].sessions[-1].isoformat(),
         features=config["gold"]["alpha158"],
     log:
-        f"{ROOT}/logs/gold_qlib.log",
+        log_of("gold_qlib"),
     benchmark:
-        f"{ROOT}/benchmarks/gold_qlib.tsv"
+        benchmark_of("gold_qlib")
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/gold_qlib.py"
 

@@ -1,13 +1,6 @@
 # stocks_minute and options_minute: per-MONTH landing and bronze jobs, bronze partitions per session,
 # limited to the last `minute.months` months (quantmini/datatypes/minute).
 
-MINUTE = config["minute"]
-MINUTE_MONTHS = month_keys()[-MINUTE["months"]:] if MINUTE["months"] else month_keys()
-
-
-def minute_months(pattern):
-    return [pattern.format(year=y, month=m) for y, m in MINUTE_MONTHS]
-
 
 for _dtype in ("stocks_minute", "options_minute"):
 
@@ -15,30 +8,32 @@ for _dtype in ("stocks_minute", "options_minute"):
         name:
             f"bronze_{_dtype}"
         input:
-            manifest=f"{ROOT}/landing/{_dtype}/{MONTH}/_manifest.json",
+            manifest=LAKE.landing_manifest(_dtype, Y, M),
         output:
-            bronze=directory(f"{ROOT}/bronze/{_dtype}/{MONTH}"),
-            quarantine=f"{ROOT}/quarantine/{_dtype}/{MONTH}/data.parquet",
-            report=f"{ROOT}/reports/validation/{_dtype}/{MONTH}.json",
+            bronze=directory(bronze_of(_dtype, Y, M)[0]),
+            quarantine=quarantine_of(_dtype, Y, M)[0],
+            report=report_of(_dtype, Y, M)[0],
         params:
             sessions=month_sessions,
             extended_hours=MINUTE["extended_hours"],
             dtype=_dtype,
         log:
-            f"{ROOT}/logs/bronze_{_dtype}/{MONTH}.log",
+            log_of(f"bronze_{_dtype}", MONTH),
         benchmark:
-            f"{ROOT}/benchmarks/bronze_{_dtype}/{MONTH}.tsv"
+            benchmark_of(f"bronze_{_dtype}", MONTH)
+        conda:
+            "../envs/quantmini.yaml"
         script:
             "../workflow_scripts/bronze_minute.py"
 
-    TARGETS[_dtype] = minute_months(f"{ROOT}/bronze/{_dtype}/{MONTH}")
+    TARGETS[_dtype] = minute_months(bronze_of(_dtype, Y, M)[0])
 
 
 rule landing_stocks_minute:
     input:
-        daily=f"{ROOT}/bronze/stocks_daily/{MONTH}/data.parquet",
+        daily=LAKE.bronze("stocks_daily", Y, M),
     output:
-        manifest=f"{ROOT}/landing/stocks_minute/{MONTH}/_manifest.json",
+        manifest=LAKE.landing_manifest("stocks_minute", Y, M),
     params:
         sessions=month_sessions,
         stocks=MINUTE["stocks"],
@@ -46,25 +41,29 @@ rule landing_stocks_minute:
     resources:
         api=1,
     log:
-        f"{ROOT}/logs/landing_stocks_minute/{MONTH}.log",
+        log_of("landing_stocks_minute", MONTH),
     benchmark:
-        f"{ROOT}/benchmarks/landing_stocks_minute/{MONTH}.tsv"
+        benchmark_of("landing_stocks_minute", MONTH)
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/landing_minute.py"
 
 
 rule gold_qlib_minute:
     input:
-        bronze=minute_months(f"{ROOT}/bronze/stocks_minute/{MONTH}"),
+        bronze=minute_months(bronze_of("stocks_minute", Y, M)[0]),
     output:
-        stamp=f"{ROOT}/gold/qlib/.published_1min.json",
+        stamp=LAKE.gold_stamp("1min"),
     params:
-        provider_dir=f"{ROOT}/gold/qlib",
+        provider_dir=lambda wc, output: str(Path(output.stamp).parent),
         sessions=[d.isoformat() for ym in MINUTE_MONTHS for d in PARTITIONS[(int(ym[0]), int(ym[1]))].sessions],
     log:
-        f"{ROOT}/logs/gold_qlib_minute.log",
+        log_of("gold_qlib_minute"),
     benchmark:
-        f"{ROOT}/benchmarks/gold_qlib_minute.tsv"
+        benchmark_of("gold_qlib_minute")
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/gold_minute.py"
 
@@ -72,22 +71,11 @@ rule gold_qlib_minute:
 GOLD_TARGETS["stocks_minute"] = [rules.gold_qlib_minute.output.stamp] if MINUTE["gold"] else []
 
 
-def minute_options_inputs(wildcards):
-    """The month's bronze stocks_daily and options_daily; a closed month's options_daily is `ancient`
-    (the yearly options job rewrites closed months with the same content, see rules/options.smk)."""
-    y, m = int(wildcards.year), int(wildcards.month)
-    keep = (lambda p: p) if (y, m) == max(PARTITIONS) else ancient
-    return {
-        "daily": f"{ROOT}/bronze/stocks_daily/year={y:04d}/month={m:02d}/data.parquet",
-        "options": keep(f"{ROOT}/bronze/options_daily/year={y:04d}/month={m:02d}/data.parquet"),
-    }
-
-
 rule landing_options_minute:
     input:
         unpack(minute_options_inputs),
     output:
-        manifest=f"{ROOT}/landing/options_minute/{MONTH}/_manifest.json",
+        manifest=LAKE.landing_manifest("options_minute", Y, M),
     params:
         sessions=month_sessions,
         per_stock=MINUTE["options_per_stock"],
@@ -95,8 +83,10 @@ rule landing_options_minute:
     resources:
         api=1,
     log:
-        f"{ROOT}/logs/landing_options_minute/{MONTH}.log",
+        log_of("landing_options_minute", MONTH),
     benchmark:
-        f"{ROOT}/benchmarks/landing_options_minute/{MONTH}.tsv"
+        benchmark_of("landing_options_minute", MONTH)
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/landing_minute.py"

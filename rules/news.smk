@@ -1,77 +1,24 @@
 # news: per-YEAR landing and bronze jobs (articles, article x ticker), per-month silver news_daily; closed
 # months' inputs are `ancient`, so they never rebuild (quantmini/datatypes/news).
-import datetime as _dt
-
-from quantmini.datatypes.news import ingest as qm_news
-
-NEWS_YEARS = sorted({y for y, _ in PARTITIONS})
-_NEWS_FIRST = PARTITIONS[min(PARTITIONS)].sessions[0]
-_NEWS_PREV = qm_news.previous_session(_NEWS_FIRST)
-_NEWS_CLOSES = {}
-
-
-def news_closes(ym):
-    """[[session, close UTC], ...] of a month's sessions in range (computed once per month)."""
-    if ym not in _NEWS_CLOSES:
-        _NEWS_CLOSES[ym] = qm_news.session_closes(list(PARTITIONS[ym].sessions))
-    return _NEWS_CLOSES[ym]
-
-
-def news_prev_close(ym):
-    """Close of the session before the month's first session in range."""
-    months = sorted(PARTITIONS)
-    k = months.index(ym)
-    return news_closes(months[k - 1])[-1][1] if k else qm_news.session_closes([_NEWS_PREV])[0][1]
-
-
-NEWS_WINDOWS = qm_news.news_windows(
-    sorted(PARTITIONS),
-    _dt.datetime.fromisoformat(news_prev_close(min(PARTITIONS)).replace("Z", "+00:00")),
-    _dt.datetime.fromisoformat(news_closes(max(PARTITIONS))[-1][1].replace("Z", "+00:00")),
-)
-
-
-def news_windows(year):
-    return [w.to_params() for w in NEWS_WINDOWS if w.year == year]
-
-
-def news_file(kind, y, m):
-    part = f"year={y:04d}/month={m:02d}"
-    return {
-        "articles": f"{ROOT}/bronze/news/{part}/articles.parquet",
-        "article_tickers": f"{ROOT}/bronze/news/{part}/article_tickers.parquet",
-        "quarantine_articles": f"{ROOT}/quarantine/news/{part}/articles.parquet",
-        "quarantine_article_tickers": f"{ROOT}/quarantine/news/{part}/article_tickers.parquet",
-        "report": f"{ROOT}/reports/validation/news/{part}.json",
-    }[kind]
-
-
-def news_daily_inputs(wildcards):
-    ym = (int(wildcards.year), int(wildcards.month))
-    prev = (ym[0] - (ym[1] == 1), (ym[1] - 2) % 12 + 1)
-    pairs = [news_file("article_tickers", *prev)] if prev in PARTITIONS else []
-    this = news_file("article_tickers", *ym)
-    pairs = [ancient(p) for p in pairs] + [this if ym == max(PARTITIONS) else ancient(this)]
-    return {"pairs": pairs, "bars": f"{ROOT}/bronze/stocks_daily/year={ym[0]:04d}/month={ym[1]:02d}/data.parquet"}
 
 
 rule landing_news:
     output:
-        manifest=f"{ROOT}/landing/news/year={{year}}/_manifest.json",
+        manifest=LAKE.landing_year_manifest("news", Y),
     params:
         windows=lambda wc: news_windows(int(wc.year)),
         limit=config["news"]["page_limit"],
     resources:
         api=1,
     log:
-        f"{ROOT}/logs/landing_news/year={{year}}.log",
+        log_of("landing_news", YEAR),
     benchmark:
-        f"{ROOT}/benchmarks/landing_news/year={{year}}.tsv"
+        benchmark_of("landing_news", YEAR)
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/landing_news.py"
 
-
-_NEWS_KINDS = ("articles", "article_tickers", "quarantine_articles", "quarantine_article_tickers", "report")
 
 for _year in NEWS_YEARS:
 
@@ -79,7 +26,7 @@ for _year in NEWS_YEARS:
         name:
             f"bronze_news_{_year}"
         input:
-            manifest=f"{ROOT}/landing/news/year={_year:04d}/_manifest.json",
+            manifest=LAKE.landing_year_manifest("news", _year),
         output:
             **{kind: [news_file(kind, y, m) for y, m in sorted(PARTITIONS) if y == _year] for kind in _NEWS_KINDS},
         params:
@@ -87,9 +34,11 @@ for _year in NEWS_YEARS:
             windows=news_windows(_year),
             universe=config["universe"],
         log:
-            f"{ROOT}/logs/bronze_news/year={_year:04d}.log",
+            log_of("bronze_news", f"year={_year:04d}"),
         benchmark:
-            f"{ROOT}/benchmarks/bronze_news/year={_year:04d}.tsv"
+            benchmark_of("bronze_news", f"year={_year:04d}")
+        conda:
+            "../envs/quantmini.yaml"
         script:
             "../workflow_scripts/bronze_news.py"
 
@@ -98,19 +47,19 @@ rule silver_news_daily:
     input:
         unpack(news_daily_inputs),
     output:
-        silver=f"{ROOT}/silver/news_daily/{MONTH}/data.parquet",
+        silver=LAKE.silver("news_daily", Y, M),
     params:
         closes=lambda wc: news_closes((int(wc.year), int(wc.month))),
         prev_close=lambda wc: news_prev_close((int(wc.year), int(wc.month))),
     log:
-        f"{ROOT}/logs/silver_news_daily/{MONTH}.log",
+        log_of("silver_news_daily", MONTH),
     benchmark:
-        f"{ROOT}/benchmarks/silver_news_daily/{MONTH}.tsv"
+        benchmark_of("silver_news_daily", MONTH)
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/silver_news_daily.py"
 
 
-TARGETS["news"] = per_month(f"{ROOT}/bronze/news/{MONTH}/articles.parquet") + per_month(
-    f"{ROOT}/bronze/news/{MONTH}/article_tickers.parquet"
-)
+TARGETS["news"] = [news_file(k, y, m) for k in ("articles", "article_tickers") for y, m in sorted(PARTITIONS)]
 SILVER_TARGETS["news"] = per_month(rules.silver_news_daily.output.silver)

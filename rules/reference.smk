@@ -2,47 +2,22 @@
 # bronze stocks_daily reads (quantmini/datatypes/ticker_details).
 
 
-def td_months(year):
-    return [(y, m) for (y, m) in sorted(PARTITIONS) if y == year]
-
-
-def td_file(kind, y, m):
-    return {
-        "bronze": f"{ROOT}/bronze/ticker_details/year={y:04d}/month={m:02d}/data.parquet",
-        "quarantine": f"{ROOT}/quarantine/ticker_details/year={y:04d}/month={m:02d}/data.parquet",
-        "report": f"{ROOT}/reports/validation/ticker_details/year={y:04d}/month={m:02d}.json",
-    }[kind]
-
-
-def td_params(year):
-    return [{"year": y, "month": m, "sessions": [d.isoformat() for d in PARTITIONS[(y, m)].sessions]}
-            for y, m in td_months(year)]
-
-
-def universe_snapshot(wildcards):
-    """bronze_stocks_daily's input when the universe filter is on: the month's ticker_details snapshot."""
-    if not config.get("universe_filter"):
-        return []
-    ym = (int(wildcards.year), int(wildcards.month))
-    path = td_file("bronze", *ym)
-    return [path] if ym == max(PARTITIONS) else [ancient(path)]
-
-
 rule landing_ticker_details:
     input:
-        stocks=lambda wc: [f"{ROOT}/landing/stocks_daily/year={y:04d}/month={m:02d}/_manifest.json"
-                           for y, m in td_months(int(wc.year))],
+        stocks=lambda wc: [LAKE.landing_manifest("stocks_daily", y, m) for y, m in td_months(int(wc.year))],
     output:
-        manifest=f"{ROOT}/landing/ticker_details/year={{year}}/_manifest.json",
+        manifest=LAKE.landing_year_manifest("ticker_details", Y),
     params:
         months=lambda wc: td_params(int(wc.year)),
         universe=config["universe"],
     resources:
         api=1,
     log:
-        f"{ROOT}/logs/landing_ticker_details/year={{year}}.log",
+        log_of("landing_ticker_details", YEAR),
     benchmark:
-        f"{ROOT}/benchmarks/landing_ticker_details/year={{year}}.tsv"
+        benchmark_of("landing_ticker_details", YEAR)
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/landing_ticker_details.py"
 
@@ -53,7 +28,7 @@ for _year in sorted({y for y, _ in PARTITIONS}):
         name:
             f"bronze_ticker_details_{_year}"
         input:
-            manifest=f"{ROOT}/landing/ticker_details/year={_year:04d}/_manifest.json",
+            manifest=LAKE.landing_year_manifest("ticker_details", _year),
         output:
             bronze=[td_file("bronze", y, m) for y, m in td_months(_year)],
             quarantine=[td_file("quarantine", y, m) for y, m in td_months(_year)],
@@ -62,11 +37,13 @@ for _year in sorted({y for y, _ in PARTITIONS}):
             year=_year,
             months=td_params(_year),
         log:
-            f"{ROOT}/logs/bronze_ticker_details/year={_year:04d}.log",
+            log_of("bronze_ticker_details", f"year={_year:04d}"),
         benchmark:
-            f"{ROOT}/benchmarks/bronze_ticker_details/year={_year:04d}.tsv"
+            benchmark_of("bronze_ticker_details", f"year={_year:04d}")
+        conda:
+            "../envs/quantmini.yaml"
         script:
             "../workflow_scripts/bronze_ticker_details.py"
 
 
-TARGETS["ticker_details"] = per_month(f"{ROOT}/bronze/ticker_details/{MONTH}/data.parquet")
+TARGETS["ticker_details"] = [td_file("bronze", y, m) for y, m in sorted(PARTITIONS)]

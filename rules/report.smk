@@ -1,27 +1,30 @@
-# Completeness report of the lake (gaps against the XNYS calendar, thin partitions, quarantine), built
-# after bronze as part of `all` (or alone: `snakemake gaps_report`); `snakemake --report report.html`
-# embeds it.
-# It never fails the run on gaps (that is `quantmini gaps`' exit status); it shows them.
+# Completeness report of the lake, judged per data type as the catalog declares; built after everything it
+# reports on (bronze and silver), so it is right when the run ends. It shows gaps, never fails on them.
 
 
 rule gaps_report:
     input:
-        bronze=lambda wc: [f for dtype, files in TARGETS.items() if enabled(dtype) for f in files],
+        bronze=lambda wc: bronze_targets(),
+        silver=lambda wc: silver_targets(),
     output:
-        html=report(f"{ROOT}/reports/gaps/gaps.html", category="Completeness"),
-        markdown=f"{ROOT}/reports/gaps/gaps.md",
-        coverage=report(f"{ROOT}/reports/gaps/coverage.png", category="Completeness"),
-        rows=report(f"{ROOT}/reports/gaps/rows_per_session.png", category="Completeness"),
-        summary=f"{ROOT}/reports/gaps/gaps.json",
+        html=report(f"{LAKE.gaps_dir()}/gaps.html", category="Completeness",
+                    caption="report/gaps.rst"),
+        markdown=f"{LAKE.gaps_dir()}/gaps.md",
+        coverage=report(f"{LAKE.gaps_dir()}/coverage.png", category="Completeness",
+                        caption="report/coverage.rst"),
+        rows=report(f"{LAKE.gaps_dir()}/rows_per_session.png", category="Completeness",
+                    caption="report/rows_per_session.rst"),
+        summary=f"{LAKE.gaps_dir()}/gaps.json",
     params:
         first=lambda wc: PARTITIONS[min(PARTITIONS)].sessions[0].isoformat(),
         last=lambda wc: PARTITIONS[max(PARTITIONS)].sessions[-1].isoformat(),
-        types=config["data_types"],
+        types=[t.name for t in qm_catalog.enabled(config)],  # catalog order, whatever the config's
+        minute_months=config["minute"]["months"],
     log:
-        f"{ROOT}/logs/gaps_report.log",
+        log_of("gaps_report"),
     benchmark:
-        f"{ROOT}/benchmarks/gaps_report.tsv"
-    run:
-        from quantmini.lake_report import report_range
-
-        report_range(ROOT, params.first, params.last, params.types, Path(output.html).parent, log[0])
+        benchmark_of("gaps_report")
+    conda:
+        "../envs/quantmini.yaml"
+    script:
+        "../workflow_scripts/gaps_report.py"

@@ -3,42 +3,41 @@
 
 rule landing_stocks_daily:
     output:
-        manifest=f"{ROOT}/landing/stocks_daily/{MONTH}/_manifest.json",
+        manifest=LAKE.landing_manifest("stocks_daily", Y, M),
     params:
         sessions=month_sessions,
     resources:
         api=1,
     log:
-        f"{ROOT}/logs/landing_stocks_daily/{MONTH}.log",
+        log_of("landing_stocks_daily", MONTH),
     benchmark:
-        f"{ROOT}/benchmarks/landing_stocks_daily/{MONTH}.tsv"
+        benchmark_of("landing_stocks_daily", MONTH)
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/landing_stocks_daily.py"
 
 
 # universe_filter (README): the types to keep reach the job as a param only when the filter is on, so
 # lakes built without it keep their params (and do not rebuild).
-UNIVERSE_FILTER_PARAMS = (
-    {"universe_types": config["universe_filter"]["types"]} if config.get("universe_filter") else {}
-)
-
-
 rule bronze_stocks_daily:
     input:
         manifest=rules.landing_stocks_daily.output.manifest,
-        universe_snapshot=lambda wc: universe_snapshot(wc),  # [] unless universe_filter (rules/reference.smk)
+        universe_snapshot=lambda wc: universe_snapshot(wc),  # [] unless universe_filter (rules/common.smk)
     output:
-        bronze=f"{ROOT}/bronze/stocks_daily/{MONTH}/data.parquet",
-        quarantine=f"{ROOT}/quarantine/stocks_daily/{MONTH}/data.parquet",
-        report=f"{ROOT}/reports/validation/stocks_daily/{MONTH}.json",
+        bronze=LAKE.bronze("stocks_daily", Y, M),
+        quarantine=LAKE.quarantine("stocks_daily", Y, M),
+        report=LAKE.validation_report("stocks_daily", Y, M),
     params:
         sessions=month_sessions,
         universe=config["universe"],
         **UNIVERSE_FILTER_PARAMS,
     log:
-        f"{ROOT}/logs/bronze_stocks_daily/{MONTH}.log",
+        log_of("bronze_stocks_daily", MONTH),
     benchmark:
-        f"{ROOT}/benchmarks/bronze_stocks_daily/{MONTH}.tsv"
+        benchmark_of("bronze_stocks_daily", MONTH)
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/bronze_stocks_daily.py"
 

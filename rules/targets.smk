@@ -3,18 +3,6 @@
 # GOLD_TARGETS[name] (gold outputs); a type's files count only when the type is enabled.
 
 
-def bronze_targets():
-    return [f for dtype, files in TARGETS.items() if enabled(dtype) for f in files]
-
-
-def silver_targets():
-    return [f for dtype, files in SILVER_TARGETS.items() if enabled(dtype) for f in files]
-
-
-def gold_targets():
-    return [f for dtype, files in GOLD_TARGETS.items() if enabled(dtype) for f in files]
-
-
 rule bronze:
     input:
         bronze_targets(),

@@ -4,7 +4,7 @@ named after what they hold; only the files not landed yet are downloaded)."""
 from pathlib import Path
 
 from quantmini import jobframe
-from quantmini.datatypes.corporate_actions.ingest import Window, land_listing_year, land_ticker_changes_year
+from quantmini.datatypes.corporate_actions.landing import Window, land_listing_year, land_ticker_changes_year
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
 

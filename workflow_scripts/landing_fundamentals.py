@@ -4,7 +4,7 @@ only the days no chunk holds yet are downloaded)."""
 from pathlib import Path
 
 from quantmini import jobframe
-from quantmini.datatypes.fundamentals.ingest import land_year
+from quantmini.datatypes.fundamentals.landing import land_year
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
 

@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from quantmini import jobframe
-from quantmini.datatypes.news.ingest import NewsWindow, land_news_year
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
+from quantmini.datatypes.news.landing import NewsWindow, land_news_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)

@@ -5,9 +5,9 @@ import datetime as dt
 from pathlib import Path
 
 from quantmini import jobframe
-from quantmini.datatypes.options.ingest import land_year
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
+from quantmini.datatypes.options.landing import land_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)

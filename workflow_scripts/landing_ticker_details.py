@@ -4,9 +4,9 @@ date has no file yet are requested)."""
 from pathlib import Path
 
 from quantmini import jobframe
-from quantmini.datatypes.ticker_details.ingest import land_details_year
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
+from quantmini.datatypes.ticker_details.landing import land_details_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from quantmini import calendar
+from quantmini.catalog import missing_requirements
 from quantmini.settings import API_KEY_ENV_VARS, api_key  # noqa: F401 (re-exported)
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schemas" / "config.schema.yaml"
@@ -98,6 +99,8 @@ def validate(raw: dict) -> dict:
         raise ConfigError(f"config: start ({start}) is after end ({end})")
     if not calendar.sessions(start, end):
         raise ConfigError(f"config: no XNYS session between start ({start}) and end ({end})")
+    for problem in missing_requirements(cfg)[:1]:  # the catalog says which keys each type needs
+        raise ConfigError(problem)
     if cfg["source"] == "polygon" and not api_key():
         raise ConfigError(
             "config: source is 'polygon' but neither MASSIVE_API_KEY nor POLYGON_API_KEY is set"

@@ -10,12 +10,14 @@ upstream). Quarantined rows are listed with their reason: a quarantined bar also
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from quantmini import calendar
+from quantmini import calendar, catalog
+from quantmini.catalog import EVERY_SESSION, SILVER_SIDE_TABLES, DataType
 from quantmini.lake import LakePaths
 
 DAILY = "stocks_daily"
@@ -35,7 +37,7 @@ class Gaps:
     end: dt.date
     types: list[str]
     missing_partitions: pl.DataFrame   # layer, type, partition (YYYY-MM), path
-    missing_landing: pl.DataFrame      # type, date: a session whose landing file is absent
+    missing_landing: pl.DataFrame      # type, date (sessions), partition, path: a landing file absent
     missing_sessions: pl.DataFrame     # date: a session without any bar in bronze
     ticker_gaps: pl.DataFrame          # ticker, date: a session inside the ticker's span without its bar
     thin: pl.DataFrame                 # level (session|month), key, rows, baseline
@@ -61,22 +63,62 @@ class Gaps:
             .drop("run")
         )
 
-    def months_to_repair(self) -> dict[str, list[tuple[int, int]]]:
-        """Per type, the (year, month) partitions a backfill must land again and rebuild."""
-        out: dict[str, set] = {}
+    def repairs(self) -> dict[tuple[str, str], set[tuple[int, int]]]:
+        """(type, layer) -> the (year, month) partitions a backfill must redo at that layer (landing: land
+        again, only what is missing is downloaded; bronze, silver: rebuild)."""
+        out: dict[tuple[str, str], set] = {}
+        months = list(calendar.month_sessions(self.start, self.end))
         for row in self.missing_partitions.iter_rows(named=True):
-            y, m = map(int, row["partition"].split("-"))
-            out.setdefault(row["type"], set()).add((y, m))
+            unit = row["partition"]
+            yms = [ym for ym in months if ym[0] == int(unit)] if len(unit) == 4 else [tuple(map(int, unit.split("-")[:2]))]
+            out.setdefault((row["type"], row["layer"]), set()).update(yms)
+        for row in self.missing_landing.iter_rows(named=True):
+            unit = row["partition"]
+            yms = [ym for ym in months if ym[0] == int(unit)] if len(unit) == 4 else [tuple(map(int, unit.split("-")))]
+            out.setdefault((row["type"], "landing"), set()).update(yms)
         dates = pl.concat([
-            self.missing_landing.select("date"), self.missing_sessions.select("date"),
-            self.ticker_gaps.select("date"),
+            self.missing_sessions.select("date"), self.ticker_gaps.select("date"),
             self.thin.filter(pl.col("level") == "session").select(pl.col("key").str.to_date().alias("date")),
         ])
-        for d in dates["date"].to_list():
-            out.setdefault(DAILY, set()).add((d.year, d.month))
-        for key in self.thin.filter(pl.col("level") == "month")["key"].to_list():
-            out.setdefault(DAILY, set()).add(tuple(map(int, key.split("-"))))
+        daily = {(d.year, d.month) for d in dates["date"].to_list()}
+        daily |= {tuple(map(int, k.split("-"))) for k in self.thin.filter(pl.col("level") == "month")["key"].to_list()}
+        if daily:
+            out.setdefault((DAILY, "landing"), set()).update(daily)
+        for (dtype, layer), yms in list(out.items()):  # a landing repair rebuilds the type's bronze too
+            if layer == "landing":
+                out.setdefault((dtype, "bronze"), set()).update(yms)
+        return out
+
+    def months_to_repair(self) -> dict[str, list[tuple[int, int]]]:
+        """Per type, the (year, month) partitions a backfill lands again or rebuilds."""
+        out: dict[str, set] = {}
+        for (dtype, _), yms in self.repairs().items():
+            out.setdefault(dtype, set()).update(yms)
         return {t: sorted(v) for t, v in sorted(out.items())}
+
+    def forcerun_paths(self, lake: LakePaths, layers=("landing", "bronze", "silver")) -> list[str]:
+        """The Snakemake outputs to force to repair every gap of `layers`: the landing manifests of the
+        units to land again, and one output of each bronze or silver job to rebuild (paths from the
+        catalog, as the rules spell them). Land first, then rebuild, in two runs: Snakemake drops the
+        jobs downstream of a forced landing job that read it as `ancient` (closed years' options), even
+        when their outputs are missing."""
+        first_year = self.start.year
+        paths: list[Path] = []
+        for (dtype, layer), yms in sorted(self.repairs().items()):
+            if layer not in layers:
+                continue
+            t = catalog.data_type(dtype)
+            for y, m in sorted(yms):
+                if layer == "landing":
+                    paths.append(lake.landing_manifest(dtype, y, m) if t.landing_grain == "month"
+                                 else lake.landing_year_manifest(dtype, max(y, first_year)))
+                elif layer == "bronze":
+                    table = next((x for x in t.bronze if (y, m) in t.table_months(x, [(y, m)])), t.bronze[0])
+                    paths.append(lake.partition_dir("bronze", table.name, y, m) if table.grain == "session"
+                                 else lake.bronze(table.name, y, m, table.stem))
+                elif layer == "silver":
+                    paths += [lake.silver(x.name, y, m, x.stem) for x in t.silver[:1]]
+        return list(dict.fromkeys(str(p) for p in paths))
 
     def counts(self) -> dict[str, int]:
         return {
@@ -97,17 +139,56 @@ def _read(files: list[Path], columns: list[str]) -> pl.DataFrame | None:
     return pl.concat([pl.read_parquet(f, columns=columns) for f in files])
 
 
-def _missing_partitions(lake: LakePaths, types: list[str], months: list[tuple[int, int]]) -> pl.DataFrame:
+def _part(ym: tuple[int, int]) -> str:
+    return f"{ym[0]:04d}-{ym[1]:02d}"
+
+
+def _missing_partitions(lake: LakePaths, types: list[DataType], months: list[tuple[int, int]], cfg: dict
+                        ) -> pl.DataFrame:
+    """Every partition the catalog expects for the range that is not on disk: landing manifests (a month's
+    or a year's), bronze files (a session's, for minute bars), and silver once the lake has that table."""
     rows = []
-    for dtype in types:
-        for y, m in months:
-            checks = [("bronze", lake.bronze(dtype, y, m))]
-            if dtype == DAILY:  # reference types land per request window, not per month: bronze tells
-                checks.insert(0, ("landing", lake.landing_manifest(dtype, y, m)))
-            if dtype == DAILY and (lake.root / "silver" / DAILY).is_dir():
-                checks.append(("silver", lake.root / "silver" / DAILY / f"year={y:04d}" / f"month={m:02d}" / "data.parquet"))
-            rows += [(layer, dtype, f"{y:04d}-{m:02d}", str(p)) for layer, p in checks if not p.exists()]
+    for t in types:
+        for path in t.landing_manifests(lake, months, cfg):
+            unit = path.parent.name[5:] if path.parent.name.startswith("year=") else \
+                f"{path.parent.parent.name[5:]}-{path.parent.name[6:]}"
+            if not path.exists():
+                rows.append(("landing", t.name, unit, str(path)))
+        for table, ym, path in t.expected_bronze(lake, months, cfg):
+            if not path.exists():
+                unit = path.parent.name[5:] if table.grain == "session" else _part(ym)
+                rows.append(("bronze", t.name, unit, str(path)))
+        for table, ym, path in t.expected_silver(lake, months, cfg):
+            if lake.table_dir("silver", table.name).is_dir() and not path.exists():
+                rows.append(("silver", t.name, _part(ym), str(path)))
     return pl.DataFrame(rows, schema={"layer": pl.Utf8, "type": pl.Utf8, "partition": pl.Utf8, "path": pl.Utf8},
+                        orient="row")
+
+
+def _missing_landing(lake: LakePaths, types: list[DataType], months: list[tuple[int, int]], cfg: dict,
+                     sessions: list[dt.date]) -> pl.DataFrame:
+    """Landing files that should be there: a session's grouped-daily body (every session type), and every
+    file a landing manifest lists."""
+    rows = []
+    for t in types:
+        if t.expect == EVERY_SESSION:
+            rows += [(t.name, d, _part((d.year, d.month)), str(lake.landing_day(t.name, d))) for d in sessions
+                     if not lake.landing_day(t.name, d).exists()]
+            continue
+        for manifest in t.landing_manifests(lake, months, cfg):
+            try:
+                entries = json.loads(manifest.read_text()).get("files", [])
+            except (OSError, ValueError):
+                continue  # a missing manifest is a missing partition; an unreadable one the landing job redoes
+            for e in entries:
+                path = t.manifest_file(lake, manifest, e)
+                if not path.exists():
+                    day = e.get("date")
+                    # the entry's month (fundamentals: "<table>/YYYY-MM"), or the manifest's year for a file
+                    # that serves the whole year (ticker_changes' listings)
+                    unit = (e.get("month") or "")[-7:] or (day or "")[:7] or manifest.parent.name[5:]
+                    rows.append((t.name, dt.date.fromisoformat(day) if day else None, unit, str(path)))
+    return pl.DataFrame(rows, schema={"type": pl.Utf8, "date": pl.Date, "partition": pl.Utf8, "path": pl.Utf8},
                         orient="row")
 
 
@@ -131,32 +212,41 @@ def _thin(rows: pl.DataFrame, ratio: float) -> pl.DataFrame:
     return pl.concat([per_session, per_month])
 
 
-def _quarantine(root: Path) -> pl.DataFrame:
+def _quarantine(lake: LakePaths, types: list[DataType]) -> pl.DataFrame:
+    """Quarantined rows per table, partition and reason, of the given types' bronze tables (and of the
+    corporate actions silver validates beside stocks_daily)."""
+    tables = [(t.name, x.name, x.stem if x.grain == "month" else "data") for t in types for x in t.bronze]
+    tables += [(owner, side, "data") for side, owner in SILVER_SIDE_TABLES.items() if owner in {t.name for t in types}]
     rows = []
-    for f in sorted((root / "quarantine").glob("*/year=*/month=*/data.parquet")):
-        df = pl.read_parquet(f)
-        if df.height and "reason" in df.columns:
-            part = f"{f.parent.parent.name[5:]}-{f.parent.name[6:]}"
-            for reason, n in df.group_by("reason").len().sort("reason").iter_rows():
-                rows.append((f.parent.parent.parent.name, part, reason, n))
+    for _, name, stem in tables:
+        for f in sorted(lake.table_dir("quarantine", name).glob(f"year=*/month=*/{stem}.parquet")):
+            try:
+                df = pl.read_parquet(f)
+            except Exception:  # an unreadable file is validate's to report, not a reason to stop here
+                continue
+            if df.height and "reason" in df.columns:
+                part = f"{f.parent.parent.name[5:]}-{f.parent.name[6:]}"
+                label = name if stem == "data" else f"{name}/{stem}"
+                for reason, n in df.group_by("reason").len().sort("reason").iter_rows():
+                    rows.append((label, part, reason, n))
     return pl.DataFrame(rows, schema={"type": pl.Utf8, "partition": pl.Utf8, "reason": pl.Utf8, "rows": pl.Int64},
                         orient="row")
 
 
 def find_gaps(root: str | Path, start: dt.date, end: dt.date, types: list[str] = (DAILY,),
-              thin_ratio: float = THIN_RATIO) -> Gaps:
-    """Everything missing from the lake at `root` for the XNYS sessions in [start, end]."""
+              thin_ratio: float = THIN_RATIO, cfg: dict | None = None) -> Gaps:
+    """Everything missing from the lake at `root` for the XNYS sessions in [start, end], judged per data
+    type as the catalog declares (`cfg` supplies the type windows, e.g. minute.months)."""
     lake = LakePaths(Path(root))
     by_month = calendar.month_sessions(start, end)
+    months = list(by_month)
     sessions = pl.DataFrame({"date": calendar.sessions(start, end)}, schema={"date": pl.Date}).with_row_index("i")
     types = list(types)
-    missing_landing = _empty({"type": pl.Utf8, "date": pl.Date})
+    kinds = [catalog.data_type(t) for t in types]
+    rcfg = catalog.range_config(cfg or {}, start, end)
+    daily = DAILY in types
     bars = _empty({"ticker": pl.Utf8, "date": pl.Date})
-    if DAILY in types:
-        days = sessions["date"].to_list()
-        missing_landing = pl.DataFrame(
-            {"type": DAILY, "date": [d for d in days if not lake.landing_day(DAILY, d).exists()]},
-            schema={"type": pl.Utf8, "date": pl.Date})
+    if daily:
         read = _read([lake.bronze(DAILY, y, m) for y, m in by_month], ["ticker", "date"])
         if read is not None:
             bars = read.filter(pl.col("date").is_between(start, end))
@@ -164,7 +254,7 @@ def find_gaps(root: str | Path, start: dt.date, end: dt.date, types: list[str] =
     bars_i = bars.join(sessions, on="date", how="inner")
     rows = sessions.join(bars.group_by("date").len("rows"), on="date", how="left").with_columns(
         pl.col("rows").fill_null(0).cast(pl.Int64)).select("date", "rows")
-    missing_sessions = rows.filter(pl.col("rows") == 0).select("date") if DAILY in types else _empty({"date": pl.Date})
+    missing_sessions = rows.filter(pl.col("rows") == 0).select("date") if daily else _empty({"date": pl.Date})
 
     spans = bars_i.group_by("ticker").agg(first_i=pl.col("i").min(), last_i=pl.col("i").max(), bars=pl.len())
     spans = spans.with_columns(expected=(pl.col("last_i") - pl.col("first_i") + 1).cast(pl.UInt32))
@@ -183,43 +273,78 @@ def find_gaps(root: str | Path, start: dt.date, end: dt.date, types: list[str] =
              .select("ticker", "first", "last", "bars", "expected").sort("ticker"))
     return Gaps(
         root=lake.root, start=start, end=end, types=types,
-        missing_partitions=_missing_partitions(lake, types, list(by_month)),
-        missing_landing=missing_landing, missing_sessions=missing_sessions, ticker_gaps=holes,
-        thin=_thin(rows, thin_ratio) if DAILY in types and bars.height else
+        missing_partitions=_missing_partitions(lake, kinds, months, rcfg),
+        missing_landing=_missing_landing(lake, kinds, months, rcfg, sessions["date"].to_list()),
+        missing_sessions=missing_sessions, ticker_gaps=holes,
+        thin=_thin(rows, thin_ratio) if daily and bars.height else
         _empty({"level": pl.Utf8, "key": pl.Utf8, "rows": pl.Float64, "baseline": pl.Float64}),
-        quarantine=_quarantine(lake.root), rows_per_session=rows, spans=spans,
+        quarantine=_quarantine(lake, kinds), rows_per_session=rows, spans=spans,
     )
 
 
+def _rows(path: Path, problems: list[str]) -> pl.DataFrame | None:
+    """A bronze file's rows, or None with the file named in `problems` when it cannot be read."""
+    try:
+        return pl.read_parquet(path)
+    except Exception as exc:  # one corrupt file must not hide the rest of the lake
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        problems.append(f"unreadable Parquet file {path}: {first[:200]}; delete it and run again to rebuild it")
+        return None
+
+
 def check_lake(root: str | Path) -> tuple[pl.DataFrame, list[str]]:
-    """Validation reports, and bronze checked against them: each partition has a report whose valid
-    row count it still holds, no report is failed, and stocks_daily bronze still passes its schema.
-    Returns (reports, problems), one line per problem."""
+    """Validation reports, and bronze checked against them: each catalog table's partition has a report
+    whose valid row count it still holds, no report is failed, and stocks_daily bronze still passes its
+    schema. Returns (reports, problems), one line per problem."""
     from quantmini.lake_db import Lake
     from quantmini.datatypes.stocks_daily.schema import StocksDailyBronze
 
     root = Path(root)
-    with Lake(root) as lake:
-        reports = lake.validation_reports()
+    lake = LakePaths(root)
+    with Lake(root) as db:
+        reports = db.validation_reports()
     problems = [f"{r['type']} {r['partition']}: report not ok"
                 + (f" (sessions without bars: {r['sessions_without_bars']})" if r["sessions_without_bars"] else "")
                 for r in reports.filter(~pl.col("ok")).iter_rows(named=True)]
-    valid = {(r["type"], r["partition"]): r["rows_valid"] for r in reports.iter_rows(named=True)}
-    for f in sorted((root / "bronze").glob("*/year=*/month=*/data.parquet")):
-        dtype, part = f.parts[-4], f"{f.parts[-3][5:]}-{f.parts[-2][6:]}"
-        df = pl.read_parquet(f)
-        if (dtype, part) not in valid:
-            problems.append(f"{dtype} {part}: bronze partition without a validation report")
-        elif valid[(dtype, part)] != df.height:
-            problems.append(f"{dtype} {part}: bronze holds {df.height} rows, its report says {valid[(dtype, part)]} valid")
-        if dtype == DAILY:
-            try:
-                StocksDailyBronze.validate(df.with_columns(pl.col("date").alias("_expected_session")), lazy=True)
-            except Exception as exc:  # pandera's SchemaErrors: name the failed checks in one line
-                cases = getattr(exc, "failure_cases", None)
-                what = ", ".join(sorted(set(cases["check"].cast(pl.Utf8).to_list()))) if cases is not None else str(exc)
-                problems.append(f"{dtype} {part}: bronze fails its schema ({what})")
-            off = [d for d in df["date"].unique().to_list() if not calendar.is_session(d)]
-            if off:
-                problems.append(f"{dtype} {part}: bars on non-sessions {off}")
+    for t in catalog.CATALOG.values():
+        for table in t.bronze:
+            base = lake.table_dir("bronze", table.name)
+            pattern = "year=*/month=*" if table.grain == "session" else f"year=*/month=*/{table.stem}.parquet"
+            for f in sorted(base.glob(pattern)):
+                month = f if table.grain == "session" else f.parent
+                part = f"{month.parent.name[5:]}-{month.name[6:]}"
+                files = sorted(month.glob("date=*/data.parquet")) if table.grain == "session" else [f]
+                frames = [_rows(x, problems) for x in files]
+                if any(x is None for x in frames):
+                    continue
+                held = sum(x.height for x in frames)
+                report_dir = table.name if table.name in t.report_dirs else t.report_dirs[0]
+                label = table.view
+                try:
+                    rep = json.loads(lake.validation_report(report_dir, int(part[:4]), int(part[5:])).read_text())
+                except FileNotFoundError:
+                    problems.append(f"{label} {part}: bronze partition without a validation report")
+                    continue
+                except ValueError:
+                    problems.append(f"{label} {part}: unreadable validation report")
+                    continue
+                # a report covers its folder's first table; the others (news: article_tickers) have their
+                # own counts under their stem
+                sub = rep if table.stem == t.bronze[0].stem or table.name != t.bronze[0].name else \
+                    rep.get(table.stem, {})
+                valid = sub.get("rows_valid")
+                if valid is not None and valid != held:
+                    problems.append(f"{label} {part}: bronze holds {held} rows, its report says {valid} valid")
+                if t.name == DAILY:
+                    df = frames[0]
+                    try:
+                        StocksDailyBronze.validate(df.with_columns(pl.col("date").alias("_expected_session")), lazy=True)
+                    except Exception as exc:  # pandera's SchemaErrors: name the failed checks in one line
+                        cases = getattr(exc, "failure_cases", None)
+                        what = ", ".join(sorted(set(cases["check"].cast(pl.Utf8).to_list()))) if cases is not None \
+                            else str(exc)
+                        problems.append(f"{label} {part}: bronze fails its schema ({what})")
+                    off = [d for d in df["date"].unique().to_list() if not calendar.is_session(d)]
+                    if off:
+                        problems.append(f"{label} {part}: bars on non-sessions {off}")
     return reports, problems

@@ -1,13 +1,17 @@
-"""Where every file of the lake lives: one place, so rules, scripts, tests and the CLI agree.
+"""Where every file of the lake lives: the one place a lake path is spelled.
 
 Layout under data_root (Hive-style, date first, so DuckDB and polars prune by year/month):
-  landing/<type>/year=YYYY/month=MM/<YYYY-MM-DD>.json.gz   raw API bodies, gzip
-  landing/<type>/year=YYYY/month=MM/_manifest.json         what the month's landing holds (rule output)
-  landing/<type>/year=YYYY/_manifest.json                  the same for a year (corporate actions: one
-                                                           landing job per year; its month files below)
-  bronze/<type>/year=YYYY/month=MM/data.parquet            validated rows, ZSTD
-  quarantine/<type>/year=YYYY/month=MM/data.parquet        rejected rows with a `reason`
-  reports/validation/<type>/year=YYYY/month=MM.json        per-partition validation report
+  landing/<type>/year=YYYY/month=MM/_manifest.json      a month's landing (one file per session or ticker)
+  landing/<type>/year=YYYY/_manifest.json               a year's landing (month windows under it)
+  bronze/<table>/year=YYYY/month=MM/<stem>.parquet      validated rows, ZSTD (minute: .../date=D/data.parquet)
+  quarantine/<table>/year=YYYY/month=MM/<stem>.parquet  rejected rows with a `reason`
+  reports/validation/<table>/year=YYYY/month=MM.json    per-partition validation report
+  silver/<table>/year=YYYY/month=MM/<stem>.parquet      adjusted, enriched
+  gold/qlib/                                           the Qlib provider directory
+Which tables a data type has, and at which grain, is declared in quantmini.catalog.
+
+Every method takes a year and month as numbers, or as Snakemake wildcards ("{year}", "{month}"), so rules
+and readers build their paths from the same code.
 """
 
 from __future__ import annotations
@@ -15,45 +19,111 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+MANIFEST = "_manifest.json"
+LAYERS = ("landing", "bronze", "silver", "quarantine")
 
-# Types whose month partition holds several tables (file stems) instead of one data.parquet.
-MULTI_TABLE = {"news": ("articles", "article_tickers")}
+
+def _year(year: int | str) -> str:
+    return f"year={year:04d}" if isinstance(year, int) else f"year={year}"
 
 
-def month_dir(year: int, month: int) -> str:
-    return f"year={year:04d}/month={month:02d}"
+def month_dir(year: int | str, month: int | str) -> str:
+    """`year=YYYY/month=MM` (or the wildcard form `year={year}/month={month}`)."""
+    return f"{_year(year)}/month={month:02d}" if isinstance(month, int) else f"{_year(year)}/month={month}"
+
+
+def session_dir(day: dt.date) -> str:
+    return f"date={day.isoformat()}"
 
 
 class LakePaths:
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
-    def landing_dir(self, dtype: str, year: int, month: int) -> Path:
+    # ------------------------------------------------------------------ landing
+    def landing_root(self) -> Path:
+        return self.root / "landing"
+
+    def landing_dir(self, dtype: str, year: int | str, month: int | str) -> Path:
         return self.root / "landing" / dtype / month_dir(year, month)
 
     def landing_day(self, dtype: str, day: dt.date) -> Path:
         return self.landing_dir(dtype, day.year, day.month) / f"{day.isoformat()}.json.gz"
 
-    def landing_year_dir(self, dtype: str, year: int) -> Path:
-        return self.root / "landing" / dtype / f"year={year:04d}"
+    def landing_session_dir(self, dtype: str, day: dt.date) -> Path:
+        """A session's folder of per-ticker files (minute bars)."""
+        return self.landing_dir(dtype, day.year, day.month) / session_dir(day)
+
+    def landing_year_dir(self, dtype: str, year: int | str) -> Path:
+        return self.root / "landing" / dtype / _year(year)
 
     def landing_file(self, dtype: str, year: int, month: int, name: str) -> Path:
         """A month's landing file that is not one per day (reference data: one per month and window)."""
         return self.landing_dir(dtype, year, month) / name
 
-    def landing_manifest(self, dtype: str, year: int, month: int) -> Path:
-        return self.landing_dir(dtype, year, month) / "_manifest.json"
+    def landing_manifest(self, dtype: str, year: int | str, month: int | str) -> Path:
+        return self.landing_dir(dtype, year, month) / MANIFEST
 
-    def bronze(self, dtype: str, year: int, month: int) -> Path:
-        """The month's bronze file (of a type with several tables: its first, e.g. news/articles)."""
-        name = MULTI_TABLE[dtype][0] if dtype in MULTI_TABLE else "data"
-        return self.root / "bronze" / dtype / month_dir(year, month) / f"{name}.parquet"
+    def landing_year_manifest(self, dtype: str, year: int | str) -> Path:
+        return self.landing_year_dir(dtype, year) / MANIFEST
 
-    def quarantine(self, dtype: str, year: int, month: int) -> Path:
-        return self.root / "quarantine" / dtype / month_dir(year, month) / "data.parquet"
+    # ------------------------------------------------------------------ bronze, quarantine, reports, silver
+    def table_dir(self, layer: str, table: str) -> Path:
+        return self.root / layer / table
 
-    def validation_report(self, dtype: str, year: int, month: int) -> Path:
-        return self.root / "reports" / "validation" / dtype / f"{month_dir(year, month)}.json"
+    def partition_dir(self, layer: str, table: str, year: int | str, month: int | str) -> Path:
+        return self.root / layer / table / month_dir(year, month)
 
-    def bronze_glob(self, dtype: str) -> str:
-        return str(self.root / "bronze" / dtype / "year=*" / "month=*" / "data.parquet")
+    def bronze(self, table: str, year: int | str, month: int | str, stem: str = "data") -> Path:
+        return self.partition_dir("bronze", table, year, month) / f"{stem}.parquet"
+
+    def bronze_session(self, table: str, day: dt.date) -> Path:
+        """A session partition inside a month (minute bars)."""
+        return self.partition_dir("bronze", table, day.year, day.month) / session_dir(day) / "data.parquet"
+
+    def quarantine(self, table: str, year: int | str, month: int | str, stem: str = "data") -> Path:
+        return self.partition_dir("quarantine", table, year, month) / f"{stem}.parquet"
+
+    def validation_report(self, table: str, year: int | str, month: int | str) -> Path:
+        return self.root / "reports" / "validation" / table / f"{month_dir(year, month)}.json"
+
+    def silver(self, table: str, year: int | str, month: int | str, stem: str = "data") -> Path:
+        return self.partition_dir("silver", table, year, month) / f"{stem}.parquet"
+
+    # ------------------------------------------------------------------ gold, reports, logs
+    def gold_dir(self) -> Path:
+        return self.root / "gold" / "qlib"
+
+    def gold_stamp(self, freq: str = "day") -> Path:
+        return self.gold_dir() / (".published.json" if freq == "day" else f".published_{freq}.json")
+
+    def gaps_dir(self) -> Path:
+        return self.root / "reports" / "gaps"
+
+    def universe_record(self) -> Path:
+        return self.root / "reports" / "universe.json"
+
+    def log(self, rule: str, unit: str | None = None) -> Path:
+        return self.root / "logs" / (f"{rule}/{unit}.log" if unit else f"{rule}.log")
+
+    def benchmark(self, rule: str, unit: str | None = None) -> Path:
+        return self.root / "benchmarks" / (f"{rule}/{unit}.tsv" if unit else f"{rule}.tsv")
+
+
+class RulePaths:
+    """LakePaths for Snakemake rules and the CLI's targets: the same paths, as the strings Snakemake
+    matches (wildcards such as "{year}" pass through), from the same methods."""
+
+    def __init__(self, root: str | Path):
+        self.paths = LakePaths(root)
+
+    def __getattr__(self, name: str):
+        method = getattr(self.paths, name)
+
+        def as_string(*args, **kwargs) -> str:
+            return str(method(*args, **kwargs))
+
+        return as_string
+
+
+MONTH_WILDCARDS = month_dir("{year}", "{month}")  # a rule's month partition: year={year}/month={month}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -33,25 +34,62 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _catalog_tables(layer: str) -> list[tuple[str, str, str]]:
+    """(view, folder, file pattern under the folder) of every table the catalog declares for a layer; a
+    folder holding several tables (news) gets one view per stem, a one-table folder its own name."""
+    from quantmini import catalog
+
+    if layer == "silver":
+        tables = [t for d in catalog.CATALOG.values() for t in d.silver]
+    else:
+        tables = [t for d in catalog.CATALOG.values() for t in d.bronze]
+        if layer == "quarantine":
+            tables = [catalog.Table(t.name, t.stem) for t in tables]  # quarantine is per month
+            tables += [catalog.Table(name) for name in catalog.SILVER_SIDE_TABLES]
+    per_folder: dict[str, list] = {}
+    for t in tables:
+        per_folder.setdefault(t.name, [])
+        if t.stem not in per_folder[t.name]:
+            per_folder[t.name].append(t.stem)
+    out = []
+    for t in tables:
+        view = t.name if len(per_folder[t.name]) == 1 else f"{t.name}_{t.stem}"
+        pattern = "year=*/month=*/date=*/data.parquet" if t.grain == "session" else f"year=*/month=*/{t.stem}.parquet"
+        out.append((f"{layer}_{view}", t.name, pattern))
+    return list(dict.fromkeys(out))
+
+
 def table_globs(root: str | os.PathLike) -> dict[str, str]:
-    """View name (`<layer>_<type>`) -> Parquet glob, for every table with at least one partition file."""
+    """View name (`<layer>_<table>`) -> Parquet glob, for every catalog table with at least one file.
+
+    Only the files the catalog names are read (a stray `data.bak.parquet` is not the table), and only
+    folders the catalog declares become views: see `foreign_folders` for the rest.
+    """
     root = Path(root).resolve()
     out = {}
     for layer in LAYERS:
-        base = root / layer
-        if not base.is_dir():
-            continue
-        for tdir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            if next(tdir.glob("year=*/month=*/date=*/data.parquet"), None) is not None:  # minute: a file per session
-                out[f"{layer}_{tdir.name}"] = str(tdir / "year=*" / "month=*" / "date=*" / "data.parquet")
-                continue
-            stems = sorted({f.stem for f in tdir.glob("year=*/month=*/*.parquet")})
-            if len(stems) == 1:
-                out[f"{layer}_{tdir.name}"] = str(tdir / "year=*" / "month=*" / "*.parquet")
-            else:  # a type with several tables per partition (news: articles, article_tickers): one view each
-                for stem in stems:
-                    out[f"{layer}_{tdir.name}_{stem}"] = str(tdir / "year=*" / "month=*" / f"{stem}.parquet")
+        for view, folder, pattern in _catalog_tables(layer):
+            base = root / layer / folder
+            if base.is_dir() and next(base.glob(pattern), None) is not None:
+                out[view] = str(base / pattern)
     return out
+
+
+def foreign_folders(root: str | os.PathLike) -> list[Path]:
+    """Folders under bronze/, silver/ and quarantine/ that no catalog table owns (ignored by every reader)."""
+    root = Path(root)
+    out = []
+    for layer in LAYERS:
+        known = {folder for _, folder, _ in _catalog_tables(layer)}
+        base = root / layer
+        if base.is_dir():
+            out += sorted(p for p in base.iterdir() if p.name not in known and not p.name.startswith("."))
+    return out
+
+
+def quote_ident(name: str) -> str:
+    """A SQL identifier, quoted (view names come from the catalog; quoting keeps any name inert)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def join_views(views: dict[str, str]) -> dict[str, str]:
@@ -73,7 +111,7 @@ def join_views(views: dict[str, str]) -> dict[str, str]:
 
 def view_sql(name: str, glob: str) -> str:
     return (
-        f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM read_parquet({_sql_literal(glob)}, '
+        f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT * FROM read_parquet({_sql_literal(glob)}, "
         "hive_partitioning = true, hive_types = {'year': INTEGER, 'month': INTEGER})"
     )
 
@@ -88,6 +126,23 @@ def month_filter(start: dt.date | None, end: dt.date | None) -> tuple[list[str],
         where.append("(year < ? OR (year = ? AND month <= ?))")
         params += [end.year, end.year, end.month]
     return where, params
+
+
+STATUS_SCHEMA = {"layer": pl.Utf8, "type": pl.Utf8, "partitions": pl.Int64, "first": pl.Utf8, "last": pl.Utf8,
+                 "rows": pl.Int64, "bytes": pl.Int64, "updated": pl.Datetime}
+_PARTITION = re.compile(r"year=(\d{4})/month=(\d{2})")
+_YEAR = re.compile(r"year=(\d{4})")
+
+
+def partition_of(path: Path) -> str | None:
+    """`YYYY-MM` of a file under a month partition (at any depth: minute files sit in date=...), else
+    `YYYY` of a file under a year folder (landing of year-grain types), else None."""
+    text = path.as_posix()
+    m = _PARTITION.search(text)
+    if m:
+        return f"{m.group(1)}-{m.group(2)}"
+    y = _YEAR.search(text)
+    return y.group(1) if y else None
 
 
 class Lake:
@@ -227,24 +282,50 @@ class Lake:
                 "SELECT sum(num_rows)::BIGINT FROM (SELECT DISTINCT file_name, num_rows FROM "
                 "parquet_file_metadata(?))", [[str(f) for f in files]]
             ).fetchall()[0]
-            parts = sorted({(f.parent.parent.name[5:], f.parent.name[6:]) for f in files})
+            parts = sorted({partition_of(f) for f in files} - {None})
             stats = [f.stat() for f in files]
             rows.append({
                 "layer": layer, "type": dtype, "partitions": len(parts),
-                "first": f"{parts[0][0]}-{parts[0][1]}", "last": f"{parts[-1][0]}-{parts[-1][1]}",
+                "first": parts[0] if parts else None, "last": parts[-1] if parts else None,
                 "rows": int(meta[0] or 0), "bytes": sum(s.st_size for s in stats),
                 "updated": dt.datetime.fromtimestamp(max(s.st_mtime for s in stats)).replace(microsecond=0),
             })
-        return pl.DataFrame(rows, schema={
-            "layer": pl.Utf8, "type": pl.Utf8, "partitions": pl.Int64, "first": pl.Utf8, "last": pl.Utf8,
-            "rows": pl.Int64, "bytes": pl.Int64, "updated": pl.Datetime,
-        })
+        return pl.DataFrame(rows, schema=STATUS_SCHEMA)
+
+    def landing_status(self, types: Iterable[str] | None = None) -> pl.DataFrame:
+        """Per data type (the catalog's, or `types`): landing files, first/last month, bytes, last update."""
+        from quantmini import catalog
+
+        rows = []
+        for t in catalog.CATALOG.values():
+            if types is not None and t.name not in set(types):
+                continue
+            files = [f for folder in t.landing_folders for f in (self.root / "landing" / folder).rglob("*.json.gz")]
+            if not files:
+                continue
+            parts = sorted({partition_of(f) for f in files} - {None})
+            months = [x for x in parts if len(x) == 7]
+            parts = months or parts  # year folders (a year's listing) count where a type has no month folder
+            stats = [f.stat() for f in files]
+            rows.append({
+                "layer": "landing", "type": t.name, "partitions": len(parts),
+                "first": parts[0] if parts else None, "last": parts[-1] if parts else None,
+                "rows": len(files), "bytes": sum(s.st_size for s in stats),
+                "updated": dt.datetime.fromtimestamp(max(s.st_mtime for s in stats)).replace(microsecond=0),
+            })
+        return pl.DataFrame(rows, schema=STATUS_SCHEMA)
 
     def validation_reports(self) -> pl.DataFrame:
         """Every validation report (reports/validation/<type>/year=YYYY/month=MM.json), one row each."""
+        from quantmini import catalog
+
+        folders = sorted({r for d in catalog.CATALOG.values() for r in d.report_dirs} | set(catalog.SILVER_SIDE_TABLES))
         rows = []
-        for f in sorted((self.root / "reports" / "validation").glob("*/year=*/month=*.json")):
-            rep = json.loads(f.read_text())
+        for f in sorted(f for d in folders for f in (self.root / "reports" / "validation" / d).glob("year=*/month=*.json")):
+            try:
+                rep = json.loads(f.read_text())
+            except ValueError:
+                rep = {"ok": False, "unreadable": True}
             # corporate_actions reports count splits and dividends apart and have no `ok`: their
             # quarantined events are deliberate rejections of vendor errors, not a failure
             events = {k: rep.get(f"splits_{k}", 0) + rep.get(f"dividends_{k}", 0) for k in ("in", "kept", "quarantined")}

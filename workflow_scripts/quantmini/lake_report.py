@@ -195,11 +195,11 @@ def write_gaps_report(g: Gaps, out_dir: str | Path, backfill: str | None = None)
 
 
 def report_range(root: str | Path, first: str, last: str, types: list[str], out_dir: str | Path,
-                 log_path: str | Path) -> Gaps:
+                 log_path: str | Path, cfg: dict | None = None) -> Gaps:
     """The gaps_report rule: the report of the configured range; the verdict goes to the rule's log."""
     from quantmini.gaps import find_gaps
 
-    g = find_gaps(root, dt.date.fromisoformat(first), dt.date.fromisoformat(last), types)
+    g = find_gaps(root, dt.date.fromisoformat(first), dt.date.fromisoformat(last), types, cfg=cfg)
     write_gaps_report(g, out_dir)
     atomic.write_text(log_path, ("complete" if g.complete else "INCOMPLETE") + f" {g.counts()}\n")
     return g
@@ -208,8 +208,11 @@ def report_range(root: str | Path, first: str, last: str, types: list[str], out_
 # ---------------------------------------------------------------------- cron: PIPELINE_SUMMARY.md
 def fetched_since(root: Path, since: float) -> pl.DataFrame:
     """Landing files written at or after `since` (epoch seconds): what this run downloaded, per type."""
-    rows = [(f.parts[-4], f.name.removesuffix(".json.gz"))
-            for f in sorted((root / "landing").glob("*/year=*/month=*/*.json.gz")) if f.stat().st_mtime >= since]
+    from quantmini import catalog
+
+    rows = [(t.name, f.name.removesuffix(".json.gz")) for t in catalog.CATALOG.values()
+            for folder in t.landing_folders for f in sorted((root / "landing" / folder).rglob("*.json.gz"))
+            if f.stat().st_mtime >= since]
     df = pl.DataFrame(rows, schema={"type": pl.Utf8, "unit": pl.Utf8}, orient="row")
     return df.group_by("type").agg(files=pl.len(), first=pl.col("unit").min(), last=pl.col("unit").max()).sort("type")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from quantmini import catalog
 from quantmini import config as qm_config
 from quantmini.argtypes import number
 
@@ -18,12 +19,7 @@ DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 PROFILE = REPO / "profiles" / "default" / "config.yaml"
 
 
-def _schema_types() -> tuple[str, ...]:
-    """Every data type the workflow knows: the config schema's enum (one list for config and CLI)."""
-    return tuple(yaml.safe_load(qm_config.SCHEMA_PATH.read_text())["properties"]["data_types"]["items"]["enum"])
-
-
-DATA_TYPES = _schema_types()
+DATA_TYPES = catalog.DATA_TYPES  # every data type the workflow knows, in the catalog's order
 LAYERS = ("bronze", "silver", "gold", "all")
 
 

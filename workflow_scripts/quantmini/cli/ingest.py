@@ -77,7 +77,7 @@ def _job_errors(root: Path, since: float) -> list[str]:
     return out
 
 
-def ingest(args, forcerun: list[str] = ()) -> int:
+def ingest(args, forcerun: list[str] = (), targets: list[str] | None = None) -> int:
     types = data_types(args.type)
     overrides = {}
     if args.start:
@@ -86,12 +86,15 @@ def ingest(args, forcerun: list[str] = ()) -> int:
         overrides["end"] = args.end
     if args.max_concurrent:
         overrides["max_concurrency"] = args.max_concurrent
+    if getattr(args, "data_root", None):  # gaps --backfill --data-root X repairs X, not the config's lake
+        overrides["data_root"] = args.data_root
     base = load_config(args.config, overrides)
     types = types or list(base["data_types"])
     overrides["data_types"] = [t for t in DATA_TYPES if t in set(base["data_types"]) | set(types)]
     cfg = load_config(args.config, overrides)
     root = cfg["data_root"]
-    targets = [f"ingest_{t}" for t in types] + ([] if args.to == "bronze" else [args.to])  # rules/targets.smk
+    if targets is None:  # rules/targets.smk: a type's bronze partitions, then the layer asked for
+        targets = [f"ingest_{t}" for t in types] + ([] if args.to == "bronze" else [args.to])
     started, t0 = dt.datetime.now().astimezone(), time.time()
     error, locked = None, False
     try:
@@ -120,7 +123,7 @@ def _write_summary(path: Path, root: Path, cfg: dict, types: list[str], started,
     start, end = resolve_range(cfg)
     with Lake(root) as lake:
         status, validation = lake.status(), lake.validation_reports()
-    gaps = find_gaps(root, start, end, types) if root.is_dir() else None
+    gaps = find_gaps(root, start, end, types, cfg=cfg) if root.is_dir() else None
     text = pipeline_summary(root, started=started, finished=dt.datetime.now().astimezone(), ok=error is None,
                             error=error, cfg={**cfg, "end": f"{cfg['end']} ({end})"}, fetched=fetched_since(root, t0),
                             status=status, validation=validation, gaps=gaps)

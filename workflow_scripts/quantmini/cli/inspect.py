@@ -15,25 +15,16 @@ from quantmini.config import resolve_range
 def status(args) -> int:
     import polars as pl
 
-    from quantmini.lake_db import Lake
+    from quantmini.lake_db import Lake, foreign_folders
 
     root = lake_root(args)
     with Lake(root) as lake:
         df = lake.status()
+        land = lake.landing_status()
         daily = lake.query('SELECT min(date) AS first, max(date) AS last, count(DISTINCT date) AS sessions, '
                            'count(DISTINCT ticker) AS tickers FROM "bronze_stocks_daily"') \
             if "bronze_stocks_daily" in lake.views else None
-    landing = sorted((root / "landing").glob("*/year=*/month=*/*.json.gz"))
-    land = pl.DataFrame({"type": [f.parts[-4] for f in landing], "bytes": [f.stat().st_size for f in landing],
-                         "part": [f"{f.parts[-3][5:]}-{f.parts[-2][6:]}" for f in landing],
-                         "mtime": [f.stat().st_mtime for f in landing]},
-                        schema={"type": pl.Utf8, "bytes": pl.Int64, "part": pl.Utf8, "mtime": pl.Float64})
-    land = land.group_by("type").agg(
-        partitions=pl.col("part").n_unique(), first=pl.col("part").min(), last=pl.col("part").max(),
-        rows=pl.len(), bytes=pl.col("bytes").sum(),
-        updated=pl.from_epoch(pl.col("mtime").max().cast(pl.Int64), time_unit="s"),
-    ).select(pl.lit("landing").alias("layer"), "type", "partitions", "first", "last", "rows", "bytes", "updated")
-    df = pl.concat([land.cast(df.schema), df]).with_columns(
+    df = pl.concat([land, df]).with_columns(
         pl.col("bytes").map_elements(size, return_dtype=pl.Utf8), pl.col("updated").dt.strftime("%Y-%m-%d %H:%M"))
     con = console()
     con.print(rich_table(df.rename({"rows": "rows/files", "first": "first month", "last": "last month"}),
@@ -41,6 +32,8 @@ def status(args) -> int:
     if daily is not None and daily.height:
         con.print(f"stocks_daily bronze: {daily['first'][0]} .. {daily['last'][0]}, "
                   f"{daily['sessions'][0]} sessions, {daily['tickers'][0]} tickers")
+    for folder in foreign_folders(root):
+        con.print(f"[yellow]ignored[/yellow]: {folder} is not a table of the catalog (no reader uses it)")
     gold = root / "gold" / "qlib" / "calendars" / "day.txt"
     if gold.exists():
         days = gold.read_text().split()
@@ -60,23 +53,24 @@ def gaps(args) -> int:
     types = data_types(args.type) or list(cfg["data_types"])
     if not root.is_dir() and not args.backfill:
         return fail(f"gaps: no lake at {root} (build it with `quantmini ingest`)", 1)
-    g = find_gaps(root, start, end, types, thin_ratio=args.thin_ratio or THIN_RATIO)
+    g = find_gaps(root, start, end, types, thin_ratio=args.thin_ratio or THIN_RATIO, cfg=cfg)
     if args.backfill and not g.complete:
-        forcerun = []
-        for dtype, months in g.months_to_repair().items():
-            for y, m in months:  # stocks_daily: land the month again (only missing days are fetched)
-                if dtype == "stocks_daily":
-                    forcerun.append(f"{cfg['data_root']}/landing/{dtype}/year={y:04d}/month={m:02d}/_manifest.json")
-                forcerun.append(f"{cfg['data_root']}/bronze/{dtype}/year={y:04d}/month={m:02d}/data.parquet")
+        from quantmini.lake import LakePaths
+
+        # the outputs to force, spelled as the rules spell them (relative to the working directory)
+        paths = LakePaths(args.data_root or cfg["data_root"])
+        landing, rebuild = g.forcerun_paths(paths, ("landing",)), g.forcerun_paths(paths, ("bronze", "silver"))
         print("quantmini: backfill: rebuilding "
               + ", ".join(f"{t} {y:04d}-{m:02d}" for t, ms in g.months_to_repair().items() for y, m in ms),
               file=sys.stderr)
         ns = argparse.Namespace(type=types, start=start.isoformat(), end=end.isoformat(), max_concurrent=None,
-                                config=args.config, cores=args.cores, to=args.to, dry_run=False, summary=None)
-        rc = ingest(ns, forcerun=forcerun)
+                                config=args.config, cores=args.cores, to=args.to, dry_run=False, summary=None,
+                                data_root=args.data_root)
+        rc = ingest(ns, forcerun=landing, targets=landing) if landing else 0
+        rc = rc or ingest(ns, forcerun=rebuild)
         if rc:
             return rc
-        g = find_gaps(root, start, end, types, thin_ratio=args.thin_ratio or THIN_RATIO)
+        g = find_gaps(root, start, end, types, thin_ratio=args.thin_ratio or THIN_RATIO, cfg=cfg)
     out = Path(args.out) if args.out else root / "reports" / "gaps"
     backfill = "uv run quantmini gaps --backfill" + (f" --config {args.config}" if args.config else "") + \
         f" -s {start} -e {end}"

@@ -66,7 +66,9 @@ def trailing_dividends(pairs: pl.DataFrame, dividends: pl.DataFrame) -> pl.DataF
     joined = (pairs.join(dividends, on="security", how="inner")
               .filter((pl.col("ex_dividend_date") <= pl.col("date"))
                       & (pl.col("ex_dividend_date") > pl.col("date") - pl.duration(days=365)))
-              .group_by("security", "date").agg(pl.col("cash_amount").sum().alias("div_12m")))
+              # a join's row order varies between runs: sum in a fixed order, so a rebuild is bit-identical
+              .sort("security", "date", "ex_dividend_date", "cash_amount")
+              .group_by("security", "date", maintain_order=True).agg(pl.col("cash_amount").sum().alias("div_12m")))
     return pairs.join(joined, on=["security", "date"], how="left").with_columns(pl.col("div_12m").fill_null(0.0))
 
 
