@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fault-max-consecutive", type=_positive_int, default=2)
     s.add_argument("--fault-slow-s", type=_nonneg_float, default=2.0)
     s.add_argument("--latency-ms", type=_nonneg_float, default=0.0)
+    s.add_argument("--gzip-level", type=number(int, 0, 9), default=1,
+                   help="gzip level for bodies of requests that accept gzip (0: never compress)")
     s.add_argument("--request-log", default=None, help="append one JSON line per request")
     s.add_argument("--ready-file", default=None, help="written (atomically) once the server answers")
     t = sub.add_parser("truth", help="export the ground truth as Parquet files")
@@ -109,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                         api_key=args.api_key or os.environ.get("QUANTMINI_SIM_API_KEY") or None,
                         faults=args.faults, fault_seed=args.fault_seed,
                         fault_max_consecutive=args.fault_max_consecutive, fault_slow_s=args.fault_slow_s,
-                        latency_ms=args.latency_ms, request_log=args.request_log, ready_file=args.ready_file)
+                        latency_ms=args.latency_ms, gzip_level=args.gzip_level, request_log=args.request_log,
+                        ready_file=args.ready_file)
     try:
         serve(opts)
     except ValueError as err:  # e.g. a range without sessions

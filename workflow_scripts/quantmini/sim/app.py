@@ -7,6 +7,7 @@ routes here; later families (options, news, financials) slot in the same way.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import sys
 import time
 import traceback
@@ -35,6 +36,16 @@ def endpoint_families(market: Market) -> list:
 NOT_ENTITLED_MESSAGE = "You are not entitled to this data. Please upgrade your plan at https://massive.com/pricing"
 RATE_LIMIT_MESSAGE = ("You've exceeded the maximum requests per minute, please wait or upgrade your "
                       "subscription to continue. https://massive.com/pricing")
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header admits gzip (a `gzip` or `*` coding without q=0)."""
+    for part in accept_encoding.lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() in ("gzip", "x-gzip", "*"):
+            q = params.replace(" ", "")
+            return not (q.startswith("q=0") and q.strip("q=0.") == "")
+    return False
 
 
 class ConnectionAbort(Exception):
@@ -72,8 +83,9 @@ async def abort_stream(send, body: bytes) -> None:
 
 class SimApp:
     def __init__(self, market: Market, api_key: str | None = None, faults: FaultInjector | None = None,
-                 latency_ms: float = 0.0, request_log: str | Path | None = None):
+                 latency_ms: float = 0.0, request_log: str | Path | None = None, gzip_level: int = 1):
         self.market = market
+        self.gzip_level = gzip_level  # 0: never compress (the switch bench/ingest.py compares against)
         self._api_key = api_key
         self.faults = faults or FaultInjector({})
         self.latency_s = latency_ms / 1000.0
@@ -108,7 +120,9 @@ class SimApp:
             self._write_log(req, None, fault, 0)
             await abort_stream(send, response.body)
             return
-        self._write_log(req, response.status, fault, len(response.body))
+        size = len(response.body)
+        response = self._encode(req, response)
+        self._write_log(req, response.status, fault, size, len(response.body))
         await self._send(send, response)
 
     async def _answer(self, req: Request) -> tuple[Response, str | None]:
@@ -224,6 +238,15 @@ class SimApp:
         return Response(200, orjson.dumps(payload), response.headers)
 
     # ------------------------------------------------------------------ output
+    def _encode(self, req: Request, response: Response) -> Response:
+        """gzip the body when the request accepts it, as the real API does (compressed after any fault,
+        so a truncated body is still a whole gzip stream of half a JSON document)."""
+        if not self.gzip_level or not accepts_gzip(req.headers.get("accept-encoding", "")):
+            return response
+        body = gzip.compress(response.body, compresslevel=self.gzip_level, mtime=0)
+        headers = [*response.headers, (b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
+        return Response(response.status, body, headers)
+
     @staticmethod
     async def _send(send, response: Response) -> None:
         headers = [(b"content-type", b"application/json"),
@@ -231,10 +254,11 @@ class SimApp:
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
-    def _write_log(self, req: Request, status: int | None, fault: str | None, nbytes: int) -> None:
+    def _write_log(self, req: Request, status: int | None, fault: str | None, nbytes: int,
+                   wire: int | None = None) -> None:
         if self._log is None:
             return
         line = orjson.dumps({"ts": time.time(), "method": req.method, "path": req.path,
                              "query": masked_query(req.query_string), "status": status, "fault": fault,
-                             "bytes": nbytes})
+                             "bytes": nbytes, "wire_bytes": nbytes if wire is None else wire})
         self._log.write(line.decode() + "\n")

@@ -40,6 +40,7 @@ class ServeOptions:
     fault_max_consecutive: int = 2
     fault_slow_s: float = 2.0
     latency_ms: float = 0.0
+    gzip_level: int = 1
     request_log: str | None = None
     ready_file: str | None = None
     tls_dir: str | None = None
@@ -92,7 +93,7 @@ def serve(opts: ServeOptions) -> None:
                                  vendor_errors=opts.vendor_errors,
                                  extra_vendor_errors=opts.extra_vendor_errors))
     app = SimApp(market, api_key=opts.api_key, faults=faults, latency_ms=opts.latency_ms,
-                 request_log=opts.request_log)
+                 request_log=opts.request_log, gzip_level=opts.gzip_level)
     plain = _listen_socket(opts.host, opts.port)
     config = Config()
     config.accesslog = None
@@ -173,6 +174,7 @@ class SimProcess:
                 "--tickers", str(o.tickers), "--seed", str(o.seed), "--start", str(o.start),
                 "--fault-seed", str(o.fault_seed), "--fault-max-consecutive", str(o.fault_max_consecutive),
                 "--fault-slow-s", str(o.fault_slow_s), "--latency-ms", str(o.latency_ms),
+                "--gzip-level", str(o.gzip_level),
                 "--request-log", str(o.request_log), "--ready-file", str(ready)]
         if o.end:
             argv += ["--end", str(o.end)]
