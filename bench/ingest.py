@@ -159,7 +159,8 @@ def run_workload(name, url, paths, parse, truth_of, concurrencies, baseline_n, h
         r = runs[-1]
         load = os.getloadavg()[0]
         print(f"  {name:8s} c={conc:<3d}{'' if paced or conc == 1 else ' unpaced'} {'gzip' if gz else 'identity':8s}"
-              f" {r.requests:5d} req  wire {r.wire / r.requests / 1e3:6.1f} KB/req"  {r.rps:7.1f} req/s ({r.rps / r.limit * 100:5.1f}% of "
+              f" {r.requests:5d} req  wire {r.wire / r.requests / 1e3:6.1f} KB/req"
+              f"  {r.rps:7.1f} req/s ({r.rps / r.limit * 100:5.1f}% of "
               f"{r.limit:5.0f})  {r.nbytes / 1e6 / r.wall:6.1f} MB/s  client CPU {r.cpu * 1000 / r.requests:5.2f} ms/req"
               f"  server CPU {r.server_cpu * 1000 / r.requests:5.2f} ms/req  parse {r.parse_ms:5.2f} ms/body  retries {r.retries}  truth {'OK' if r.truth_ok else 'MISMATCH'}"
               f"  (machine load {load:.1f})", flush=True)

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from quantmini import calendar
+from quantmini.credentials import CredentialsError, data_root_override
 from quantmini.runtime import API_KEY_ENV_VARS, api_key  # noqa: F401 (re-exported)
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schemas" / "config.schema.yaml"
@@ -80,6 +81,8 @@ def validate(raw: dict) -> dict:
     cfg = copy.deepcopy(raw) if raw is not None else {}
     if not isinstance(cfg, dict):
         raise ConfigError("config: the configuration must be a mapping of keys to values")
+    if data_root_override():  # DATA_ROOT in the environment wins over the file and --config
+        cfg["data_root"] = data_root_override()
     schema = _schema()
     _fill_defaults(cfg, schema)
     validator = jsonschema.Draft202012Validator(schema)
@@ -98,9 +101,14 @@ def validate(raw: dict) -> dict:
         raise ConfigError(f"config: start ({start}) is after end ({end})")
     if not calendar.sessions(start, end):
         raise ConfigError(f"config: no XNYS session between start ({start}) and end ({end})")
-    if cfg["source"] == "polygon" and not api_key():
+    try:
+        key = api_key()  # also refuses, before any job, a credentials file other users can read
+    except CredentialsError as exc:
+        raise ConfigError(f"credentials: {exc}") from None
+    if cfg["source"] == "polygon" and not key:
         raise ConfigError(
-            "config: source is 'polygon' but neither MASSIVE_API_KEY nor POLYGON_API_KEY is set"
+            "config: source is 'polygon' but neither MASSIVE_API_KEY nor POLYGON_API_KEY is set "
+            "and there is no config/credentials.yaml"
         )
     return cfg
 
