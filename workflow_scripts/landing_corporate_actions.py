@@ -3,7 +3,7 @@ named after what they hold; only the files not landed yet are downloaded)."""
 
 from pathlib import Path
 
-from quantmini import runtime
+from quantmini import plan, runtime
 from quantmini.corporate_actions import Window, land_listing_year, land_ticker_changes_year
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
@@ -33,5 +33,5 @@ try:
         done = f"{fetched} of {len(windows)} month window(s) downloaded now"
 except Exception as exc:  # one line for the user; the key never reaches a message (see client)
     log.error("landing %s %04d failed: %s", dtype, year, exc)
-    runtime.die(f"landing {dtype} {year:04d}: {exc}")
+    runtime.die(f"landing {dtype} {year:04d}: {plan.job_message(exc, cfg)}")
 log.info("landing %s %04d (%d month(s)): %s", dtype, year, len(windows), done)

@@ -3,7 +3,7 @@ only the days no chunk holds yet are downloaded)."""
 
 from pathlib import Path
 
-from quantmini import runtime
+from quantmini import plan, runtime
 from quantmini.fundamentals import land_year
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
@@ -16,5 +16,5 @@ try:
                         ClientOptions.from_config(smk.config))
 except Exception as exc:  # one line for the user; the key never reaches a message (see client)
     log.error("landing fundamentals %04d failed: %s", year, exc)
-    runtime.die(f"landing fundamentals {year:04d}: {exc}")
+    runtime.die(f"landing fundamentals {year:04d}: {plan.job_message(exc, cfg)}")
 log.info("landing fundamentals %04d: %d window(s), %d chunk(s) downloaded now", year, len(windows), fetched)

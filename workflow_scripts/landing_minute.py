@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from quantmini import minute, runtime
+from quantmini import minute, plan, runtime
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
 
@@ -26,6 +26,6 @@ try:
                                 Path(smk.output.manifest), opts)
 except Exception as exc:  # one line for the user; the key never reaches a message (see client)
     log.error("landing %s %04d-%02d failed: %s", dtype, year, month, exc)
-    runtime.die(f"landing {dtype} {year:04d}-{month:02d}: {exc}")
+    runtime.die(f"landing {dtype} {year:04d}-{month:02d}: {plan.job_message(exc, cfg)}")
 log.info("landing %s %04d-%02d: %d (ticker, session) pair(s), %d downloaded now", dtype, year, month,
          pairs.height, fetched)

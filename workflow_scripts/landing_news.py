@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from quantmini import runtime
+from quantmini import plan, runtime
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
 from quantmini.news import NewsWindow, land_news_year
@@ -18,5 +18,5 @@ try:
                              limit=int(smk.params.limit))
 except Exception as exc:  # one line for the user; the key never reaches a message (see client)
     log.error("landing news %04d failed: %s", year, exc)
-    runtime.die(f"landing news {year:04d}: {exc}")
+    runtime.die(f"landing news {year:04d}: {plan.job_message(exc, cfg)}")
 log.info("landing news %04d (%d month(s)): %d chunk(s) downloaded now", year, len(windows), fetched)

@@ -4,7 +4,7 @@ then daily bars per contract for the sessions not landed yet; immutable files, s
 import datetime as dt
 from pathlib import Path
 
-from quantmini import runtime
+from quantmini import plan, runtime
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
 from quantmini.options_daily import land_year
@@ -20,6 +20,6 @@ try:
                      Path(smk.output.manifest), opts)
 except Exception as exc:  # one line for the user; the key never reaches a message (see client)
     log.error("landing options_daily %04d failed: %s", year, exc)
-    runtime.die(f"landing options_daily {year:04d}: {exc}")
+    runtime.die(f"landing options_daily {year:04d}: {plan.job_message(exc, cfg)}")
 log.info("landing options_daily %04d (%d month(s)): %d contracts file(s), %d bars file(s) (%d bar request(s)) "
          "downloaded now", year, len(months), done["contracts_files"], done["bars_files"], done["bar_requests"])

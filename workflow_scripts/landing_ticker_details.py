@@ -3,7 +3,7 @@ date has no file yet are requested)."""
 
 from pathlib import Path
 
-from quantmini import runtime
+from quantmini import plan, runtime
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
 from quantmini.ticker_details import land_details_year
@@ -16,5 +16,5 @@ try:
                                 Path(smk.output.manifest), ClientOptions.from_config(smk.config))
 except Exception as exc:  # one line for the user; the key never reaches a message (see client)
     log.error("landing ticker_details %04d failed: %s", year, exc)
-    runtime.die(f"landing ticker_details {year:04d}: {exc}")
+    runtime.die(f"landing ticker_details {year:04d}: {plan.job_message(exc, cfg)}")
 log.info("landing ticker_details %04d: %d of %d month snapshot(s) downloaded now", year, fetched, len(months))

@@ -295,12 +295,24 @@ def status(args) -> int:
     if daily is not None and daily.height:
         con.print(f"stocks_daily bronze: {daily['first'][0]} .. {daily['last'][0]}, "
                   f"{daily['sessions'][0]} sessions, {daily['tickers'][0]} tickers")
+    con.print(_settled_line(args))
     gold = root / "gold" / "qlib" / "calendars" / "day.txt"
     if gold.exists():
         days = gold.read_text().split()
         con.print(f"gold qlib: {len(days)} sessions ({days[0]} .. {days[-1]}), "
                   f"{len(list((root / 'gold' / 'qlib' / 'features').iterdir()))} instruments")
     return 0
+
+
+def _settled_line(args) -> str:
+    """The last settled session under the configured `settle` (quantmini.settle)."""
+    from quantmini import settle
+
+    try:
+        hours = load_config(args.config)["settle"]
+    except (qm_config.ConfigError, OSError):
+        hours = settle.DEFAULT_SETTLE_HOURS
+    return settle.describe(hours=hours)
 
 
 def gaps(args) -> int:

@@ -124,14 +124,17 @@ def load(path: str | os.PathLike) -> dict:
     return validate(raw)
 
 
-def resolve_end(value: str, now: dt.datetime | None = None) -> dt.date:
+def resolve_end(value: str, now: dt.datetime | None = None, settle_hours: float | None = None) -> dt.date:
+    """`today` = the last settled session (quantmini.settle; settle_hours None = the default)."""
     if value == "today":
-        return calendar.last_completed_session(now)
+        from quantmini import settle
+
+        return settle.last_settled_session(now, settle.DEFAULT_SETTLE_HOURS if settle_hours is None else settle_hours)
     return dt.date.fromisoformat(value)
 
 
 def resolve_range(cfg: dict, now: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
-    return dt.date.fromisoformat(cfg["start"]), resolve_end(cfg["end"], now)
+    return dt.date.fromisoformat(cfg["start"]), resolve_end(cfg["end"], now, cfg.get("settle"))
 
 
 @dataclass(frozen=True)

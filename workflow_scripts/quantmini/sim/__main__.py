@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--latency-ms", type=_nonneg_float, default=0.0)
     s.add_argument("--gzip-level", type=number(int, 0, 9), default=1,
                    help="gzip level for bodies of requests that accept gzip (0: never compress)")
+    s.add_argument("--plan-start", type=_date, default=None,
+                   help="play a plan whose history starts here: aggregates before it answer 403 NOT_AUTHORIZED")
+    s.add_argument("--delayed-minutes", type=_nonneg_float, default=0.0,
+                   help="play a delayed plan: aggregates whose data ended less than N minutes ago say DELAYED")
     s.add_argument("--request-log", default=None, help="append one JSON line per request")
     s.add_argument("--ready-file", default=None, help="written (atomically) once the server answers")
     t = sub.add_parser("truth", help="export the ground truth as Parquet files")
@@ -112,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                         faults=args.faults, fault_seed=args.fault_seed,
                         fault_max_consecutive=args.fault_max_consecutive, fault_slow_s=args.fault_slow_s,
                         latency_ms=args.latency_ms, gzip_level=args.gzip_level, request_log=args.request_log,
+                        plan_start=args.plan_start, delayed_minutes=args.delayed_minutes,
                         ready_file=args.ready_file)
     try:
         serve(opts)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import os
 import shutil
@@ -41,6 +42,8 @@ class ServeOptions:
     fault_slow_s: float = 2.0
     latency_ms: float = 0.0
     gzip_level: int = 1
+    plan_start: str | None = None
+    delayed_minutes: float = 0.0
     request_log: str | None = None
     ready_file: str | None = None
     tls_dir: str | None = None
@@ -86,6 +89,7 @@ def serve(opts: ServeOptions) -> None:
     from quantmini.sim.app import SimApp
     from quantmini.sim.faults import FaultInjector, parse_fault_spec
     from quantmini.sim.market import Market, MarketConfig
+    from quantmini.sim.plan import Plan
 
     faults = FaultInjector(parse_fault_spec(opts.faults), seed=opts.fault_seed,
                            max_consecutive=opts.fault_max_consecutive, slow_s=opts.fault_slow_s)
@@ -93,7 +97,9 @@ def serve(opts: ServeOptions) -> None:
                                  vendor_errors=opts.vendor_errors,
                                  extra_vendor_errors=opts.extra_vendor_errors))
     app = SimApp(market, api_key=opts.api_key, faults=faults, latency_ms=opts.latency_ms,
-                 request_log=opts.request_log, gzip_level=opts.gzip_level)
+                 request_log=opts.request_log, gzip_level=opts.gzip_level,
+                 plan=Plan(dt.date.fromisoformat(opts.plan_start) if opts.plan_start else None,
+                           opts.delayed_minutes))
     plain = _listen_socket(opts.host, opts.port)
     config = Config()
     config.accesslog = None
@@ -182,6 +188,10 @@ class SimProcess:
             argv += ["--tls", "--tls-port", str(o.tls_port), "--tls-dir", str(o.tls_dir)]
         if o.faults:
             argv += ["--faults", o.faults]
+        if o.plan_start:
+            argv += ["--plan-start", str(o.plan_start)]
+        if o.delayed_minutes:
+            argv += ["--delayed-minutes", str(o.delayed_minutes)]
         if not o.vendor_errors:
             argv += ["--no-vendor-errors"]
         if o.extra_vendor_errors:
