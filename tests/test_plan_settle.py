@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 
 import httpx
 import pytest
 from quantmini import calendar, config as qm_config, settle
 from quantmini.client import PolygonClient
-from quantmini.plan import earliest_served
+from quantmini.plan import TIMEFRAME_PHRASE, earliest_served
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess
 from workflow_helpers import DAILY_BARS, quantmini_cli, read_bronze, run_workflow, write_config
@@ -81,14 +82,17 @@ def test_evening_cron_waits_for_settle_then_takes_the_session(tmp_path, monkeypa
 
 
 # ------------------------------------------------------------------------------------- plan limits
-def test_simulator_plays_a_plan(monkeypatch):
+def test_simulator_plays_a_plan(monkeypatch, fixtures_dir):
     monkeypatch.setenv("QUANTMINI_NOW", ny(S, 20, 10).isoformat())
     with SimProcess(tickers=TICKERS, seed=SEED, start=START, end=S.isoformat(), plan_start="2024-02-03",
                     delayed_minutes=15) as sim, httpx.Client(base_url=sim.url) as c:
         grouped = "/v2/aggs/grouped/locale/us/market/stocks/{}?adjusted=false"
         refused = c.get(grouped.format("2024-02-02"))
         assert refused.status_code == 403 and refused.json()["status"] == "NOT_AUTHORIZED"
-        assert "Your plan doesn't include this data timeframe" in refused.json()["message"]
+        vendor = json.loads((fixtures_dir / "errors" / "403_not_authorized_timeframe.json").read_text())
+        assert refused.json().keys() == vendor.keys()  # the vendor's shape and first sentence
+        assert refused.json()["message"].split(". ")[0] == vendor["message"].split(". ")[0]
+        assert TIMEFRAME_PHRASE in vendor["message"]  # what quantmini.plan recognises
         assert c.get("/v2/aggs/ticker/AAA/range/1/day/2024-01-30/2024-02-06").status_code == 403
         assert c.get(grouped.format("2024-02-05")).json()["status"] == "OK"
         delayed = c.get(grouped.format(S.isoformat())).json()  # 20:10 < 20:00 + 15 min

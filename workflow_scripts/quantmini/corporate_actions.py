@@ -46,6 +46,7 @@ import polars as pl
 from quantmini import atomic
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions, Request, land_files, pages_frame, results_frame
+from quantmini.vendor_shapes import fill_content_ids
 
 log = logging.getLogger("quantmini.corporate_actions")
 
@@ -280,12 +281,18 @@ def _typed(raw: pl.DataFrame, schema: dict, parsers: dict[str, pl.Expr], **extra
 
 
 def parse_splits(doc: bytes) -> pl.DataFrame:
-    return _typed(results_frame(doc, _SPLIT_WIRE, "splits"), SPLITS_SCHEMA, {"execution_date": _date("execution_date")})
+    """Splits; a row the vendor sent without `id` gets a content key (quantmini.vendor_shapes)."""
+    return fill_content_ids(
+        _typed(results_frame(doc, _SPLIT_WIRE, "splits"), SPLITS_SCHEMA, {"execution_date": _date("execution_date")}),
+        "splits")
 
 
 def parse_dividends(doc: bytes) -> pl.DataFrame:
+    """Dividends; a row the vendor sent without `id` gets a content key (quantmini.vendor_shapes)."""
     dates = ("declaration_date", "ex_dividend_date", "record_date", "pay_date")
-    return _typed(results_frame(doc, _DIVIDEND_WIRE, "dividends"), DIVIDENDS_SCHEMA, {c: _date(c) for c in dates})
+    return fill_content_ids(
+        _typed(results_frame(doc, _DIVIDEND_WIRE, "dividends"), DIVIDENDS_SCHEMA, {c: _date(c) for c in dates}),
+        "dividends")
 
 
 def parse_tickers(doc: bytes, snapshot_date: dt.date) -> pl.DataFrame:

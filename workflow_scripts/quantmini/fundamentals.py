@@ -35,6 +35,7 @@ import polars as pl
 from quantmini import atomic
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions, Request, land_files, results_list
+from quantmini.vendor_shapes import acceptance_fallback, is_fallback
 
 log = logging.getLogger("quantmini.fundamentals")
 
@@ -252,8 +253,11 @@ def parse_financials(results: list[dict]) -> pl.DataFrame:
         + [pl.when(pl.col("_value_text").is_not_null() & pl.col("value").is_null()).then(pl.lit("value"))],
         separator=",", ignore_nulls=True).alias("_unparsed")
     long = long.with_columns(pl.col(c).cast(pl.Utf8) for c in ("cik", "fiscal_period", "timeframe"))
-    return long.with_columns(unparsed).with_columns(**parsers).select(
-        *FINANCIALS_SCHEMA, "_unparsed").cast(FINANCIALS_SCHEMA)
+    # no acceptance_datetime at all (older responses): the filing date's end of day (quantmini.vendor_shapes)
+    absent = pl.col("acceptance_datetime").is_null().alias("_absent")  # absent, not merely unparseable
+    return long.with_columns(unparsed, absent).with_columns(**parsers).with_columns(
+        pl.when(pl.col("_absent")).then(acceptance_fallback(pl.col("filing_date"))).otherwise(pl.col("acceptance_datetime"))
+        .alias("acceptance_datetime")).select(*FINANCIALS_SCHEMA, "_unparsed").cast(FINANCIALS_SCHEMA)
 
 
 def _flat(results: list[dict], schema: dict, dates: tuple[str, ...]) -> pl.DataFrame:
@@ -321,6 +325,8 @@ def build_bronze_year(year: int, windows: list[dict], universe: str | list[str],
         clean, quarantine, report = validate_rows(rows, MODELS[w["table"]], sort_by=SORT_BY[w["table"]])
         report = {"dtype": w["table"], "partition": f"{w['year']:04d}-{w['month']:02d}",
                   "window": [w["lo"], w["hi"]], **report}
+        if w["table"] == "financials" and (fallback := clean.filter(is_fallback(pl.col("acceptance_datetime"))).height):
+            report["acceptance_datetime_fallback"] = fallback  # only then: default reports stay as they were
         built.append((key, clean.select(list(SCHEMAS[w["table"]])), quarantine, report))
     for key, clean, quarantine, report in built:
         out_bronze, out_quarantine, out_report = outputs[key]

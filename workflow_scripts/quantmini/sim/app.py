@@ -24,6 +24,7 @@ from quantmini.sim.financials import Fundamentals
 from quantmini.sim.market import Market
 from quantmini.sim.news import News
 from quantmini.sim.options import OptionsEndpoints
+from quantmini.sim.legacy import LegacyShapes
 from quantmini.sim.plan import Plan
 from quantmini.sim.reference import Reference
 
@@ -85,9 +86,10 @@ async def abort_stream(send, body: bytes) -> None:
 class SimApp:
     def __init__(self, market: Market, api_key: str | None = None, faults: FaultInjector | None = None,
                  latency_ms: float = 0.0, request_log: str | Path | None = None, gzip_level: int = 1,
-                 plan: Plan | None = None):
+                 plan: Plan | None = None, shapes: LegacyShapes | None = None):
         self.market = market
         self.plan = plan or Plan()
+        self.shapes = shapes or LegacyShapes()
         self.gzip_level = gzip_level  # 0: never compress (the switch bench/ingest.py compares against)
         self._api_key = api_key
         self.faults = faults or FaultInjector({})
@@ -153,7 +155,7 @@ class SimApp:
         if fault == "timeout":  # longer than the client waits: it gives up and retries
             await asyncio.sleep(self.faults.timeout_s)
         self._cap_page(req)
-        response = self.plan.mark(req, self._dispatch(req))
+        response = self.shapes.rewrite(req, self.plan.mark(req, self._dispatch(req)))
         if fault == "truncate" and response.status == 200:
             response = Response(200, response.body[: max(1, len(response.body) // 2)], response.headers)
         elif fault == "truncate":

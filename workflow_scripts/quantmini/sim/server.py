@@ -44,6 +44,8 @@ class ServeOptions:
     gzip_level: int = 1
     plan_start: str | None = None
     delayed_minutes: float = 0.0
+    legacy_shapes: bool = False
+    bad_month: str | None = None
     request_log: str | None = None
     ready_file: str | None = None
     tls_dir: str | None = None
@@ -89,6 +91,7 @@ def serve(opts: ServeOptions) -> None:
     from quantmini.sim.app import SimApp
     from quantmini.sim.faults import FaultInjector, parse_fault_spec
     from quantmini.sim.market import Market, MarketConfig
+    from quantmini.sim.legacy import LegacyShapes
     from quantmini.sim.plan import Plan
 
     faults = FaultInjector(parse_fault_spec(opts.faults), seed=opts.fault_seed,
@@ -99,7 +102,8 @@ def serve(opts: ServeOptions) -> None:
     app = SimApp(market, api_key=opts.api_key, faults=faults, latency_ms=opts.latency_ms,
                  request_log=opts.request_log, gzip_level=opts.gzip_level,
                  plan=Plan(dt.date.fromisoformat(opts.plan_start) if opts.plan_start else None,
-                           opts.delayed_minutes))
+                           opts.delayed_minutes),
+                 shapes=LegacyShapes(opts.legacy_shapes, opts.bad_month))
     plain = _listen_socket(opts.host, opts.port)
     config = Config()
     config.accesslog = None
@@ -192,6 +196,10 @@ class SimProcess:
             argv += ["--plan-start", str(o.plan_start)]
         if o.delayed_minutes:
             argv += ["--delayed-minutes", str(o.delayed_minutes)]
+        if o.legacy_shapes:
+            argv += ["--legacy-shapes"]
+        if o.bad_month:
+            argv += ["--bad-month", o.bad_month]
         if not o.vendor_errors:
             argv += ["--no-vendor-errors"]
         if o.extra_vendor_errors:
