@@ -409,7 +409,7 @@ class PolygonClient:
         self._sem = asyncio.Semaphore(max_concurrency)
         self._random = random.Random()
         cleartext = parts.scheme == "http"
-        # gzip, as the real API serves it (5-8x fewer bytes on the wire; bench/README.md). Bodies are
+        # gzip, as the real API serves it (fewer bytes on the wire; bench/README.md). Bodies are
         # decoded by httpx, so what we land and parse is the same JSON either way. `identity` turns it off.
         headers = {"User-Agent": user_agent, "Accept": "application/json",
                    "Accept-Encoding": "gzip" if compression else "identity"}
