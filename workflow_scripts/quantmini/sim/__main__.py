@@ -32,6 +32,16 @@ def _month(raw: str) -> str:
     return raw
 
 
+def _revise(raw: str) -> str:
+    from quantmini.sim.revise import parse_spec
+
+    try:
+        parse_spec(raw)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return raw
+
+
 _positive_int = number(int, 1)
 _port = number(int, 0, 65535)
 _nonneg_float = number(float, 0)
@@ -81,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve older shapes: splits/dividends without id, financials without acceptance_datetime")
     s.add_argument("--bad-month", type=_month, default=None,
                    help="YYYY-MM: every grouped-daily bar of that month has high < low (all quarantined)")
+    s.add_argument("--revise", type=_revise, default=None, metavar="YYYY-MM-DD[@N]",
+                   help="serve that session's grouped bars revised from the (N+1)-th request on (default N=0)")
     s.add_argument("--request-log", default=None, help="append one JSON line per request")
     s.add_argument("--ready-file", default=None, help="written (atomically) once the server answers")
     t = sub.add_parser("truth", help="export the ground truth as Parquet files")
@@ -129,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                         fault_max_consecutive=args.fault_max_consecutive, fault_slow_s=args.fault_slow_s,
                         latency_ms=args.latency_ms, gzip_level=args.gzip_level, request_log=args.request_log,
                         plan_start=args.plan_start, delayed_minutes=args.delayed_minutes,
-                        legacy_shapes=args.legacy_shapes, bad_month=args.bad_month,
+                        legacy_shapes=args.legacy_shapes, bad_month=args.bad_month, revise=args.revise,
                         ready_file=args.ready_file)
     try:
         serve(opts)

@@ -26,6 +26,7 @@ from quantmini.sim.news import News
 from quantmini.sim.options import OptionsEndpoints
 from quantmini.sim.legacy import LegacyShapes
 from quantmini.sim.plan import Plan
+from quantmini.sim.revise import Revision
 from quantmini.sim.reference import Reference
 
 HEALTH_PATH = "/__sim/health"
@@ -86,8 +87,11 @@ async def abort_stream(send, body: bytes) -> None:
 class SimApp:
     def __init__(self, market: Market, api_key: str | None = None, faults: FaultInjector | None = None,
                  latency_ms: float = 0.0, request_log: str | Path | None = None, gzip_level: int = 1,
-                 plan: Plan | None = None, shapes: LegacyShapes | None = None):
+                 plan: Plan | None = None, shapes: LegacyShapes | None = None,
+                 revision: Revision | None = None):
         self.market = market
+        self.revision = revision or Revision()
+        self._served = 0  # requests answered (health probes aside): the clock of `revision`
         self.plan = plan or Plan()
         self.shapes = shapes or LegacyShapes()
         self.gzip_level = gzip_level  # 0: never compress (the switch bench/ingest.py compares against)
@@ -131,6 +135,12 @@ class SimApp:
         await self._send(send, response)
 
     async def _answer(self, req: Request) -> tuple[Response, str | None]:
+        try:
+            return await self._answer_counted(req)
+        finally:
+            self._served += 1
+
+    async def _answer_counted(self, req: Request) -> tuple[Response, str | None]:
         auth_error = self._check_auth(req)
         if auth_error:
             return auth_error, None
@@ -156,6 +166,7 @@ class SimApp:
             await asyncio.sleep(self.faults.timeout_s)
         self._cap_page(req)
         response = self.shapes.rewrite(req, self.plan.mark(req, self._dispatch(req)))
+        response = self.revision.rewrite(req, response, self._served)
         if fault == "truncate" and response.status == 200:
             response = Response(200, response.body[: max(1, len(response.body) // 2)], response.headers)
         elif fault == "truncate":

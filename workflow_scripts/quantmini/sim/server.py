@@ -45,6 +45,7 @@ class ServeOptions:
     plan_start: str | None = None
     delayed_minutes: float = 0.0
     legacy_shapes: bool = False
+    revise: str | None = None
     bad_month: str | None = None
     request_log: str | None = None
     ready_file: str | None = None
@@ -93,6 +94,8 @@ def serve(opts: ServeOptions) -> None:
     from quantmini.sim.market import Market, MarketConfig
     from quantmini.sim.legacy import LegacyShapes
     from quantmini.sim.plan import Plan
+    from quantmini.sim.revise import Revision
+    from quantmini.sim.revise import parse_spec as parse_revise
 
     faults = FaultInjector(parse_fault_spec(opts.faults), seed=opts.fault_seed,
                            max_consecutive=opts.fault_max_consecutive, slow_s=opts.fault_slow_s)
@@ -103,7 +106,8 @@ def serve(opts: ServeOptions) -> None:
                  request_log=opts.request_log, gzip_level=opts.gzip_level,
                  plan=Plan(dt.date.fromisoformat(opts.plan_start) if opts.plan_start else None,
                            opts.delayed_minutes),
-                 shapes=LegacyShapes(opts.legacy_shapes, opts.bad_month))
+                 shapes=LegacyShapes(opts.legacy_shapes, opts.bad_month),
+                 revision=Revision(*parse_revise(opts.revise)) if opts.revise else None)
     plain = _listen_socket(opts.host, opts.port)
     config = Config()
     config.accesslog = None
@@ -200,6 +204,8 @@ class SimProcess:
             argv += ["--legacy-shapes"]
         if o.bad_month:
             argv += ["--bad-month", o.bad_month]
+        if o.revise:
+            argv += ["--revise", o.revise]
         if not o.vendor_errors:
             argv += ["--no-vendor-errors"]
         if o.extra_vendor_errors:
