@@ -114,7 +114,8 @@ def fund_sessions(wc):
 
 rule silver_fundamentals:
     input:
-        bars=f"{ROOT}/bronze/stocks_daily/{MONTH}/data.parquet",
+        bars=lambda wc: revision_wait([(wc.year, wc.month)])  # rules/revisions.smk
+        or f"{ROOT}/bronze/stocks_daily/year={wc.year}/month={wc.month}/data.parquet",
         financials=fund_inputs("financials", FILINGS_LOOKBACK_MONTHS),
         short_interest=fund_inputs("short_interest", SHORT_INTEREST_LOOKBACK_MONTHS),
         short_volume=fund_inputs("short_volume", 0),

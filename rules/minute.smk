@@ -41,7 +41,8 @@ for _dtype in ("stocks_minute", "options_minute"):
 
 rule landing_stocks_minute:
     input:
-        daily=f"{ROOT}/bronze/stocks_daily/{MONTH}/data.parquet",
+        daily=lambda wc: revision_wait([(wc.year, wc.month)])  # rules/revisions.smk
+        or f"{ROOT}/bronze/stocks_daily/year={wc.year}/month={wc.month}/data.parquet",
     output:
         manifest=f"{ROOT}/landing/stocks_minute/{MONTH}/_manifest.json",
     params:
@@ -81,6 +82,7 @@ def minute_options_inputs(wildcards):
     """The month's bronze stocks_daily and options_daily; a closed month's options_daily is `ancient`
     (the yearly options job rewrites closed months with the same content, see rules/options.smk)."""
     y, m = int(wildcards.year), int(wildcards.month)
+    revision_wait([(y, m)])  # rules/revisions.smk
     keep = (lambda p: p) if (y, m) == max(PARTITIONS) else ancient
     return {
         "daily": f"{ROOT}/bronze/stocks_daily/year={y:04d}/month={m:02d}/data.parquet",

@@ -57,6 +57,7 @@ def news_file(kind, y, m):
 
 def news_daily_inputs(wildcards):
     ym = (int(wildcards.year), int(wildcards.month))
+    revision_wait([ym])  # rules/revisions.smk
     prev = (ym[0] - (ym[1] == 1), (ym[1] - 2) % 12 + 1)
     pairs = [news_file("article_tickers", *prev)] if prev in PARTITIONS else []
     this = news_file("article_tickers", *ym)

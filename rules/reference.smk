@@ -37,8 +37,9 @@ def universe_snapshot(wildcards):
 
 rule landing_ticker_details:
     input:
-        stocks=lambda wc: [f"{ROOT}/landing/stocks_daily/year={y:04d}/month={m:02d}/_manifest.json"
-                           for y, m in td_months(int(wc.year))],
+        stocks=lambda wc: revision_wait(td_months(int(wc.year)))  # rules/revisions.smk
+        or [f"{ROOT}/landing/stocks_daily/year={y:04d}/month={m:02d}/_manifest.json"
+            for y, m in td_months(int(wc.year))],
     output:
         manifest=f"{ROOT}/landing/ticker_details/year={{year}}/_manifest.json",
     params:

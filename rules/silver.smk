@@ -28,6 +28,8 @@ def window_files(dtype, before, closed_months_ancient=False):
         if not enabled(dtype):
             return []
         months = window(wildcards, before)
+        if dtype == "stocks_daily":
+            revision_wait(months)  # rules/revisions.smk
         paths = [bronze_file(dtype, y, m) for y, m in months]
         if closed_months_ancient:
             current = (int(wildcards.year), int(wildcards.month)) == max(PARTITIONS)

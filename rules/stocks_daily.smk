@@ -25,7 +25,7 @@ UNIVERSE_FILTER_PARAMS = (
 
 rule bronze_stocks_daily:
     input:
-        manifest=rules.landing_stocks_daily.output.manifest,
+        manifest=lambda wc: revision_gate(wc, rules.landing_stocks_daily.output.manifest),  # rules/revisions.smk
         universe_snapshot=lambda wc: universe_snapshot(wc),  # [] unless universe_filter (rules/reference.smk)
     output:
         bronze=f"{ROOT}/bronze/stocks_daily/{MONTH}/data.parquet",

@@ -296,6 +296,12 @@ def status(args) -> int:
         con.print(f"stocks_daily bronze: {daily['first'][0]} .. {daily['last'][0]}, "
                   f"{daily['sessions'][0]} sessions, {daily['tickers'][0]} tickers")
     con.print(_settled_line(args))
+    from quantmini.revisions import latest
+
+    for entry in latest(root):
+        con.print(f"revised: {entry['type']} {entry['session']} at {entry['replaced_at']}: "
+                  f"{entry['rows_changed']} rows ({entry['added']} added, {entry['removed']} removed, "
+                  f"{entry['changed']} changed)")
     gold = root / "gold" / "qlib" / "calendars" / "day.txt"
     if gold.exists():
         days = gold.read_text().split()
