@@ -9,6 +9,7 @@ rebuild nothing of January, and a run with the same end must do nothing at all.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 
@@ -93,3 +94,29 @@ def test_only_changed_months_rebuild_and_the_noop_stays_a_noop(runs):
     assert after_unchanged == after_revision  # the unchanged re-fetch of January rebuilt nothing of it
     assert "Nothing to be done" in runs["noop"].stdout + runs["noop"].stderr
     assert runs["noop_requests"] == 0
+
+
+def test_a_sweep_killed_before_its_manifest_is_repaired_by_the_next(runs, tmp_path):
+    """Killed between landing the revised body and rewriting the manifest: the next sweep finds the body
+    unchanged (already revised) and still brings the manifest back in line with the files."""
+    import hashlib
+    import shutil
+
+    from quantmini.lake import LakePaths
+    from quantmini.revisions import sweep
+
+    lake = tmp_path / "lake"
+    shutil.copytree(runs["work"] / "lake" / "landing", lake / "landing")
+    manifest = lake / "landing/stocks_daily" / JAN / "_manifest.json"
+    doc = json.loads(manifest.read_text())
+    entry = next(f for f in doc["files"] if f["date"] == S)
+    entry["sha256"] = hashlib.sha256(runs["original"]).hexdigest()  # as it was before the revision
+    manifest.write_text(json.dumps(doc))
+    with SimProcess(**MARKET, revise=S) as sim:
+        report = sweep(base_url=sim.url, api_key=None, lake=LakePaths(lake), sessions=[
+            dt.date.fromisoformat(d) for d in ("2024-01-29", S, E1)],
+            max_concurrency=2, rate_per_minute=None, retries=2)
+    assert report["revised"] == []
+    landed = (lake / "landing/stocks_daily" / JAN / f"{S}.json.gz").read_bytes()
+    fixed = next(f for f in json.loads(manifest.read_text())["files"] if f["date"] == S)
+    assert fixed["sha256"] == hashlib.sha256(landed).hexdigest()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -63,6 +64,18 @@ def replace(lake: LakePaths, day: dt.date, body: bytes, now: dt.datetime) -> Pat
     return kept
 
 
+def refresh_manifest(lake: LakePaths, year: int, month: int) -> bool:
+    """Rewrite the month's landing manifest when a file it lists no longer has the recorded sha256
+    (left untouched otherwise: its mtime is what keeps the month's bronze from rebuilding)."""
+    manifest = lake.landing_dir(DTYPE, year, month) / "_manifest.json"
+    doc = json.loads(manifest.read_text())
+    folder = manifest.parent
+    if all(hashlib.sha256((folder / f["file"]).read_bytes()).hexdigest() == f["sha256"] for f in doc["files"]):
+        return False
+    write_manifest(lake, DTYPE, year, month, [dt.date.fromisoformat(d) for d in doc["sessions"]], manifest)
+    return True
+
+
 def sweep(*, base_url: str, api_key: str | None, lake: LakePaths, sessions: list[dt.date], max_concurrency: int,
           rate_per_minute: float | None, retries: int, verify: bool | str = True,
           now: dt.datetime | None = None) -> dict:
@@ -76,7 +89,7 @@ def sweep(*, base_url: str, api_key: str | None, lake: LakePaths, sessions: list
                                                            {"adjusted": "false"}) for d in sessions))
 
     bodies = asyncio.run(fetch())
-    revised, skipped, months = [], [], set()
+    revised, skipped = [], []
     for day, body in zip(sessions, bodies):
         landed = lake.landing_day(DTYPE, day)
         old = gzip.decompress(landed.read_bytes())
@@ -88,16 +101,15 @@ def sweep(*, base_url: str, api_key: str | None, lake: LakePaths, sessions: list
             log.warning("revision check of %s: the vendor served no bars now; the landed day stays", day)
             continue
         kept = replace(lake, day, body, now)
-        months.add((day.year, day.month))
         entry = {"type": DTYPE, "session": day.isoformat(), "rows_changed": sum(diff.values()), **diff,
                  "replaced_at": now.isoformat(timespec="seconds"), "previous": str(kept)}
         revised.append(entry)
         log.warning("revised %s %s: %d added, %d removed, %d changed (previous body kept at %s)",
                     DTYPE, day, diff["added"], diff["removed"], diff["changed"], kept)
-    for year, month in sorted(months):
-        manifest = lake.root / "landing" / DTYPE / f"year={year:04d}" / f"month={month:02d}" / "_manifest.json"
-        days = [dt.date.fromisoformat(d) for d in json.loads(manifest.read_text())["sessions"]]
-        write_manifest(lake, DTYPE, year, month, days, manifest)
+    # every window month, not only those revised now: a run killed between replacing a body and rewriting
+    # its manifest left them disagreeing, and this run's re-fetch finds the body already revised
+    for year, month in sorted({(d.year, d.month) for d in sessions}):
+        refresh_manifest(lake, year, month)
     return {"type": DTYPE, "checked": [d.isoformat() for d in sessions], "revised": revised,
             "empty_refetch": skipped, "checked_at": now.isoformat(timespec="seconds")}
 
