@@ -243,6 +243,7 @@ def minute_options_inputs(wildcards):
     """The month's bronze stocks_daily and options_daily; a closed month's options_daily is `ancient`
     (the yearly options job rewrites closed months with the same content, see rules/options.smk)."""
     y, m = int(wildcards.year), int(wildcards.month)
+    revision_wait([(y, m)])  # rules/revisions.smk
     keep = (lambda p: p) if (y, m) == max(PARTITIONS) else ancient
     return {
         "daily": LAKE.bronze("stocks_daily", y, m),
@@ -295,6 +296,7 @@ def news_file(kind, y, m):
 
 def news_daily_inputs(wildcards):
     ym = (int(wildcards.year), int(wildcards.month))
+    revision_wait([ym])  # rules/revisions.smk
     prev = (ym[0] - (ym[1] == 1), (ym[1] - 2) % 12 + 1)
     pairs = [news_file("article_tickers", *prev)] if prev in PARTITIONS else []
     this = news_file("article_tickers", *ym)
@@ -391,6 +393,8 @@ def window_files(dtype, before, closed_months_ancient=False):
         if not enabled(dtype):
             return []
         months = window(wildcards, before)
+        if dtype == "stocks_daily":
+            revision_wait(months)  # rules/revisions.smk
         paths = [LAKE.bronze(dtype, y, m) for y, m in months]
         if closed_months_ancient:
             current = (int(wildcards.year), int(wildcards.month)) == max(PARTITIONS)
@@ -415,6 +419,29 @@ def silver_targets():
 
 def gold_targets():
     return [f for dtype, files in GOLD_TARGETS.items() if enabled(dtype) for f in files]
+
+
+# ------------------------------------------------------------------ revisions (rules/revisions.smk)
+REVISION_SESSIONS = sorted(d for p in PARTITIONS.values() for d in p.sessions)[-config["revision_sessions"]:] \
+    if config["revision_sessions"] else []
+REVISION_MONTHS = sorted({(d.year, d.month) for d in REVISION_SESSIONS})
+REVISIONS_ON = enabled("stocks_daily") and bool(REVISION_SESSIONS)
+
+
+def revision_wait(months):
+    """For input functions reading stocks_daily landing or bronze of `months` ((year, month) pairs): wait
+    for the sweep when one is in the window. Every such reader must wait: a job whose input another job
+    might rewrite is scheduled to rerun, and only waiting lets Snakemake re-evaluate it after the sweep
+    (so an unchanged month rebuilds nothing downstream). Returns None (usable as `revision_wait(...) or path`)."""
+    if REVISIONS_ON and any((int(y), int(m)) in REVISION_MONTHS for y, m in months):
+        checkpoints.revisions_stocks_daily.get()
+    return None
+
+
+def revision_gate(wildcards, manifest):
+    """bronze_stocks_daily's manifest input, after the sweep when the month is in the window."""
+    revision_wait([(wildcards.year, wildcards.month)])
+    return manifest.format(**wildcards)
 
 
 onstart:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from quantmini import jobframe
+from quantmini import jobframe, plan
 from quantmini.datatypes.minute import landing as minute_landing
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
@@ -16,7 +16,8 @@ log = jobframe.start(smk)
 cfg, dtype = smk.config, smk.params.dtype
 year, month = int(smk.wildcards.year), int(smk.wildcards.month)
 sessions = [dt.date.fromisoformat(s) for s in smk.params.sessions]
-with jobframe.failing_as(f"landing {dtype} {year:04d}-{month:02d}", log):
+with jobframe.failing_as(f"landing {dtype} {year:04d}-{month:02d}", log,
+                         describe=lambda exc: plan.job_message(exc, cfg)):
     daily = pl.read_parquet(smk.input.daily).filter(pl.col("date").is_in(sessions))
     if dtype == "options_minute":
         pairs = minute_landing.select_options(pl.read_parquet(smk.input.options), daily, smk.params.per_stock)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import polars as pl
+from quantmini.vendor_shapes import fill_content_ids
 from quantmini.landing_documents import pages_frame, results_frame
 
 
@@ -52,11 +53,17 @@ def _typed(raw: pl.DataFrame, schema: dict, parsers: dict[str, pl.Expr], **extra
     return out.select(*schema, "_unparsed").cast(schema)
 
 def parse_splits(doc: bytes) -> pl.DataFrame:
-    return _typed(results_frame(doc, _SPLIT_WIRE, "splits"), SPLITS_SCHEMA, {"execution_date": _date("execution_date")})
+    """Splits; a row the vendor sent without `id` gets a content key (quantmini.vendor_shapes)."""
+    return fill_content_ids(
+        _typed(results_frame(doc, _SPLIT_WIRE, "splits"), SPLITS_SCHEMA, {"execution_date": _date("execution_date")}),
+        "splits")
 
 def parse_dividends(doc: bytes) -> pl.DataFrame:
+    """Dividends; a row the vendor sent without `id` gets a content key (quantmini.vendor_shapes)."""
     dates = ("declaration_date", "ex_dividend_date", "record_date", "pay_date")
-    return _typed(results_frame(doc, _DIVIDEND_WIRE, "dividends"), DIVIDENDS_SCHEMA, {c: _date(c) for c in dates})
+    return fill_content_ids(
+        _typed(results_frame(doc, _DIVIDEND_WIRE, "dividends"), DIVIDENDS_SCHEMA, {c: _date(c) for c in dates}),
+        "dividends")
 
 def parse_tickers(doc: bytes, snapshot_date: dt.date) -> pl.DataFrame:
     return _typed(results_frame(doc, _TICKER_WIRE, "tickers"), TICKERS_SCHEMA,

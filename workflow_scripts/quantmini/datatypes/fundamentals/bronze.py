@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 from quantmini import atomic
 from quantmini.landing_documents import results_list
+from quantmini.vendor_shapes import is_fallback
 from quantmini.datatypes.fundamentals.landing import window_key
 from quantmini.datatypes.fundamentals.parse import SCHEMAS, _corrupt, parse
 
@@ -57,6 +58,8 @@ def build_bronze_year(year: int, windows: list[dict], universe: str | list[str],
         clean, quarantine, report = validate_rows(rows, MODELS[w["table"]], sort_by=SORT_BY[w["table"]])
         report = {"dtype": w["table"], "partition": f"{w['year']:04d}-{w['month']:02d}",
                   "window": [w["lo"], w["hi"]], **report}
+        if w["table"] == "financials" and (fallback := clean.filter(is_fallback(pl.col("acceptance_datetime"))).height):
+            report["acceptance_datetime_fallback"] = fallback  # only then: default reports stay as they were
         built.append((key, clean.select(list(SCHEMAS[w["table"]])), quarantine, report))
     for key, clean, quarantine, report in built:
         out_bronze, out_quarantine, out_report = outputs[key]

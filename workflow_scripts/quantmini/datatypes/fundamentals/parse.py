@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from quantmini.vendor_shapes import acceptance_fallback
+
 
 STATEMENTS = ("balance_sheet", "income_statement", "cash_flow_statement", "comprehensive_income")
 
@@ -108,8 +110,11 @@ def parse_financials(results: list[dict]) -> pl.DataFrame:
         + [pl.when(pl.col("_value_text").is_not_null() & pl.col("value").is_null()).then(pl.lit("value"))],
         separator=",", ignore_nulls=True).alias("_unparsed")
     long = long.with_columns(pl.col(c).cast(pl.Utf8) for c in ("cik", "fiscal_period", "timeframe"))
-    return long.with_columns(unparsed).with_columns(**parsers).select(
-        *FINANCIALS_SCHEMA, "_unparsed").cast(FINANCIALS_SCHEMA)
+    # no acceptance_datetime at all (older responses): the filing date's end of day (quantmini.vendor_shapes)
+    absent = pl.col("acceptance_datetime").is_null().alias("_absent")  # absent, not merely unparseable
+    return long.with_columns(unparsed, absent).with_columns(**parsers).with_columns(
+        pl.when(pl.col("_absent")).then(acceptance_fallback(pl.col("filing_date"))).otherwise(pl.col("acceptance_datetime"))
+        .alias("acceptance_datetime")).select(*FINANCIALS_SCHEMA, "_unparsed").cast(FINANCIALS_SCHEMA)
 
 def _flat(results: list[dict], schema: dict, dates: tuple[str, ...]) -> pl.DataFrame:
     """Flat vendor results -> typed columns + `_unparsed` (a number given as text fails its column)."""

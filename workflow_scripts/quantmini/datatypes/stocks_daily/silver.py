@@ -118,9 +118,7 @@ def build_month(
 
     Returns the month's event-validation report.
     """
-    bars = read_many(bronze_files)
-    if bars.is_empty():
-        raise ValueError(f"no bronze stocks_daily rows for {year:04d}-{month:02d}")
+    bars = read_many(bronze_files)  # may be empty: every row quarantined (see the warning below)
     lo, hi = month_bounds(year, month)
     splits = read_many(split_files, SPLIT_SCHEMA)
     dividends = read_many(dividend_files, DIVIDEND_SCHEMA)
@@ -146,4 +144,9 @@ def build_month(
     write_parquet(result.sort("security", "date"), out)
     write_parquet(events_m, out_events)
     write_parquet(quarantine_m, out_quarantine)
-    return {**report, "rows": result.height, "securities": result["security"].n_unique()}
+    out_report = {**report, "rows": result.height, "securities": result["security"].n_unique()}
+    if result.is_empty():  # an empty partition keeps the lake whole; the report says why it is empty
+        out_report["warning"] = (f"no bronze stocks_daily rows for {year:04d}-{month:02d} (every row quarantined "
+                                 "or none served): empty silver partition")
+        log.warning("silver stocks_daily %04d-%02d: %s", year, month, out_report["warning"])
+    return out_report
