@@ -47,10 +47,18 @@ def test_extending_end_keeps_history(m):
         assert b.equals(a), name
 
 
-def test_default_market_end_is_last_session_up_to_today():
-    today = dt.date.today()
-    mk = Market(MarketConfig(n_tickers=3, start=today - dt.timedelta(days=20)))
-    assert mk.sessions[-1] == calendar.sessions(today - dt.timedelta(days=10), today)[-1]
+@pytest.mark.parametrize("now, last", [
+    ("2026-12-02T01:00:00+00:00", dt.date(2026, 12, 1)),   # after midnight UTC, still Dec 1 in New York
+    ("2026-12-02T15:00:00+00:00", dt.date(2026, 12, 2)),   # New York's day: a session day
+    ("2027-01-01T12:00:00-05:00", dt.date(2026, 12, 31)),  # a holiday at a year boundary
+    ("2026-11-01T12:00:00-05:00", dt.date(2026, 10, 30)),  # a Sunday at a month boundary
+])
+def test_default_market_end_is_the_last_session_up_to_today_in_new_york(now, last, monkeypatch):
+    """The simulated market ends on New York's today (or the session before it), read from the clock the
+    workflow uses (QUANTMINI_NOW pins it), whatever the machine's time zone and the time of day."""
+    monkeypatch.setenv("QUANTMINI_NOW", now)
+    mk = Market(MarketConfig(n_tickers=3, start=last - dt.timedelta(days=20)))
+    assert mk.sessions[-1] == last
 
 
 def test_demo_has_every_case_within_three_months(m):
