@@ -1,0 +1,23 @@
+# gold PIT: bronze financials in Qlib's point-in-time layout (<provider>/financial/<sym>/<field>.{data,index}),
+# so P($$eps_q)-style expressions work in pyqlib (workflow_scripts/quantmini/gold_pit.py). Built with the
+# fundamentals type; one job, after gold (symbols are gold's). Unchanged files are not rewritten.
+
+
+rule gold_qlib_pit:
+    input:
+        financials=[f for y in FUND_YEARS for f in fund_files("bronze", y) if "/bronze/financials/" in f],
+        changes=bronze_months("ticker_changes"),
+        gold=rules.gold_qlib.output.stamp,
+    output:
+        stamp=f"{ROOT}/gold/qlib/.pit.json",
+    params:
+        provider_dir=f"{ROOT}/gold/qlib",
+    log:
+        f"{ROOT}/logs/gold_qlib_pit.log",
+    benchmark:
+        f"{ROOT}/benchmarks/gold_qlib_pit.tsv"
+    script:
+        "../workflow_scripts/gold_qlib_pit.py"
+
+
+GOLD_TARGETS["fundamentals"] = [rules.gold_qlib_pit.output.stamp]
