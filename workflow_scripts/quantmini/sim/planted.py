@@ -1,13 +1,15 @@
 """Planted news sentiment: a known predictive signal and a known leak, to test a research pipeline end to end.
 
 Both are OFF by default (the default market and its news are unchanged, byte for byte). With
-`MarketConfig(plant_signal=s, plant_leak=l)`, each (article, ticker) insight whose ticker has the bars
-needed gets its sentiment replaced, with a uniform u from its own stream (seed, 302, day), by:
+`MarketConfig(plant_signal=s, plant_leak=l)`, the signal goes to the securities of even index and the
+leak to those of odd index (so one lake holds both, apart: a model trained on either half sees only
+one), and each (article, ticker) insight whose ticker has the bars needed gets its sentiment
+replaced, with probability s (even) or l (odd), from a uniform of its own stream (seed, 302, day), by:
 
-- u < s: the SIGNAL: the sign of the Alpha158 label of the article's session a (the first session whose
+- even: the SIGNAL: the sign of the Alpha158 label of the article's session a (the first session whose
   close is at or after its publication): adj_close[a+2] / adj_close[a+1] - 1. Public at a's close, it
   predicts the return a model trading on a's data is scored on: a point-in-time model finds it.
-- s <= u < s + l: the LEAK: the sign of the label of session a-3, adj_close[a-1] / adj_close[a-2] - 1,
+- odd: the LEAK: the sign of the label of session a-3, adj_close[a-1] / adj_close[a-2] - 1,
   the last close-to-close move completed when the article is published. A model that reads the data
   point in time sees, on session t, the label of t-3 (already realised, useless for t's label); only a
   model that sees 3 sessions ahead would read t's label from it.
@@ -63,9 +65,9 @@ def tilt(market, day: dt.date, k: int, published: dt.datetime, picked: np.ndarra
     ret = _returns(market)
     out = sentiment.copy()
     for x, j in enumerate(picked):
-        if u[x] < cfg.plant_signal:
+        if j % 2 == 0 and u[x] < cfg.plant_signal:
             t = a + 2
-        elif u[x] < cfg.plant_signal + cfg.plant_leak:
+        elif j % 2 == 1 and u[x] < cfg.plant_leak:
             t = a - LEAK_LAG + 2
         else:
             continue
