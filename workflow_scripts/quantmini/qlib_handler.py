@@ -1,10 +1,9 @@
-"""A Qlib data handler serving the lake's own Alpha158 features, for qrun workflows.
+"""A Qlib data handler serving Alpha158 from the lake, for qrun workflows.
 
 Why: Qlib's `Alpha158` handler evaluates 158 expressions per instrument with pandas every time a
-dataset is prepared, although the lake already holds the same numbers (silver, and gold fields with
-`gold.alpha158: true`). `QuantminiAlpha158` is a drop-in replacement (same constructor, same label
+dataset is prepared. `QuantminiAlpha158` is a drop-in replacement (same constructor, same label
 `Ref($close, -2)/Ref($close, -1) - 1`, same processors applied by Qlib's own `DataHandlerLP`) whose
-loader reads those features instead of computing them, so a dataset is prepared in seconds.
+loader takes the features from the lake's fast path instead (bench/README.md has the figures).
 
 The loader returns exactly the frame `QlibDataLoader` would: index (datetime, instrument) with a row for
 every session of an instrument's span (instruments/<market>.txt) inside the range that its gold
@@ -12,14 +11,15 @@ every session of an instrument's span (instruments/<market>.txt) inside the rang
 computed from gold's `$close` in float32 as pyqlib computes it.
 
 Sources (`source=`):
-- "compute" (default): `quantmini.alpha158` over gold's own prices: equal to Qlib's Alpha158 handler to
-  float32 precision (1e-5), ~0.1 s for the demo lake once numba has compiled its kernels (~2 s a process).
+- "compute" (default): `quantmini.alpha158` (numba kernels) over gold's own prices: equal to Qlib's
+  Alpha158 handler to float32 precision (1e-5).
 - "gold" reads `features/<sym>/<name>.day.bin` (gold.alpha158), "silver" reads `silver/stocks_daily`
   (re-keyed to gold's symbols with bronze ticker_changes; NaN where a session has no bar), "lake" = gold
   when published, else silver. Nothing is computed, but these are silver's point-in-time features
   (each month computed from its own and four earlier months, adjusted as of its month end), so they
-  differ from Qlib's recomputation over gold by float32 rounding of differently adjusted prices: ~0.02 %
-  of values beyond 1e-5, a few beyond 1e-4 (windows of constant price, where Qlib returns rounding residue).
+  differ from Qlib's recomputation over gold by float32 rounding of differently adjusted prices (a few
+  values in 10,000 beyond 1e-5; beyond 1e-4 only in windows of constant price, where Qlib returns
+  pandas' rounding residue).
 
 Usage in a qrun YAML::
 
@@ -146,14 +146,22 @@ class QuantminiAlpha158DL(DataLoader):
                 pos.append(p)
                 closes[s] = (first, close)
         n = sum(len(p) for p in pos)
-        data = np.full((n, len(FEATURES) + (1 if self.label else 0)), np.nan, dtype=np.float32)
-        offsets = np.concatenate(([0], np.cumsum([len(p) for p in pos]))).astype(np.int64)
+        lengths = [len(p) for p in pos]
+        offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+        # rows are gathered symbol by symbol but stored in the frame's (datetime, instrument) order:
+        # dest[r] is where symbol-major row r goes; one array (columns x rows), no reordering copy
+        kidx = np.repeat(np.arange(len(keys), dtype=np.int64), lengths)
+        cpos = np.concatenate(pos) if pos else np.zeros(0, dtype=np.int64)
+        order = np.lexsort((kidx, cpos))
+        dest = np.empty(n, dtype=np.int64)
+        dest[order] = np.arange(n)
+        data = np.full((len(FEATURES) + (1 if self.label else 0), n), np.nan, dtype=np.float32)
         if source == "gold":
-            self._fill_gold(provider, keys, pos, offsets, data)
+            self._fill_gold(provider, keys, pos, offsets, dest, data)
         elif source == "silver":
-            self._fill_silver(keys, pos, offsets, data, cal)
+            self._fill_silver(keys, pos, offsets, dest, data, cal)
         else:
-            self._fill_compute(provider, keys, pos, offsets, data, closes, cal)
+            self._fill_compute(provider, keys, pos, order, data, closes)
         if self.label:
             for k, s in enumerate(keys):
                 first, close = closes[s]
@@ -161,19 +169,18 @@ class QuantminiAlpha158DL(DataLoader):
                 lab = np.full(len(c), np.nan, dtype=np.float32)
                 if len(c) > 2:
                     lab[:-2] = c[2:] / c[1:-1] - np.float32(1.0)
-                data[offsets[k]:offsets[k + 1], -1] = lab[pos[k] - first]
-        inst = np.repeat(np.array(keys, dtype=object), [len(p) for p in pos])
-        dates = cal[np.concatenate(pos)] if pos else pd.DatetimeIndex([])
-        order = np.lexsort((inst, dates.values)) if n else np.arange(0)
-        index = pd.MultiIndex.from_arrays([dates[order], inst[order]], names=["datetime", "instrument"])
+                data[-1, dest[offsets[k]:offsets[k + 1]]] = lab[pos[k] - first]
+        used, date_codes = np.unique(cpos[order], return_inverse=True)
+        index = pd.MultiIndex(levels=[cal[used], pd.Index(keys, dtype=object)], codes=[date_codes, kidx[order]],
+                              names=["datetime", "instrument"], verify_integrity=False)
         columns = pd.MultiIndex.from_tuples([("feature", f) for f in FEATURES]
                                             + ([("label", alpha158.LABEL_NAME)] if self.label else []))
-        return pd.DataFrame(data[order], index=index, columns=columns)
+        return pd.DataFrame(data.T, index=index, columns=columns, copy=False)
 
-    def _fill_gold(self, provider, keys, pos, offsets, data) -> None:
+    def _fill_gold(self, provider, keys, pos, offsets, dest, data) -> None:
         for k, s in enumerate(keys):
             d = _symbol_dir(provider, s)
-            rows = slice(offsets[k], offsets[k + 1])
+            rows = dest[offsets[k]:offsets[k + 1]]
             for j, f in enumerate(FEATURES):
                 got = _read_bin(d / f"{f.lower()}.day.bin")
                 if got is None:
@@ -182,11 +189,9 @@ class QuantminiAlpha158DL(DataLoader):
                 first, v = got
                 i = pos[k] - first
                 ok = (i >= 0) & (i < len(v))
-                col = np.full(len(i), np.nan, dtype=np.float32)
-                col[ok] = v[i[ok]]
-                data[rows, j] = col
+                data[j, rows[ok]] = v[i[ok]]
 
-    def _fill_silver(self, keys, pos, offsets, data, cal) -> None:
+    def _fill_silver(self, keys, pos, offsets, dest, data, cal) -> None:
         from quantmini import adjust
         from quantmini.silver import CHANGE_SCHEMA, read_many
 
@@ -205,19 +210,19 @@ class QuantminiAlpha158DL(DataLoader):
         feats = read_many(files, columns=["ticker", "date", *FEATURES])
         changes = read_many(sorted((lake / "bronze" / "ticker_changes").glob("year=*/month=*/data.parquet")),
                             CHANGE_SCHEMA)
-        symbols = adjust.symbol_map(changes.select(list(CHANGE_SCHEMA)).unique()) if changes.height else \
-            adjust.symbol_map(pl.DataFrame(schema=CHANGE_SCHEMA))
-        feats = adjust.assign_security(feats, symbols).with_columns(pl.col("security").str.to_uppercase())
+        changes = changes.select(list(CHANGE_SCHEMA)).unique() if changes.height else pl.DataFrame(schema=CHANGE_SCHEMA)
+        feats = (adjust.assign_security(feats, adjust.symbol_map(changes))
+                 .with_columns(pl.col("security").str.to_uppercase()))
         index = pl.DataFrame({"security": np.repeat(np.array(keys, dtype=object), [len(p) for p in pos]).tolist(),
                               "date": cal[np.concatenate(pos)].values.astype("datetime64[D]"),
-                              "_row": np.arange(offsets[-1])},
+                              "_row": dest},
                              schema={"security": pl.Utf8, "date": pl.Date, "_row": pl.Int64})
         j = index.join(feats.drop("ticker"), on=["security", "date"], how="inner")
         rows = j["_row"].to_numpy()
         for c, f in enumerate(FEATURES):
-            data[rows, c] = j[f].cast(pl.Float32).fill_null(np.nan).to_numpy()
+            data[c, rows] = j[f].cast(pl.Float32).fill_null(np.nan).to_numpy()
 
-    def _fill_compute(self, provider, keys, pos, offsets, data, closes, cal) -> None:
+    def _fill_compute(self, provider, keys, pos, order, data, closes) -> None:
         frames = []
         for s in keys:
             d = _symbol_dir(provider, s)
@@ -236,9 +241,9 @@ class QuantminiAlpha158DL(DataLoader):
         # keys are sorted and each file is dense, so compute's (symbol, k) order is the frames' order
         feats = alpha158.compute(pl.concat(frames), symbol_col="symbol", date_col="k")
         base = np.concatenate(([0], np.cumsum([len(closes[s][1]) for s in keys])))
-        rows = np.concatenate([base[k] + pos[k] - closes[s][0] for k, s in enumerate(keys)])
+        src = np.concatenate([base[k] + pos[k] - closes[s][0] for k, s in enumerate(keys)])[order]
         for j, f in enumerate(FEATURES):
-            data[:, j] = feats[f].to_numpy()[rows]
+            np.take(feats[f].to_numpy(), src, out=data[j])
 
 
 class QuantminiAlpha158(DataHandlerLP):
