@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from quantmini import adjust, atomic, calendar
-from quantmini.qlib_writer import symbol_dirname
+from quantmini import adjust, calendar
+from quantmini.qlib_writer import _syncfs, symbol_dirname
 
 RECORD = np.dtype([("date", "<u4"), ("period", "<u4"), ("value", "<f8"), ("next", "<u4")])  # 20 bytes, packed
 NONE = 0xFFFFFFFF
@@ -108,8 +108,10 @@ def encode(dates: np.ndarray, periods: np.ndarray, values: np.ndarray, quarterly
 
 
 def publish(provider_dir: str | os.PathLike, table: pl.DataFrame) -> dict:
-    """Write `table` (pit_table) under <provider_dir>/financial/, atomically per file; files of fields or
-    symbols no longer in it are removed. Unchanged files are left alone (same bytes: no rewrite)."""
+    """Write `table` (pit_table) under <provider_dir>/financial/: each file written beside and renamed into
+    place, one syncfs at the end (before the job's stamp: a crash before it reruns the job, which rewrites
+    any file whose bytes differ). Files of fields or symbols no longer in the table are removed;
+    unchanged files are left alone."""
     root = Path(provider_dir) / DIR
     wanted: set[Path] = set()
     written = 0
@@ -122,7 +124,9 @@ def publish(provider_dir: str | os.PathLike, table: pl.DataFrame) -> dict:
             wanted.add(path)
             if not path.exists() or path.read_bytes() != blob:
                 d.mkdir(parents=True, exist_ok=True)
-                atomic.write_bytes(path, blob)
+                tmp = d / f".{path.name}.{os.getpid()}.tmp"
+                tmp.write_bytes(blob)
+                os.replace(tmp, path)  # whole or absent under its name; durable at the barrier below
                 written += 1
     removed = 0
     if root.exists():
@@ -133,5 +137,7 @@ def publish(provider_dir: str | os.PathLike, table: pl.DataFrame) -> dict:
         for d in sorted((p for p in root.iterdir() if p.is_dir()), reverse=True):
             if not any(d.iterdir()):
                 d.rmdir()
+    if written or removed:
+        _syncfs(root)  # one barrier for all files (an fsync each costs ~5 ms here); the job's stamp follows it
     return {"symbols": table["symbol"].n_unique(), "fields": table["field"].n_unique(), "records": table.height,
             "files_written": written, "files_removed": removed}
