@@ -1,5 +1,5 @@
 # gold PIT: bronze financials in Qlib's point-in-time layout (<provider>/financial/<sym>/<field>.{data,index}),
-# so P($$eps_q)-style expressions work in pyqlib (workflow_scripts/quantmini/gold_pit.py). Built with the
+# so P($$eps_q)-style expressions work in pyqlib (quantmini/datatypes/fundamentals/gold_pit.py). Built with the
 # fundamentals type; one job, after gold (symbols are gold's). Unchanged files are not rewritten.
 
 
@@ -9,13 +9,15 @@ rule gold_qlib_pit:
         changes=bronze_months("ticker_changes"),
         gold=rules.gold_qlib.output.stamp,
     output:
-        stamp=f"{ROOT}/gold/qlib/.pit.json",
+        stamp=str(Path(LAKE.gold_dir()) / ".pit.json"),
     params:
-        provider_dir=f"{ROOT}/gold/qlib",
+        provider_dir=lambda wc, output: str(Path(output.stamp).parent),
     log:
-        f"{ROOT}/logs/gold_qlib_pit.log",
+        log_of("gold_qlib_pit"),
     benchmark:
-        f"{ROOT}/benchmarks/gold_qlib_pit.tsv"
+        benchmark_of("gold_qlib_pit")
+    conda:
+        "../envs/quantmini.yaml"
     script:
         "../workflow_scripts/gold_qlib_pit.py"
 

@@ -250,7 +250,7 @@ def test_pit_value_on_a_session_is_latest_accepted_by_its_close(lake, tmp_path):
 
 
 def test_pit_files_are_qlib_layout(lake):
-    from quantmini.gold_pit import RECORD
+    from quantmini.datatypes.fundamentals.gold_pit import RECORD
 
     root = lake / "gold/qlib/financial"
     data = sorted(root.glob("*/eps_q.data"))

@@ -11,7 +11,7 @@ every session of an instrument's span (instruments/<market>.txt) inside the rang
 computed from gold's `$close` in float32 as pyqlib computes it.
 
 Sources (`source=`):
-- "compute" (default): `quantmini.alpha158` (numba kernels) over gold's own prices: equal to Qlib's
+- "compute" (default): `datatypes.stocks_daily.alpha158` (numba kernels) over gold's own prices: equal to Qlib's
   Alpha158 handler to float32 precision (1e-5).
 - "gold" reads `features/<sym>/<name>.day.bin` (gold.alpha158), "silver" reads `silver/stocks_daily`
   (re-keyed to gold's symbols with bronze ticker_changes; NaN where a session has no bar), "lake" = gold
@@ -44,7 +44,7 @@ from qlib.data.dataset.loader import DataLoader
 from qlib.data.dataset.processor import Fillna, RobustZScoreNorm, get_group_columns
 from qlib.log import TimeInspector
 
-from quantmini import alpha158
+from quantmini.datatypes.stocks_daily import alpha158
 
 SOURCES = ("compute", "gold", "silver", "lake")
 FEATURES = list(alpha158.FEATURE_NAMES)
@@ -195,7 +195,8 @@ class QuantminiAlpha158DL(DataLoader):
 
     def _fill_silver(self, keys, pos, offsets, dest, data, cal) -> None:
         from quantmini import adjust
-        from quantmini.silver import CHANGE_SCHEMA, read_many
+        from quantmini.adjust import CHANGE_SCHEMA
+        from quantmini.parquet_io import read_many
 
         lake = self.lake()
         if not keys:
