@@ -63,6 +63,10 @@ def _market_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-vendor-errors", action="store_true", help="serve only true splits")
     p.add_argument("--extra-vendor-errors", action="store_true",
                    help="also serve misdated bars (a non-session, the wrong session) and a split with a wrong ratio")
+    p.add_argument("--plant-signal", type=_nonneg_float, default=0.0,
+                   help="share of news insights whose sentiment is the sign of the coming label (sim/planted.py)")
+    p.add_argument("--plant-leak", type=_nonneg_float, default=0.0,
+                   help="share of news insights whose sentiment is the sign of a label 3 sessions old")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             market = Market(MarketConfig(seed=args.seed, n_tickers=args.tickers, start=args.start, end=args.end,
                                          vendor_errors=not args.no_vendor_errors,
-                                         extra_vendor_errors=args.extra_vendor_errors))
+                                         extra_vendor_errors=args.extra_vendor_errors,
+                                         plant_signal=args.plant_signal, plant_leak=args.plant_leak))
         except ValueError as err:
             parser.error(str(err))
         for path in market.export_truth(args.out):
@@ -136,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                         tls_dir=args.tls_dir, tickers=args.tickers, seed=args.seed, start=args.start,
                         end=args.end, vendor_errors=not args.no_vendor_errors,
                         extra_vendor_errors=args.extra_vendor_errors,
+                        plant_signal=args.plant_signal, plant_leak=args.plant_leak,
                         api_key=args.api_key or os.environ.get("QUANTMINI_SIM_API_KEY") or None,
                         faults=args.faults, fault_seed=args.fault_seed,
                         fault_max_consecutive=args.fault_max_consecutive, fault_slow_s=args.fault_slow_s,

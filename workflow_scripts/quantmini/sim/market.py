@@ -81,6 +81,9 @@ class MarketConfig:
     # responses stamped on a non-session or on the wrong session, and a true split listed a second time
     # with a ratio the price jump does not show. daily_raw and every truth series stay as they are.
     extra_vendor_errors: bool = False
+    # opt-in research mode (sim/planted.py): news sentiment carrying a known signal / a known leak
+    plant_signal: float = 0.0
+    plant_leak: float = 0.0
 
     def resolved_end(self) -> dt.date:
         if self.end is not None:

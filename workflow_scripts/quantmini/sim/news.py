@@ -122,6 +122,10 @@ class News:
             if close is not None and edge < 0.03:
                 published = close + dt.timedelta(seconds=int(edge < 0.015))  # at the close, or 1 s after
             tickers = [m.symbol_at(int(j), i_sym) for j in picked]
+            if m.config.plant_signal or m.config.plant_leak:
+                from quantmini.sim import planted
+
+                sentiment = planted.tilt(m, day, k, published, picked, sentiment)
             aid = hashlib.sha256(f"{m.config.seed}|news|{day.isoformat()}|{k}".encode()).hexdigest()
             pub_name, pub_home = _PUBLISHERS[int(extra[0]) % len(_PUBLISHERS)]
             slug = pub_name.split()[0].lower().replace(".", "")

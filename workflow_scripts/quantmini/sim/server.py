@@ -35,6 +35,8 @@ class ServeOptions:
     end: str | None = None
     vendor_errors: bool = True
     extra_vendor_errors: bool = False
+    plant_signal: float = 0.0
+    plant_leak: float = 0.0
     api_key: str | None = None
     faults: str | None = None
     fault_seed: int = 0
@@ -101,7 +103,8 @@ def serve(opts: ServeOptions) -> None:
                            max_consecutive=opts.fault_max_consecutive, slow_s=opts.fault_slow_s)
     market = Market(MarketConfig(seed=opts.seed, n_tickers=opts.tickers, start=opts.start, end=opts.end,
                                  vendor_errors=opts.vendor_errors,
-                                 extra_vendor_errors=opts.extra_vendor_errors))
+                                 extra_vendor_errors=opts.extra_vendor_errors,
+                                 plant_signal=opts.plant_signal, plant_leak=opts.plant_leak))
     app = SimApp(market, api_key=opts.api_key, faults=faults, latency_ms=opts.latency_ms,
                  request_log=opts.request_log, gzip_level=opts.gzip_level,
                  plan=Plan(dt.date.fromisoformat(opts.plan_start) if opts.plan_start else None,
@@ -210,6 +213,8 @@ class SimProcess:
             argv += ["--no-vendor-errors"]
         if o.extra_vendor_errors:
             argv += ["--extra-vendor-errors"]
+        if o.plant_signal or o.plant_leak:
+            argv += ["--plant-signal", str(o.plant_signal), "--plant-leak", str(o.plant_leak)]
         return argv
 
     def start(self) -> SimProcess:
