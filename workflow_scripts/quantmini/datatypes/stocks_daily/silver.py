@@ -1,17 +1,18 @@
-"""Silver stocks_daily: raw and adjusted bars per security with the Alpha158 features, point in time.
+"""Silver stocks_daily: raw bars per security with cumulative factors and the Alpha158 features, point in time.
 
 A month partition is a function of its own bronze month, LOOKBACK_MONTHS earlier ones (enough for the
-60-session windows and the one-session Ref of Alpha158), and the validated corporate actions of those
-same months — never of later months. So a closed month never changes when later data arrives, and a
-feature at session t uses only bars and events up to the end of t's month (Alpha158 features are
-ratios, so a split or dividend after t inside the same month rescales the whole window and leaves them
-unchanged).
+60-session windows and the one-session Ref of Alpha158), and the validated corporate actions and renames
+of every month up to it — never of later months. So a closed month never changes when later data
+arrives, and a feature at session t uses only bars and events up to the end of t's month (Alpha158
+features are ratios, so a split or dividend after t inside the same month rescales the whole window and
+leaves them unchanged).
 
-`factor` is therefore the back-adjustment factor *as of the partition's last session*: adj = raw x factor
-is continuous over every window that ends in this month. The factor as of the lake's end — what research
-over the whole history wants — is applied when gold is published (`gold.py`), from all events; both are
-checked against the simulator's ground truth. Rows are keyed by `security`, the symbol the security holds
-at the end of the month (a ticker change keeps its history); `ticker` is the symbol the bar traded under.
+Rows are keyed by `security_id` (a FIGI, or an id we assign: see identity.py), which a rename does not
+change; `ticker` is the symbol the bar traded under. `cum_factor` F(t) (product of the security's event
+multipliers up to t over the whole lake) never changes once written: raw(t) x F(T) / F(t) is the series
+adjusted as of any T, continuous across partitions (the views in quantmini/adjusted_views.py).
+`factor`/adj_* are the month-local adjustment as of the partition's last session, on which the features
+are computed; gold applies the lake-end factor (`gold.py`). All are checked against the simulator's truth.
 """
 
 from __future__ import annotations
