@@ -157,3 +157,16 @@ def test_readme_examples_run_on_the_demo_lake(built, monkeypatch):
     assert proc.returncode == 0, proc.stderr[-2000:]
     shell = pl.read_csv(io.StringIO(proc.stdout), try_parse_dates=True)
     assert set(shell["ticker"]) == {"VGDJ", "AWD"} and shell.height == 7
+
+
+def test_cli_bars_resolves_a_symbol_to_its_security(built):
+    cmd = re.search(r"`uv run quantmini bars (.*?)`", (REPO / "README.md").read_text(), flags=re.S).group(1).split()
+    proc = quantmini_cli(built["lake"].parent, "bars", *cmd, "--format", "csv")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    shell = pl.read_csv(io.StringIO(proc.stdout), try_parse_dates=True)
+    assert shell["ticker"].to_list() == ["VGDJ"] * 3 + ["AWD"] * 4 and shell["security_id"].n_unique() == 1
+    proc = quantmini_cli(built["lake"].parent, "bars", "ZSOW", "-s", "2025-03-10", "-e", "2025-03-11",
+                         "--as-of", "2025-03-10", "--format", "csv")
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 2  # header + 03-10: nothing after as-of
+    proc = quantmini_cli(built["lake"].parent, "bars", "NOSUCH")
+    assert proc.returncode == 1 and proc.stderr.startswith("quantmini: bars: no silver bars")

@@ -23,9 +23,9 @@ def _adjusted_select(cut: str | None) -> str:
                          + [f"s.volume / {ratio} AS adj_volume", f"{ratio} AS factor"])
     where_f = where_s = ""
     if cut is not None:
-        months = f"(year < year({cut}) OR (year = year({cut}) AND month <= month({cut})))"  # prunes files
-        where_f = f" WHERE {months} AND date <= {cut}"
-        where_s = f" WHERE (s.year < year({cut}) OR (s.year = year({cut}) AND s.month <= month({cut}))) AND s.date <= {cut}"
+        months = "({p}year < year({c}) OR ({p}year = year({c}) AND {p}month <= month({c})))"  # prunes files
+        where_f = f" WHERE {months.format(p='', c=cut)} AND date <= {cut}"
+        where_s = f" WHERE {months.format(p='s.', c=cut)} AND s.date <= {cut}"
     return (f"WITH f AS (SELECT security_id, arg_max(cum_factor, date) AS _f_end FROM silver_stocks_daily{where_f} "
             f"GROUP BY security_id) SELECT s.* REPLACE ({replaced}) FROM silver_stocks_daily s "
             f"JOIN f ON s.security_id = f.security_id{where_s}")
