@@ -11,6 +11,7 @@ include: "rules/news.smk"
 include: "rules/fundamentals.smk"
 include: "rules/silver.smk"
 include: "rules/gold.smk"
+include: "rules/revisions.smk"
 include: "rules/report.smk"
 include: "rules/targets.smk"
 

@@ -13,6 +13,7 @@ from the same seed).
     uv run python bench/ingest.py            # 2,000 tickers, 5 years (several minutes)
     uv run python bench/ingest.py --quick    # smoke run
     uv run python bench/ingest.py --profile 50 --only range   # cProfile (CPU time) of one run
+    uv run python bench/ingest.py --compression on            # gzip only (default: both, side by side)
 
 Measured on the quiet 2-core machine (load ~1), 2,000 tickers, 5 years, `--unpaced` (same run):
   range   (26 KB bodies)  seq 18.5 req/s (92% of 20); c=10 186.7 req/s = 93.3% of 200 (unpaced 165.1 =
@@ -69,6 +70,8 @@ class Run:
     fingerprint: str
     truth_ok: bool
     paced: bool = True
+    gzip: bool = True
+    wire: int = 0  # response body bytes on the wire (compressed when gzip)
 
     @property
     def rps(self) -> float:
@@ -97,14 +100,15 @@ def proc_cpu(pid: int | None) -> float:
 
 
 async def fetch_all(url: str, paths: list[tuple[str, dict]], concurrency: int, http2: bool, profile: bool,
-                    pacing: bool = True):
-    """Fetch every path with one client; return bodies, wall, process CPU, bytes, retries."""
+                    pacing: bool = True, compression: bool = True):
+    """Fetch every path with one client; return bodies, wall, process CPU, bytes, retries, wire bytes."""
     async with PolygonClient(url, max_concurrency=concurrency, http2=http2, timeout=60, pacing=pacing,
-                             streams_per_connection=STREAMS_PER_CONNECTION) as client:
+                             streams_per_connection=STREAMS_PER_CONNECTION, compression=compression) as client:
         await client.get_bytes("/v1/marketstatus/upcoming", allow_404=True)  # connect outside the window
         prof = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall
         gc.collect()
         cpu0, scpu0, t0 = time.process_time(), proc_cpu(SIM_PID), time.perf_counter()
+        wire0 = client.stats.wire_bytes
         if prof:
             prof.enable()
         bodies = await asyncio.gather(*(client.get_bytes(p, q) for p, q in paths))
@@ -117,7 +121,8 @@ async def fetch_all(url: str, paths: list[tuple[str, dict]], concurrency: int, h
             out = io.StringIO()
             pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(25)
             print(out.getvalue())
-        return bodies, wall, cpu, server_cpu, sum(len(b) for b in bodies), stats.retries
+        return (bodies, wall, cpu, server_cpu, sum(len(b) for b in bodies), stats.retries,
+                stats.wire_bytes - wire0)
 
 
 def fingerprint(df: pl.DataFrame) -> str:
@@ -134,13 +139,15 @@ def truth_equal(parsed: pl.DataFrame, truth: pl.DataFrame) -> bool:
     return a.height == b.height and a.equals(b)
 
 
-def run_workload(name, url, paths, parse, truth_of, concurrencies, baseline_n, http2, profile_at, unpaced=False):
+def run_workload(name, url, paths, parse, truth_of, concurrencies, baseline_n, http2, profile_at, unpaced=False,
+                 gzip_modes=(True,)):
     runs: list[Run] = []
-    plan = [(1, True)] + [(c, p) for c in concurrencies for p in ((False, True) if unpaced else (True,))]
-    for conc, paced in plan:
+    plan = [(1, True, z) for z in gzip_modes] + [
+        (c, p, z) for c in concurrencies for p in ((False, True) if unpaced else (True,)) for z in gzip_modes]
+    for conc, paced, gz in plan:
         todo = paths[:baseline_n] if conc == 1 else paths
-        bodies, wall, cpu, server_cpu, nbytes, retries = asyncio.run(
-            fetch_all(url, todo, conc, http2, profile=(profile_at == conc), pacing=paced))
+        bodies, wall, cpu, server_cpu, nbytes, retries, wire = asyncio.run(
+            fetch_all(url, todo, conc, http2, profile=(profile_at == conc), pacing=paced, compression=gz))
         t0 = time.process_time()
         frames = [parse(b, p) for b, p in zip(bodies, todo)]
         parsed = pl.concat(frames) if frames else pl.DataFrame(schema=BARS_SCHEMA)
@@ -148,10 +155,12 @@ def run_workload(name, url, paths, parse, truth_of, concurrencies, baseline_n, h
         del bodies, frames
         ok = truth_equal(parsed, truth_of(todo))
         runs.append(Run(name, conc, len(todo), wall, cpu, server_cpu, nbytes, retries, parse_ms,
-                        fingerprint(parsed), ok, paced))
+                        fingerprint(parsed), ok, paced, gz, wire))
         r = runs[-1]
         load = os.getloadavg()[0]
-        print(f"  {name:8s} c={conc:<3d}{'' if paced or conc == 1 else ' unpaced'} {r.requests:5d} req  {r.rps:7.1f} req/s ({r.rps / r.limit * 100:5.1f}% of "
+        print(f"  {name:8s} c={conc:<3d}{'' if paced or conc == 1 else ' unpaced'} {'gzip' if gz else 'identity':8s}"
+              f" {r.requests:5d} req  wire {r.wire / r.requests / 1e3:6.1f} KB/req"
+              f"  {r.rps:7.1f} req/s ({r.rps / r.limit * 100:5.1f}% of "
               f"{r.limit:5.0f})  {r.nbytes / 1e6 / r.wall:6.1f} MB/s  client CPU {r.cpu * 1000 / r.requests:5.2f} ms/req"
               f"  server CPU {r.server_cpu * 1000 / r.requests:5.2f} ms/req  parse {r.parse_ms:5.2f} ms/body  retries {r.retries}  truth {'OK' if r.truth_ok else 'MISMATCH'}"
               f"  (machine load {load:.1f})", flush=True)
@@ -164,11 +173,13 @@ def report(runs: list[Run]) -> bool:
     same = len({r.fingerprint for r in full}) == 1
     print(f"\n{base.workload}: sequential baseline {base.rps:.1f} req/s "
           f"({base.rps / base.limit * 100:.0f}% of its {base.limit:.0f} req/s limit)")
-    print(f"  {'conc':>8} {'req/s':>8} {'limit':>6} {'% limit':>8} {'x seq':>6} {'MB/s':>7} {'CPU ms/req':>10} {'sim CPU ms/req':>14}")
+    print(f"  {'conc':>8} {'body':>8} {'req/s':>8} {'limit':>6} {'% limit':>8} {'x seq':>6} {'MB/s':>7} {'wire MB/s':>9}"
+          f" {'wire KB/req':>11} {'CPU ms/req':>10} {'sim CPU ms/req':>14}")
     for r in runs:
         conc = f"{r.concurrency}{'' if r.paced or r.concurrency == 1 else ' unp'}"
-        print(f"  {conc:>8} {r.rps:8.1f} {r.limit:6.0f} {r.rps / r.limit * 100:7.1f}% "
-              f"{r.rps / base.rps:6.1f} {r.nbytes / 1e6 / r.wall:7.1f} {r.cpu * 1000 / r.requests:10.2f} {r.server_cpu * 1000 / r.requests:14.2f}")
+        print(f"  {conc:>8} {'gzip' if r.gzip else 'identity':>8} {r.rps:8.1f} {r.limit:6.0f} {r.rps / r.limit * 100:7.1f}% "
+              f"{r.rps / base.rps:6.1f} {r.nbytes / 1e6 / r.wall:7.1f} {r.wire / 1e6 / r.wall:9.1f} {r.wire / r.requests / 1e3:11.1f}"
+              f" {r.cpu * 1000 / r.requests:10.2f} {r.server_cpu * 1000 / r.requests:14.2f}")
     print(f"  parsed data identical across full runs: {same} (fingerprint {full[0].fingerprint if full else '-'});"
           f" equal to ground truth in every run: {all(r.truth_ok for r in runs)}")
     return same and all(r.truth_ok for r in runs)
@@ -206,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="HTTP/2 streams per connection (default: the client's)")
     p.add_argument("--unpaced", action="store_true",
                    help="also run each concurrency with the client's pacing off (the old behaviour), for comparison")
+    p.add_argument("--compression", choices=("on", "off", "both"), default="both",
+                   help="gzip bodies (the client's default, as the real API), identity, or each run both ways")
+    p.add_argument("--gzip-level", type=int, default=1, help="the simulator's gzip level (its default: 1)")
     p.add_argument("--profile", type=int, default=None, metavar="CONC", help="cProfile the run at this concurrency")
     p.add_argument("--quick", action="store_true", help="small sizes: 200 tickers, 0.5 year, 60 baseline requests")
     args = p.parse_args(argv)
@@ -215,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     LATENCY_S = args.latency_ms / 1000.0
     STREAMS_PER_CONNECTION = args.streams_per_connection
     concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    gzip_modes = {"on": (True,), "off": (False,), "both": (True, False)}[args.compression]
 
     end = dt.date(2024, 12, 31)
     start = sessions(end - dt.timedelta(days=int(args.years * 365.25)) + dt.timedelta(days=1), end)[0]
@@ -226,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ok = True
     with SimProcess(tickers=args.tickers, seed=42, start=start.isoformat(), end=end.isoformat(),
-                    latency_ms=args.latency_ms) as sim:
+                    latency_ms=args.latency_ms, gzip_level=args.gzip_level) as sim:
         global SIM_PID
         SIM_PID = sim.proc.pid
         print(f"simulator {sim.url} (pid {sim.proc.pid}), latency {args.latency_ms:.0f} ms, "
@@ -241,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                 return pl.concat([by_day[(d,)] for d in want if (d,) in by_day])
 
             runs = run_workload("grouped", sim.url, paths, lambda b, _p: parse_grouped(b), grouped_truth,
-                                concurrencies, args.baseline_requests, not args.http1, args.profile, args.unpaced)
+                                concurrencies, args.baseline_requests, not args.http1, args.profile, args.unpaced,
+                                gzip_modes)
             ok &= report(runs)
         if args.only in (None, "range"):
             windows = range_windows(market, args.tickers)
@@ -257,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
                         .drop("start", "end", "k"))
 
             runs = run_workload("range", sim.url, paths, lambda b, p: parse_range(b, p[0].split("/")[4]),
-                                range_truth, concurrencies, args.baseline_requests, not args.http1, args.profile, args.unpaced)
+                                range_truth, concurrencies, args.baseline_requests, not args.http1, args.profile, args.unpaced,
+                                gzip_modes)
             ok &= report(runs)
     print("\nRESULT:", "data identical across runs and equal to ground truth" if ok else "DATA MISMATCH")
     return 0 if ok else 1

@@ -93,7 +93,7 @@ UNIVERSE_FILTER_PARAMS = (
 # ------------------------------------------------------------------ corporate_actions (rules/corporate_actions.smk)
 import datetime as _dt
 
-from quantmini.datatypes.corporate_actions.ingest import year_windows
+from quantmini.datatypes.corporate_actions.landing import year_windows
 
 CA_TYPES = ("splits", "dividends", "tickers", "ticker_changes")
 CA_YEARS = sorted({y for y, _ in PARTITIONS})
@@ -169,8 +169,6 @@ from quantmini.datatypes.stocks_daily.silver import lookback_months as _opt_look
 
 OPT_UNDERLYINGS = list(config.get("options", {}).get("underlyings", []))
 OPT_RATE = config.get("options", {}).get("rate", 0.04)
-if enabled("options_daily") and not OPT_UNDERLYINGS:
-    qm_die("config: options.underlyings: empty, but data_types has options_daily (list the underlyings)")
 OPT_DIV_MONTHS = 12  # the dividend yield's window: the 12 months before the month, and the month
 OPT_OPEN = max(PARTITIONS)
 OPT_CLOSED_YEARS = sorted({ym[0] for ym in PARTITIONS if ym != OPT_OPEN})
@@ -245,6 +243,7 @@ def minute_options_inputs(wildcards):
     """The month's bronze stocks_daily and options_daily; a closed month's options_daily is `ancient`
     (the yearly options job rewrites closed months with the same content, see rules/options.smk)."""
     y, m = int(wildcards.year), int(wildcards.month)
+    revision_wait([(y, m)])  # rules/revisions.smk
     keep = (lambda p: p) if (y, m) == max(PARTITIONS) else ancient
     return {
         "daily": LAKE.bronze("stocks_daily", y, m),
@@ -255,18 +254,18 @@ def minute_options_inputs(wildcards):
 # ------------------------------------------------------------------ news (rules/news.smk)
 import datetime as _dt
 
-from quantmini.datatypes.news import ingest as qm_news
+from quantmini.datatypes.news import landing as qm_news_landing
 
 NEWS_YEARS = sorted({y for y, _ in PARTITIONS})
 _NEWS_FIRST = PARTITIONS[min(PARTITIONS)].sessions[0]
-_NEWS_PREV = qm_news.previous_session(_NEWS_FIRST)
+_NEWS_PREV = qm_news_landing.previous_session(_NEWS_FIRST)
 _NEWS_CLOSES = {}
 
 
 def news_closes(ym):
     """[[session, close UTC], ...] of a month's sessions in range (computed once per month)."""
     if ym not in _NEWS_CLOSES:
-        _NEWS_CLOSES[ym] = qm_news.session_closes(list(PARTITIONS[ym].sessions))
+        _NEWS_CLOSES[ym] = qm_news_landing.session_closes(list(PARTITIONS[ym].sessions))
     return _NEWS_CLOSES[ym]
 
 
@@ -274,10 +273,10 @@ def news_prev_close(ym):
     """Close of the session before the month's first session in range."""
     months = sorted(PARTITIONS)
     k = months.index(ym)
-    return news_closes(months[k - 1])[-1][1] if k else qm_news.session_closes([_NEWS_PREV])[0][1]
+    return news_closes(months[k - 1])[-1][1] if k else qm_news_landing.session_closes([_NEWS_PREV])[0][1]
 
 
-NEWS_WINDOWS = qm_news.news_windows(
+NEWS_WINDOWS = qm_news_landing.news_windows(
     sorted(PARTITIONS),
     _dt.datetime.fromisoformat(news_prev_close(min(PARTITIONS)).replace("Z", "+00:00")),
     _dt.datetime.fromisoformat(news_closes(max(PARTITIONS))[-1][1].replace("Z", "+00:00")),
@@ -297,6 +296,7 @@ def news_file(kind, y, m):
 
 def news_daily_inputs(wildcards):
     ym = (int(wildcards.year), int(wildcards.month))
+    revision_wait([ym])  # rules/revisions.smk
     prev = (ym[0] - (ym[1] == 1), (ym[1] - 2) % 12 + 1)
     pairs = [news_file("article_tickers", *prev)] if prev in PARTITIONS else []
     this = news_file("article_tickers", *ym)
@@ -309,9 +309,9 @@ _NEWS_KINDS = ("articles", "article_tickers", "quarantine_articles", "quarantine
 
 # ------------------------------------------------------------------ fundamentals (rules/fundamentals.smk)
 from quantmini import calendar as _qm_calendar
-from quantmini.datatypes.fundamentals.ingest import TABLES as FUND_TABLES
-from quantmini.datatypes.fundamentals.ingest import window_key as _fund_key
-from quantmini.datatypes.fundamentals.ingest import year_windows as _fund_year_windows
+from quantmini.datatypes.fundamentals.landing import TABLES as FUND_TABLES
+from quantmini.datatypes.fundamentals.landing import window_key as _fund_key
+from quantmini.datatypes.fundamentals.landing import year_windows as _fund_year_windows
 from quantmini.datatypes.fundamentals.silver import FILINGS_LOOKBACK_MONTHS, SHORT_INTEREST_LOOKBACK_MONTHS
 
 FUND_HISTORY = qm_catalog.history_months(min(PARTITIONS))  # financials' look-back (catalog)
@@ -393,6 +393,8 @@ def window_files(dtype, before, closed_months_ancient=False):
         if not enabled(dtype):
             return []
         months = window(wildcards, before)
+        if dtype == "stocks_daily":
+            revision_wait(months)  # rules/revisions.smk
         paths = [LAKE.bronze(dtype, y, m) for y, m in months]
         if closed_months_ancient:
             current = (int(wildcards.year), int(wildcards.month)) == max(PARTITIONS)
@@ -441,6 +443,29 @@ def silver_targets():
 
 def gold_targets():
     return [f for dtype, files in GOLD_TARGETS.items() if enabled(dtype) for f in files]
+
+
+# ------------------------------------------------------------------ revisions (rules/revisions.smk)
+REVISION_SESSIONS = sorted(d for p in PARTITIONS.values() for d in p.sessions)[-config["revision_sessions"]:] \
+    if config["revision_sessions"] else []
+REVISION_MONTHS = sorted({(d.year, d.month) for d in REVISION_SESSIONS})
+REVISIONS_ON = enabled("stocks_daily") and bool(REVISION_SESSIONS)
+
+
+def revision_wait(months):
+    """For input functions reading stocks_daily landing or bronze of `months` ((year, month) pairs): wait
+    for the sweep when one is in the window. Every such reader must wait: a job whose input another job
+    might rewrite is scheduled to rerun, and only waiting lets Snakemake re-evaluate it after the sweep
+    (so an unchanged month rebuilds nothing downstream). Returns None (usable as `revision_wait(...) or path`)."""
+    if REVISIONS_ON and any((int(y), int(m)) in REVISION_MONTHS for y, m in months):
+        checkpoints.revisions_stocks_daily.get()
+    return None
+
+
+def revision_gate(wildcards, manifest):
+    """bronze_stocks_daily's manifest input, after the sweep when the month is in the window."""
+    revision_wait([(wildcards.year, wildcards.month)])
+    return manifest.format(**wildcards)
 
 
 onstart:

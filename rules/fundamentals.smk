@@ -46,7 +46,8 @@ for _year in FUND_YEARS:
 
 rule silver_fundamentals:
     input:
-        bars=LAKE.bronze("stocks_daily", Y, M),
+        bars=lambda wc: revision_wait([(wc.year, wc.month)])  # rules/revisions.smk
+        or LAKE.bronze("stocks_daily", wc.year, wc.month),
         financials=fund_inputs("financials", FILINGS_LOOKBACK_MONTHS),
         short_interest=fund_inputs("short_interest", SHORT_INTEREST_LOOKBACK_MONTHS),
         short_volume=fund_inputs("short_volume", 0),

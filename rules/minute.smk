@@ -31,7 +31,8 @@ for _dtype in ("stocks_minute", "options_minute"):
 
 rule landing_stocks_minute:
     input:
-        daily=LAKE.bronze("stocks_daily", Y, M),
+        daily=lambda wc: revision_wait([(wc.year, wc.month)])  # rules/revisions.smk
+        or LAKE.bronze("stocks_daily", wc.year, wc.month),
     output:
         manifest=LAKE.landing_manifest("stocks_minute", Y, M),
     params:

@@ -22,7 +22,7 @@ rule landing_stocks_daily:
 # lakes built without it keep their params (and do not rebuild).
 rule bronze_stocks_daily:
     input:
-        manifest=rules.landing_stocks_daily.output.manifest,
+        manifest=lambda wc: revision_gate(wc, rules.landing_stocks_daily.output.manifest),  # rules/revisions.smk
         universe_snapshot=lambda wc: universe_snapshot(wc),  # [] unless universe_filter (rules/common.smk)
     output:
         bronze=LAKE.bronze("stocks_daily", Y, M),

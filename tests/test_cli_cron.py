@@ -27,13 +27,14 @@ from workflow_helpers import REPO, read_bronze, write_config
 
 DAILY = REPO / "workflow_scripts" / "cron" / "daily.sh"
 TICKERS, SEED = 6, 11
-# 19:00 New York on the pinned session: its close has passed, so `today` is that session. 2026-01-02 is the
+# 21:00 New York on the pinned session: it has settled (config `settle`, 4.5 h after the close = 20:30),
+# so `today` is that session. 2026-01-02 is the
 # first session of a month, a quarter and a year (the session before it is in the previous year).
 PINNED = {"mid-month": dt.date(2026, 11, 18), "year-boundary": dt.date(2026, 1, 2)}
 
 
 def pinned_now(day: dt.date) -> str:
-    return dt.datetime.combine(day, dt.time(19), tzinfo=calendar.NY).isoformat()
+    return dt.datetime.combine(day, dt.time(21), tzinfo=calendar.NY).isoformat()
 
 
 def daily(work: Path, api_url: str, now: str, **popen) -> subprocess.Popen:

@@ -15,7 +15,9 @@ import polars as pl
 import pytest
 
 from quantmini import adjust, calendar
-from quantmini.datatypes.corporate_actions import ingest as ca
+from quantmini.datatypes.corporate_actions import landing as ca_landing
+from quantmini.datatypes.corporate_actions import parse as ca_parse
+from quantmini.datatypes.corporate_actions import bronze as ca_bronze
 from quantmini.bronze import CorruptLandingError
 from quantmini.datatypes.corporate_actions.event_validation import validate_events
 from quantmini.lake import LakePaths
@@ -33,71 +35,71 @@ def doc(dtype: str, bodies: list[bytes], path: str = "/v3/x") -> bytes:
 # ------------------------------------------------------------------------------------ parsers
 def test_parsers_read_the_vendor_examples(fixtures_dir):
     ex = fixtures_dir / "openapi_examples"
-    splits = ca.parse_splits(doc("splits", [(ex / "v3/reference/splits.json").read_bytes()]))
+    splits = ca_parse.parse_splits(doc("splits", [(ex / "v3/reference/splits.json").read_bytes()]))
     assert splits.drop("_unparsed").rows() == [
         ("E36416cce743c3964c5da63e1ef1626c0aece30fb47302eea5a49c0055c04e8d0", "AAPL", D(2020, 8, 31), 1.0, 4.0),
         ("E90a77bdf742661741ed7c8fc086415f0457c2816c45899d73aaa88bdc8ff6025", "AAPL", D(2005, 2, 28), 1.0, 2.0)]
     spec = json.loads((fixtures_dir / "openapi_subset_massive_2025-10.json").read_text())
     example = spec["paths"]["/v3/reference/dividends"]["get"]["responses"]["200"]["content"][
         "application/json"]["schema"]["example"]
-    divs = ca.parse_dividends(doc("dividends", [orjson.dumps(example)]))
-    assert divs.height == 2 and divs.schema == pl.Schema({**ca.DIVIDENDS_SCHEMA, "_unparsed": pl.Utf8})
+    divs = ca_parse.parse_dividends(doc("dividends", [orjson.dumps(example)]))
+    assert divs.height == 2 and divs.schema == pl.Schema({**ca_parse.DIVIDENDS_SCHEMA, "_unparsed": pl.Utf8})
     first = divs.row(0, named=True)
     assert (first["cash_amount"], first["ex_dividend_date"], first["pay_date"], first["frequency"],
             first["dividend_type"], first["currency"]) == (0.22, D(2021, 11, 5), D(2021, 11, 11), 4, "CD", None)
-    tickers = ca.parse_tickers(doc("tickers", [(ex / "v3/reference/tickers.json").read_bytes()]), D(2021, 4, 25))
+    tickers = ca_parse.parse_tickers(doc("tickers", [(ex / "v3/reference/tickers.json").read_bytes()]), D(2021, 4, 25))
     assert tickers.select("ticker", "composite_figi", "cik", "active", "snapshot_date").row(0) == (
         "A", "BBG000BWQYZ5", "0001090872", True, D(2021, 4, 25))
     events = (ex / "vX/reference/tickers/_id_/events.json").read_bytes()
-    changes = ca.parse_ticker_changes(doc("ticker_changes", [events], "/vX/reference/tickers/BBG000MM2P62/events"))
+    changes = ca_parse.parse_ticker_changes(doc("ticker_changes", [events], "/vX/reference/tickers/BBG000MM2P62/events"))
     assert changes.drop("_unparsed").rows() == [("BBG000MM2P62", D(2022, 6, 9), "FB", "META")]
 
 
 def test_absent_results_are_no_rows_and_error_pages_fail_with_one_line(fixtures_dir):
     empty = (fixtures_dir / "errors/200_aggs_empty_no_results_key.json").read_bytes()
-    assert ca.parse_splits(doc("splits", [empty])).height == 0
-    assert ca.parse_dividends(doc("dividends", [])).height == 0
+    assert ca_parse.parse_splits(doc("splits", [empty])).height == 0
+    assert ca_parse.parse_dividends(doc("dividends", [])).height == 0
     bad = b'{"status":"NOT_AUTHORIZED","message":"You are not entitled to this data."}'
     with pytest.raises(CorruptLandingError, match="status NOT_AUTHORIZED: You are not entitled") as err:
-        ca.parse_splits(doc("splits", [bad]))
+        ca_parse.parse_splits(doc("splits", [bad]))
     assert "\n" not in str(err.value)
 
 
 # ------------------------------------------------------------------------------------ windows
 def test_month_windows_hand_worked():
     march = calendar.sessions("2024-03-01", "2024-03-27")
-    w = ca.month_window(2024, 3, march)
+    w = ca_landing.month_window(2024, 3, march)
     assert (w.lo, w.hi, w.last_session, w.prev_session) == (D(2024, 3, 1), D(2024, 3, 27), D(2024, 3, 27), D(2024, 2, 29))
     # 2024-03-28 is March's last session (Good Friday follows): the month is closed, its window ends on the 31st
-    w = ca.month_window(2024, 3, calendar.sessions("2024-03-01", "2024-03-28"))
+    w = ca_landing.month_window(2024, 3, calendar.sessions("2024-03-01", "2024-03-28"))
     assert (w.lo, w.hi, w.last_session) == (D(2024, 3, 1), D(2024, 3, 31), D(2024, 3, 28))
-    w = ca.month_window(2024, 1, calendar.sessions("2024-01-02", "2024-01-31"))
+    w = ca_landing.month_window(2024, 1, calendar.sessions("2024-01-02", "2024-01-31"))
     assert (w.lo, w.hi, w.prev_session) == (D(2024, 1, 1), D(2024, 1, 31), D(2023, 12, 29))
-    w = ca.month_window(2024, 1, calendar.sessions("2024-01-10", "2024-01-31"))  # a range starting mid-month
+    w = ca_landing.month_window(2024, 1, calendar.sessions("2024-01-10", "2024-01-31"))  # a range starting mid-month
     assert w.lo == D(2024, 1, 10)
-    assert ca.Window.from_params(w.to_params()) == w
+    assert ca_landing.Window.from_params(w.to_params()) == w
     with pytest.raises(ValueError, match="outside the month"):
-        ca.month_window(2024, 2, march)
+        ca_landing.month_window(2024, 2, march)
 
 
 def test_year_windows_are_the_month_windows_in_range():
     days = calendar.sessions("2023-11-15", "2024-02-06")
-    assert [w.key for w in ca.year_windows(2023, [d for d in days if d.year == 2023])] == ["2023-11", "2023-12"]
-    nov, dec = ca.year_windows(2023, [d for d in days if d.year == 2023])
+    assert [w.key for w in ca_landing.year_windows(2023, [d for d in days if d.year == 2023])] == ["2023-11", "2023-12"]
+    nov, dec = ca_landing.year_windows(2023, [d for d in days if d.year == 2023])
     # a range starting mid-month: November from its first session; December closed (its last session in range)
     assert (nov.lo, nov.hi, nov.prev_session, nov.last_session) == (D(2023, 11, 15), D(2023, 11, 30),
                                                                     D(2023, 11, 14), D(2023, 11, 30))
     assert (dec.lo, dec.hi, dec.prev_session, dec.last_session) == (D(2023, 12, 1), D(2023, 12, 31),
                                                                     D(2023, 11, 30), D(2023, 12, 29))
-    jan, feb = ca.year_windows(2024, [d for d in days if d.year == 2024])
+    jan, feb = ca_landing.year_windows(2024, [d for d in days if d.year == 2024])
     assert (jan.prev_session, jan.hi, feb.lo, feb.hi, feb.prev_session) == (
         D(2023, 12, 29), D(2024, 1, 31), D(2024, 2, 1), D(2024, 2, 6), D(2024, 1, 31))
-    assert ca.year_windows(2024, calendar.sessions("2024-03-01", "2024-03-27")) == [
-        ca.month_window(2024, 3, calendar.sessions("2024-03-01", "2024-03-27"))]
+    assert ca_landing.year_windows(2024, calendar.sessions("2024-03-01", "2024-03-27")) == [
+        ca_landing.month_window(2024, 3, calendar.sessions("2024-03-01", "2024-03-27"))]
     with pytest.raises(ValueError, match="outside the year"):
-        ca.year_windows(2024, days)
+        ca_landing.year_windows(2024, days)
     with pytest.raises(ValueError, match="no sessions"):
-        ca.year_windows(2024, [])
+        ca_landing.year_windows(2024, [])
 
 
 def test_rename_candidates_hand_worked():
@@ -106,12 +108,12 @@ def test_rename_candidates_hand_worked():
                             "composite_figi": ["F1", "F2", "F3", "F3", "F5", "F6", "F6"]})
     # F1 renamed A -> A2; F3 gained a second ticker; F6 already listed OLD and NEW: both sets differ;
     # F2 unchanged, F5 new (one ticker), D without FIGI: not asked
-    assert ca.rename_candidates(opening, closing) == ["F1", "F3", "F6"]
-    assert ca.rename_candidates(closing, closing) == []
+    assert ca_landing.rename_candidates(opening, closing) == ["F1", "F3", "F6"]
+    assert ca_landing.rename_candidates(closing, closing) == []
 
 
 # ------------------------------------------------------------------------------------ bronze
-MARCH = ca.month_window(2024, 3, calendar.sessions("2024-03-01", "2024-03-27"))
+MARCH = ca_landing.month_window(2024, 3, calendar.sessions("2024-03-01", "2024-03-27"))
 
 
 def write_landing(tmp: Path, dtype: str, body: dict, kind: str = "listing") -> Path:
@@ -129,7 +131,7 @@ def write_landing(tmp: Path, dtype: str, body: dict, kind: str = "listing") -> P
 
 def build(tmp: Path, dtype: str, manifest: Path, universe="all"):
     out = {k: tmp / dtype / f"{k}.parquet" for k in ("bronze", "quarantine")}
-    (report,) = ca.build_bronze_year(dtype, 2024, [MARCH], universe, manifest,
+    (report,) = ca_bronze.build_bronze_year(dtype, 2024, [MARCH], universe, manifest,
                                      [(out["bronze"], out["quarantine"], tmp / dtype / "report.json")])
     return pl.read_parquet(out["bronze"]), pl.read_parquet(out["quarantine"]), report
 
@@ -149,7 +151,7 @@ def test_bronze_splits_quarantine_reasons_hand_worked(tmp_path):
     bronze, quarantine, report = build(tmp_path, "splits", write_landing(tmp_path, "splits",
                                                                           {"status": "OK", "results": rows}),
                                        universe=["AAA", "BBB", "CCC"])
-    assert bronze.columns == list(ca.SPLITS_SCHEMA) and bronze.schema == pl.Schema(ca.SPLITS_SCHEMA)
+    assert bronze.columns == list(ca_parse.SPLITS_SCHEMA) and bronze.schema == pl.Schema(ca_parse.SPLITS_SCHEMA)
     assert bronze.select("id", "ticker").rows() == [("E6", "CCC"), ("E1", "AAA")]  # by execution_date
     reasons = dict(zip(quarantine["id"] + ":" + quarantine["split_from"].cast(pl.Utf8), quarantine["reason"]))
     assert reasons == {
@@ -190,18 +192,18 @@ def test_bronze_refuses_a_landing_file_that_does_not_match_its_manifest(tmp_path
 def test_bronze_year_writes_nothing_when_a_later_month_is_bad(tmp_path):
     """Two months; February's landing file is missing: no partition of the year is written."""
     lake = LakePaths(tmp_path / "lake")
-    windows = ca.year_windows(2024, calendar.sessions("2024-01-02", "2024-02-29"))
+    windows = ca_landing.year_windows(2024, calendar.sessions("2024-01-02", "2024-02-29"))
     files = []
     for w in windows:
-        path = ca.listing_file(lake, "splits", w)
+        path = ca_landing.listing_file(lake, "splits", w)
         landed = doc("splits", [orjson.dumps({"status": "OK", "results": [split(w.month, day=str(w.lo))]})])
         path.parent.mkdir(parents=True)
         path.write_bytes(gzip.compress(landed))
         files.append(("listing", w.key, path))
     manifest = lake.landing_year_dir("splits", 2024) / "_manifest.json"
-    ca._write_manifest(manifest, "splits", 2024, windows, files)
+    ca_landing._write_manifest(manifest, "splits", 2024, windows, files)
     outputs = [tuple(tmp_path / f"{w.key}.{k}" for k in ("b.parquet", "q.parquet", "r.json")) for w in windows]
-    reports = ca.build_bronze_year("splits", 2024, windows, "all", manifest, outputs)
+    reports = ca_bronze.build_bronze_year("splits", 2024, windows, "all", manifest, outputs)
     assert [r["rows_valid"] for r in reports] == [1, 1] and [r["partition"] for r in reports] == ["2024-01", "2024-02"]
     assert pl.read_parquet(outputs[1][0])["execution_date"].to_list() == [D(2024, 2, 1)]
     for out in outputs:
@@ -209,10 +211,10 @@ def test_bronze_year_writes_nothing_when_a_later_month_is_bad(tmp_path):
             f.unlink()
     files[1][2].unlink()
     with pytest.raises(CorruptLandingError, match="landing file missing"):
-        ca.build_bronze_year("splits", 2024, windows, "all", manifest, outputs)
+        ca_bronze.build_bronze_year("splits", 2024, windows, "all", manifest, outputs)
     assert not any(f.exists() for out in outputs for f in out), "a partial year was written"
     with pytest.raises(CorruptLandingError, match="other month windows"):
-        ca.build_bronze_year("splits", 2024, windows[:1], "all", manifest, outputs[:1])
+        ca_bronze.build_bronze_year("splits", 2024, windows[:1], "all", manifest, outputs[:1])
 
 
 # ------------------------------------------------------------------------------------ landing vs the live simulator
@@ -233,26 +235,26 @@ def sim(tmp_path_factory):
 
 def test_landing_follows_every_page_and_never_downloads_twice(tmp_path, market, sim):
     lake = LakePaths(tmp_path / "lake")
-    jan_only = ca.year_windows(2024, calendar.sessions("2024-01-02", "2024-01-31"))
+    jan_only = ca_landing.year_windows(2024, calendar.sessions("2024-01-02", "2024-01-31"))
     (w,) = jan_only
     opts = ClientOptions(sim.url, None, max_concurrency=4)
     manifest = {d: lake.landing_year_dir(d, 2024) / "_manifest.json" for d in ("splits", "tickers")}
     n0 = len(sim.requests())
     for dtype in ("splits", "tickers"):
-        assert ca.land_listing_year(dtype, lake, 2024, jan_only, manifest[dtype], opts, limit=2) == 1
+        assert ca_landing.land_listing_year(dtype, lake, 2024, jan_only, manifest[dtype], opts, limit=2) == 1
     n = len(sim.requests())
-    assert ca.land_listing_year("splits", lake, 2024, jan_only, manifest["splits"], opts, limit=2) == 0
+    assert ca_landing.land_listing_year("splits", lake, 2024, jan_only, manifest["splits"], opts, limit=2) == 0
     assert len(sim.requests()) == n, "an existing landing file was downloaded again"
     reqs = sim.requests()[n0:]
     served = [r for r in market.vendor_split_rows if r["execution_date"] <= D(2024, 1, 31)]
     splits_pages = [r for r in reqs if r["path"] == "/v3/reference/splits"]
     assert len(served) == 3 and len(splits_pages) == 2  # 3 rows at limit=2: a second page via next_url
     assert "cursor=" in splits_pages[1]["query"]
-    got = ca.parse_splits(ca._landed(manifest["splits"], "listing", "2024-01"))
-    expected = pl.DataFrame([{k: r[k] for k in ca.SPLITS_SCHEMA} for r in served], schema=ca.SPLITS_SCHEMA)
+    got = ca_parse.parse_splits(ca_bronze._landed(manifest["splits"], "listing", "2024-01"))
+    expected = pl.DataFrame([{k: r[k] for k in ca_parse.SPLITS_SCHEMA} for r in served], schema=ca_parse.SPLITS_SCHEMA)
     assert got.drop("_unparsed").sort("id").equals(expected.sort("id"))
-    assert ca.listing_file(lake, "splits", w) == lake.landing_file("splits", 2024, 1, "2024-01-01_2024-01-31.json.gz")
-    tickers = ca.parse_tickers(ca._read_landing(lake.landing_file("tickers", 2024, 1, "2024-01-31.json.gz")),
+    assert ca_landing.listing_file(lake, "splits", w) == lake.landing_file("splits", 2024, 1, "2024-01-01_2024-01-31.json.gz")
+    tickers = ca_parse.parse_tickers(ca_landing._read_landing(lake.landing_file("tickers", 2024, 1, "2024-01-31.json.gz")),
                                D(2024, 1, 31))
     sec = market.securities()
     listed = sec.filter(pl.col("list_date") <= D(2024, 1, 31))
@@ -260,8 +262,8 @@ def test_landing_follows_every_page_and_never_downloads_twice(tmp_path, market, 
     assert tickers.filter(~pl.col("active")).height == 0  # the first delisting is in February
     # the year grows to 2024-03-05: January is landed already, only February and March's open window are asked
     n = len(sim.requests())
-    to_march = ca.year_windows(2024, calendar.sessions("2024-01-02", "2024-03-05"))
-    assert ca.land_listing_year("splits", lake, 2024, to_march, manifest["splits"], opts) == 2
+    to_march = ca_landing.year_windows(2024, calendar.sessions("2024-01-02", "2024-03-05"))
+    assert ca_landing.land_listing_year("splits", lake, 2024, to_march, manifest["splits"], opts) == 2
     assert sorted(r["query"] for r in sim.requests()[n:]) == [
         "execution_date.gte=2024-02-01&execution_date.lte=2024-02-29&limit=1000",
         "execution_date.gte=2024-03-01&execution_date.lte=2024-03-05&limit=1000"]
@@ -328,7 +330,7 @@ def test_event_validation_against_simulator_truth(seed, n):
     figi = m.securities().select("security_id", "composite_figi")
     changes = m.ticker_changes().join(figi, on="security_id").drop("security_id")
     bars = adjust.assign_security(m.daily_raw().drop("security_id"), adjust.symbol_map(changes))
-    served = pl.DataFrame([{k: r[k] for k in ca.SPLITS_SCHEMA} for r in m.vendor_split_rows], schema=ca.SPLITS_SCHEMA)
+    served = pl.DataFrame([{k: r[k] for k in ca_parse.SPLITS_SCHEMA} for r in m.vendor_split_rows], schema=ca_parse.SPLITS_SCHEMA)
     key = ["ticker", "execution_date", "split_from", "split_to"]
     truth, bogus, dividends = m.splits(), m.bogus_splits(), m.dividends().drop("security_id")
     assert set(bogus["reason"]) == {"duplicate", "absurd_ratio", "not_in_bars"}
@@ -354,31 +356,31 @@ def test_first_year_finds_a_rename_from_the_opening_snapshot(tmp_path, market, s
     """A range starting in February: the rename of 2024-02-22 shows only against the snapshot as of the
     session before (landed by the ticker_changes job itself); one events request."""
     lake = LakePaths(tmp_path / "lake")
-    windows = ca.year_windows(2024, calendar.sessions("2024-02-01", "2024-03-05"))
+    windows = ca_landing.year_windows(2024, calendar.sessions("2024-02-01", "2024-03-05"))
     opts = ClientOptions(sim.url, None)
-    ca.land_listing_year("tickers", lake, 2024, windows, lake.landing_year_dir("tickers", 2024) / "_manifest.json",
+    ca_landing.land_listing_year("tickers", lake, 2024, windows, lake.landing_year_dir("tickers", 2024) / "_manifest.json",
                          opts)
     snapshots = []
     for w in windows:
         snapshots.append(tmp_path / f"tickers-{w.key}.parquet")
-        ca.parse_tickers(ca._read_landing(ca.listing_file(lake, "tickers", w)), w.last_session).drop(
+        ca_parse.parse_tickers(ca_landing._read_landing(ca_landing.listing_file(lake, "tickers", w)), w.last_session).drop(
             "_unparsed").write_parquet(snapshots[-1])
     n0 = len(sim.requests())
     manifest = lake.landing_year_dir("ticker_changes", 2024) / "_manifest.json"
-    figis = ca.land_ticker_changes_year(lake, 2024, windows, snapshots, None, manifest, opts)
+    figis = ca_landing.land_ticker_changes_year(lake, 2024, windows, snapshots, None, manifest, opts)
     figi = market.securities().select("security_id", "composite_figi")
-    truth = market.ticker_changes().join(figi, on="security_id").select(list(ca.TICKER_CHANGES_SCHEMA))
+    truth = market.ticker_changes().join(figi, on="security_id").select(list(ca_parse.TICKER_CHANGES_SCHEMA))
     assert figis == truth["composite_figi"].to_list() and len(figis) == 1
     asked = sorted((r["path"], r["query"]) for r in sim.requests()[n0:])
     assert asked == [("/v3/reference/tickers", "market=stocks&date=2024-01-31&active=false&limit=1000"),
                      ("/v3/reference/tickers", "market=stocks&date=2024-01-31&active=true&limit=1000"),
                      (f"/vX/reference/tickers/{figis[0]}/events", "types=ticker_change")]
     outputs = [tuple(tmp_path / f"{w.key}.{k}" for k in ("b.parquet", "q.parquet", "r.json")) for w in windows]
-    reports = ca.build_bronze_year("ticker_changes", 2024, windows, "all", manifest, outputs)
+    reports = ca_bronze.build_bronze_year("ticker_changes", 2024, windows, "all", manifest, outputs)
     assert pl.read_parquet(outputs[0][0]).equals(truth)  # February
     assert pl.read_parquet(outputs[1][0]).height == 0 and reports[1]["window"] == ["2024-03-01", "2024-03-05"]
     n1 = len(sim.requests())
-    assert ca.land_ticker_changes_year(lake, 2024, windows, snapshots, None, manifest, opts) == figis
+    assert ca_landing.land_ticker_changes_year(lake, 2024, windows, snapshots, None, manifest, opts) == figis
     assert len(sim.requests()) == n1, "a rerun downloaded the opening snapshot or the events again"
     with pytest.raises(ValueError, match="is as of"):  # snapshots in the wrong order
-        ca.land_ticker_changes_year(lake, 2024, windows, snapshots[::-1], None, manifest, opts)
+        ca_landing.land_ticker_changes_year(lake, 2024, windows, snapshots[::-1], None, manifest, opts)

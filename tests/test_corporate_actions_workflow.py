@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import polars as pl
 import pytest
 
-from quantmini.datatypes.corporate_actions import ingest as ca
+from quantmini.datatypes.corporate_actions import parse as ca_parse
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess
 from workflow_helpers import run_workflow, write_config
@@ -87,9 +87,9 @@ def test_one_landing_and_one_bronze_job_per_type_and_year(run):
 
 def test_bronze_splits_and_dividends_equal_the_served_lists(run, market):
     splits = read_bronze(run.lake, "splits").sort("id")
-    served = pl.DataFrame([{k: r[k] for k in ca.SPLITS_SCHEMA} for r in market.vendor_split_rows
-                           if FIRST <= r["execution_date"] <= LAST], schema=ca.SPLITS_SCHEMA).sort("id")
-    assert splits.columns == list(ca.SPLITS_SCHEMA)
+    served = pl.DataFrame([{k: r[k] for k in ca_parse.SPLITS_SCHEMA} for r in market.vendor_split_rows
+                           if FIRST <= r["execution_date"] <= LAST], schema=ca_parse.SPLITS_SCHEMA).sort("id")
+    assert splits.columns == list(ca_parse.SPLITS_SCHEMA)
     assert served.height == 6 and splits.equals(served), "bronze splits differ from the vendor's list"
     assert splits["execution_date"].dt.year().unique().sort().to_list() == [2023, 2024]
     dividends = read_bronze(run.lake, "dividends").sort("id")
@@ -107,7 +107,7 @@ def test_bronze_ticker_changes_equal_the_truth(run, market):
     changes = read_bronze(run.lake, "ticker_changes")
     figi = market.securities().select("security_id", "composite_figi")
     truth = (market.ticker_changes().filter(pl.col("date").is_between(FIRST, LAST))
-             .join(figi, on="security_id").select(list(ca.TICKER_CHANGES_SCHEMA)))
+             .join(figi, on="security_id").select(list(ca_parse.TICKER_CHANGES_SCHEMA)))
     # renamed on 2024-01-08: found against the previous year's last snapshot (2023-12-29)
     assert truth.height == 1 and changes.sort("date").equals(truth.sort("date"))
     assert pl.read_parquet(run.lake / "bronze/ticker_changes/year=2024/month=01/data.parquet").equals(truth)

@@ -9,7 +9,10 @@ import orjson
 import polars as pl
 import pytest
 
-from quantmini.datatypes.fundamentals import ingest as fu
+from quantmini import catalog
+from quantmini.datatypes.fundamentals import landing as fu_landing
+from quantmini.datatypes.fundamentals import parse as fu_parse
+from quantmini.datatypes.fundamentals import bronze as fu_bronze
 from quantmini.datatypes.fundamentals import silver as fs
 from quantmini.datatypes.fundamentals.schema import MODELS, SORT_BY
 from quantmini.landing_documents import results_list
@@ -24,7 +27,7 @@ D = dt.date
 
 def test_year_windows_history_and_open_month():
     sessions = {(2024, 1): [D(2024, 1, 17), D(2024, 1, 31)], (2024, 2): [D(2024, 2, 1), D(2024, 2, 6)]}
-    ws = fu.year_windows(2024, sessions, fu.history_months((2024, 1), 2))
+    ws = fu_landing.year_windows(2024, sessions, catalog.history_months((2024, 1), 2))
     got = {(w["table"], w["month"]): (w["lo"], w["hi"]) for w in ws}
     assert got[("financials", 11)] == ("2023-11-01", "2023-11-30")  # history: whole months
     assert got[("financials", 1)] == ("2024-01-01", "2024-01-31")  # financials: from the 1st
@@ -36,12 +39,12 @@ def test_year_windows_history_and_open_month():
 def test_chunk_chain_downloads_only_the_missing_days(tmp_path):
     for name in ("2024-02-01_2024-02-06.json.gz", "2024-02-01_2024-02-02.json.gz", "2024-02-07_2024-02-07.json.gz"):
         (tmp_path / name).write_bytes(b"")
-    chain, missing = fu.chunk_chain(tmp_path, D(2024, 2, 1), D(2024, 2, 8))
+    chain, missing = fu_landing.chunk_chain(tmp_path, D(2024, 2, 1), D(2024, 2, 8))
     assert [p.name for p in chain] == ["2024-02-01_2024-02-06.json.gz", "2024-02-07_2024-02-07.json.gz"]
     assert missing == (D(2024, 2, 8), D(2024, 2, 8))
-    chain, missing = fu.chunk_chain(tmp_path, D(2024, 2, 1), D(2024, 2, 7))
+    chain, missing = fu_landing.chunk_chain(tmp_path, D(2024, 2, 1), D(2024, 2, 7))
     assert missing is None and len(chain) == 2
-    chain, missing = fu.chunk_chain(tmp_path, D(2024, 2, 1), D(2024, 2, 5))  # `end` moved back
+    chain, missing = fu_landing.chunk_chain(tmp_path, D(2024, 2, 1), D(2024, 2, 5))  # `end` moved back
     assert [p.name for p in chain] == ["2024-02-01_2024-02-02.json.gz"] and missing == (D(2024, 2, 3), D(2024, 2, 5))
 
 
@@ -57,7 +60,7 @@ def _result(**over):
 
 
 def test_parse_financials_long_table_and_times_in_utc():
-    df = fu.parse_financials([_result(), _result(tickers=["BBB"], acceptance_datetime="20240105163000")])
+    df = fu_parse.parse_financials([_result(), _result(tickers=["BBB"], acceptance_datetime="20240105163000")])
     assert df.height == 4 and set(df["field"]) == {"equity", "basic_earnings_per_share"}
     accepted = dict(zip(df["ticker"], df["acceptance_datetime"]))
     assert accepted["AAA"] == dt.datetime(2024, 5, 1, 22, 30, tzinfo=UTC)  # EDT, UTC-4
@@ -68,7 +71,7 @@ def test_parse_financials_long_table_and_times_in_utc():
 def test_bad_financials_rows_are_quarantined_with_their_reason():
     bad_value = _result(tickers=["CCC"], financials={"balance_sheet": {"equity": {"label": "E", "order": 1, "unit": "USD",
                                                                  "value": "n/a"}}})
-    rows = fu.parse_financials([_result(), bad_value, _result(tickers=[], fiscal_period="Q9")])
+    rows = fu_parse.parse_financials([_result(), bad_value, _result(tickers=[], fiscal_period="Q9")])
     rows = rows.with_columns(pl.lit(D(2024, 5, 1)).alias("_lo"), pl.lit(D(2024, 5, 31)).alias("_hi"))
     clean, quarantine, report = validate_rows(rows, MODELS["financials"], sort_by=SORT_BY["financials"])
     assert clean.height == 2 and quarantine.height >= 2
@@ -112,8 +115,8 @@ def test_point_in_time_close_boundary_and_split_after_filing():
     splits = pl.DataFrame({"id": ["s1", "s2"], "ticker": ["A", "A"], "execution_date": [D(2024, 3, 18)] * 2,
                            "split_from": [1.0, 1.0], "split_to": [2.0, 2_000_000.0]})
     rejected = pl.DataFrame({"event": ["split"], "id": ["s2"]})
-    empty_si = pl.DataFrame(schema=fu.SHORT_INTEREST_SCHEMA)
-    empty_sv = pl.DataFrame(schema=fu.SHORT_VOLUME_SCHEMA)
+    empty_si = pl.DataFrame(schema=fu_parse.SHORT_INTEREST_SCHEMA)
+    empty_sv = pl.DataFrame(schema=fu_parse.SHORT_VOLUME_SCHEMA)
     out = fs.build(bars, fin, empty_si, empty_sv, splits, rejected, sessions)
     a = out.filter(pl.col("ticker") == "A")
     assert a["shares_outstanding"].to_list() == [100.0, 100.0, 200.0]  # accepted at the close: usable
@@ -186,11 +189,11 @@ def test_bronze_refuses_a_landing_file_that_changed(tmp_path):
     manifest = root / "fundamentals/year=2024/_manifest.json"
     manifest.parent.mkdir(parents=True)
     manifest.write_text(orjson.dumps({"windows": [w], "files": [
-        {"table": "short_volume", "month": fu.window_key(w), "file": str(chunk.relative_to(root)),
+        {"table": "short_volume", "month": fu_landing.window_key(w), "file": str(chunk.relative_to(root)),
          "sha256": "0" * 64}]}).decode())
     out = tmp_path / "bronze.parquet"
     with pytest.raises(CorruptLandingError, match="does not match its manifest"):
-        fu.build_bronze_year(2024, [w], "all", manifest, {fu.window_key(w): (out, tmp_path / "q.parquet",
+        fu_bronze.build_bronze_year(2024, [w], "all", manifest, {fu_landing.window_key(w): (out, tmp_path / "q.parquet",
                                                                              tmp_path / "r.json")})
     assert not out.exists()
 
@@ -204,11 +207,11 @@ def test_a_rename_carries_filings_splits_and_short_interest_over():
                            "split_from": [1.0], "split_to": [2.0]})
     changes = pl.DataFrame({"composite_figi": ["BBG000000001"], "date": [D(2024, 3, 15)], "old_ticker": ["OLD"],
                             "new_ticker": ["NEW"]})
-    out = fs.build(bars, fin, pl.DataFrame(schema=fu.SHORT_INTEREST_SCHEMA), pl.DataFrame(schema=fu.SHORT_VOLUME_SCHEMA),
+    out = fs.build(bars, fin, pl.DataFrame(schema=fu_parse.SHORT_INTEREST_SCHEMA), pl.DataFrame(schema=fu_parse.SHORT_VOLUME_SCHEMA),
                    splits, None, sessions, changes)
     assert out["ticker"].to_list() == ["NEW", "OLD"] and out["shares_outstanding"].to_list() == [200.0, 200.0]
-    without = fs.build(bars, fin, pl.DataFrame(schema=fu.SHORT_INTEREST_SCHEMA),
-                       pl.DataFrame(schema=fu.SHORT_VOLUME_SCHEMA), splits, None, sessions)
+    without = fs.build(bars, fin, pl.DataFrame(schema=fu_parse.SHORT_INTEREST_SCHEMA),
+                       pl.DataFrame(schema=fu_parse.SHORT_VOLUME_SCHEMA), splits, None, sessions)
     assert without["shares_outstanding"].to_list() == [None, 200.0]  # by ticker only
 
 
@@ -217,13 +220,13 @@ def test_parsers_read_the_vendor_examples(fixtures_dir):
 
     ex = json.loads((fixtures_dir / "openapi_examples/vX/reference/financials.json").read_text())
     result = ex["results"][0]
-    df = fu.parse_financials(ex["results"])
+    df = fu_parse.parse_financials(ex["results"])
     fields = {(s, f): v["value"] for s, stmt in result["financials"].items() for f, v in stmt.items()}
     assert df.height == len(fields) > 40  # the example has no `tickers`: one row each, ticker null
     assert {(s, f): v for s, f, v in df.select("statement", "field", "value").iter_rows()} == fields
     assert df["end_date"].unique().to_list() == [D(2022, 4, 3)] and df["fiscal_year"].unique().to_list() == [2022]
     for table, name in (("short_interest", "short-interest"), ("short_volume", "short-volume")):
         rows = json.loads((fixtures_dir / f"openapi_examples/stocks/v1/{name}.json").read_text())["results"]
-        parsed = fu.parse(table, rows)
+        parsed = fu_parse.parse(table, rows)
         assert parsed.height == 1 and parsed["_unparsed"].to_list() == [""]
         assert parsed.drop("_unparsed").null_count().sum_horizontal().item() == 0, table

@@ -14,7 +14,9 @@ import pytest
 
 from conftest import VENDOR_FIXTURES
 from quantmini import calendar
-from quantmini.datatypes.minute import ingest as minute
+from quantmini.datatypes.minute import landing as minute_landing
+from quantmini.datatypes.minute import parse as minute_parse
+from quantmini.datatypes.minute import bronze as minute_bronze
 from quantmini.client import PolygonClient
 from quantmini.landing_documents import landing_document
 from quantmini.sim.market import TICK, Market, MarketConfig
@@ -166,13 +168,13 @@ def test_parse_landing_reads_the_openapi_example():
                / "_multiplier_/_timespan_/_from_/_to_.json").read_bytes()
     day = dt.date(2020, 1, 2)
     doc = landing_document("stocks_minute", [day.isoformat()] * 2, [("/p", {})], [[example]])
-    df = minute.parse_landing(doc, "AAPL", day)
+    df = minute_parse.parse_landing(doc, "AAPL", day)
     ex = json.loads(example)["results"]
     assert df.height == len(ex) and df["close"].to_list() == [r["c"] for r in ex]
     assert df["timestamp"].dt.epoch("ms").to_list() == [r["t"] for r in ex]
     assert df["volume"].to_list() == [float(r["v"]) for r in ex] and df["ticker"].unique().to_list() == ["AAPL"]
     empty = (VENDOR_FIXTURES / "errors/200_aggs_empty_no_results_key.json").read_bytes()
-    assert minute.parse_landing(landing_document("x", ["a", "a"], [("/p", {})], [[empty]]), "AAPL", day).height == 0
+    assert minute_parse.parse_landing(landing_document("x", ["a", "a"], [("/p", {})], [[empty]]), "AAPL", day).height == 0
 
 
 def test_flag_sessions_on_a_half_day():
@@ -181,7 +183,7 @@ def test_flag_sessions_on_a_half_day():
     stamps = [ny(3, 59), ny(4, 0), ny(9, 29), ny(9, 30), ny(12, 59), ny(13, 0), ny(16, 59), ny(17, 0)]
     bars = pl.DataFrame({"timestamp": pl.Series(stamps).dt.convert_time_zone("UTC").dt.cast_time_unit("ms"),
                          "_expected_session": [day] * len(stamps)})
-    flags = minute.flag_sessions(bars, minute.session_windows([day]))["session"].to_list()
+    flags = minute_bronze.flag_sessions(bars, minute_bronze.session_windows([day]))["session"].to_list()
     assert flags == ["outside", "pre", "pre", "regular", "regular", "post", "post", "outside"]
 
 
@@ -189,16 +191,16 @@ def test_select_stocks_and_options():
     d1, d2 = dt.date(2024, 7, 2), dt.date(2024, 7, 3)
     daily = pl.DataFrame({"date": [d1, d1, d1, d2, d2], "ticker": ["C", "A", "B", "B", "C"],
                           "close": [10.0, 20.0, 30.0, 31.0, 11.0]})
-    assert minute.select_stocks(daily, 2).rows() == [(d1, "A"), (d1, "B"), (d2, "B"), (d2, "C")]
-    assert minute.select_stocks(daily, ["C", "Z"]).rows() == [(d1, "C"), (d2, "C")]
+    assert minute_landing.select_stocks(daily, 2).rows() == [(d1, "A"), (d1, "B"), (d2, "B"), (d2, "C")]
+    assert minute_landing.select_stocks(daily, ["C", "Z"]).rows() == [(d1, "C"), (d2, "C")]
     opts = pl.DataFrame({"date": [d1] * 4 + [d2], "ticker": ["O:C1", "O:C2", "O:C3", "O:A1", "O:C1"],
                          "underlying": ["C", "C", "C", "A", "C"], "strike": [5.0, 10.5, 12.0, 20.0, 5.0]})
-    assert minute.select_options(opts, daily, 2).rows() == [(d1, "O:A1"), (d1, "O:C2"), (d1, "O:C3"), (d2, "O:C1")]
+    assert minute_landing.select_options(opts, daily, 2).rows() == [(d1, "O:A1"), (d1, "O:C2"), (d1, "O:C3"), (d2, "O:C1")]
 
 
 def test_landing_file_names_are_safe_for_option_tickers(tmp_path):
     from quantmini.lake import LakePaths
 
-    f = minute.landing_file(LakePaths(tmp_path), "options_minute", dt.date(2024, 7, 3), "O:ABC240719C00100000")
+    f = minute_landing.landing_file(LakePaths(tmp_path), "options_minute", dt.date(2024, 7, 3), "O:ABC240719C00100000")
     assert f.relative_to(tmp_path).as_posix() == (
         "landing/options_minute/year=2024/month=07/date=2024-07-03/O_ABC240719C00100000.json.gz")

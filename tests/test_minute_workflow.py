@@ -21,7 +21,7 @@ import polars as pl
 import pytest
 
 from quantmini import calendar
-from quantmini.datatypes.minute.ingest import read_bronze
+from quantmini.datatypes.minute.bronze import read_bronze
 from quantmini.qlib_reader import pyqlib_read
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.minute import MinuteMarket, bars_frame

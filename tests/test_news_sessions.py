@@ -11,7 +11,9 @@ import orjson
 import polars as pl
 import pytest
 
-from quantmini.datatypes.news import ingest as news
+from quantmini.datatypes.news import landing as news_landing
+from quantmini.datatypes.news import parse as news_parse
+from quantmini.datatypes.news import silver as news_silver
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.news import News
 
@@ -43,36 +45,36 @@ CASES = [  # published (UTC), the session it counts for (None: not in the months
 
 
 def test_session_closes_come_from_the_exchange_calendar():
-    closes = news.session_closes(SESSIONS)
+    closes = news_landing.session_closes(SESSIONS)
     assert closes == [["2024-11-26", "2024-11-26T21:00:00Z"], ["2024-11-27", "2024-11-27T21:00:00Z"],
                       ["2024-11-29", "2024-11-29T18:00:00Z"], ["2024-12-02", "2024-12-02T21:00:00Z"]]
-    assert news.previous_session(dt.date(2024, 11, 29)) == dt.date(2024, 11, 27)
+    assert news_landing.previous_session(dt.date(2024, 11, 29)) == dt.date(2024, 11, 27)
 
 
 def test_assign_sessions_hand_worked_cases():
-    closes = news.session_closes(SESSIONS[1:])
-    prev_close = news.session_closes(SESSIONS[:1])[0][1]
+    closes = news_landing.session_closes(SESSIONS[1:])
+    prev_close = news_landing.session_closes(SESSIONS[:1])[0][1]
     pairs = pl.DataFrame({"article_id": [f"a{k}" for k in range(len(CASES))], "ticker": ["X"] * len(CASES),
-                          "published_utc": [ts(p) for p, _ in CASES]}).cast({"published_utc": news.UTC})
-    got = news.assign_sessions(pairs, closes, prev_close)
+                          "published_utc": [ts(p) for p, _ in CASES]}).cast({"published_utc": news_parse.UTC})
+    got = news_silver.assign_sessions(pairs, closes, prev_close)
     expected = {f"a{k}": day for k, (_, day) in enumerate(CASES) if day is not None}
     assert dict(got.select("article_id", "date").iter_rows()) == expected
 
 
 def test_news_daily_counts_sentiment_and_zero_rows():
-    closes = news.session_closes(SESSIONS[1:])
-    prev_close = news.session_closes(SESSIONS[:1])[0][1]
+    closes = news_landing.session_closes(SESSIONS[1:])
+    prev_close = news_landing.session_closes(SESSIONS[:1])[0][1]
     pairs = pl.DataFrame(
         [("a1", "AAA", "positive", "2024-11-27T15:00:00Z"), ("a2", "AAA", "negative", "2024-11-27T21:00:00Z"),
          ("a2", "BBB", None, "2024-11-27T21:00:00Z"), ("a3", "AAA", "positive", "2024-11-28T10:00:00Z"),
          ("a4", "AAA", "neutral", "2024-11-30T10:00:00Z"), ("a5", "BBB", None, "2024-11-29T18:00:01Z"),
          ("a5", "BBB", None, "2024-11-29T18:00:01Z")],  # the same pair twice counts once
         orient="row", schema=["article_id", "ticker", "sentiment", "published_utc"],
-    ).with_columns(pl.col("published_utc").str.to_datetime(time_zone="UTC").cast(news.UTC),
+    ).with_columns(pl.col("published_utc").str.to_datetime(time_zone="UTC").cast(news_parse.UTC),
                    pl.lit(None, pl.Utf8).alias("sentiment_reasoning"))
     bars = pl.DataFrame({"ticker": ["AAA", "AAA", "AAA", "BBB", "BBB", "CCC"],
                          "date": [SESSIONS[1], SESSIONS[2], SESSIONS[3], SESSIONS[1], SESSIONS[3], SESSIONS[1]]})
-    got = news.news_daily(pairs, bars, closes, prev_close)
+    got = news_silver.news_daily(pairs, bars, closes, prev_close)
     rows = {(t, d): r for t, d, *r in got.iter_rows()}
     assert rows[("AAA", SESSIONS[1])] == [2, 1, 0, 1, 0.0]      # a1 positive, a2 negative (at the close)
     assert rows[("AAA", SESSIONS[2])] == [1, 1, 0, 0, 1.0]      # a3 on the holiday -> the half day
@@ -80,24 +82,24 @@ def test_news_daily_counts_sentiment_and_zero_rows():
     assert rows[("BBB", SESSIONS[1])] == [1, 0, 0, 0, None]     # named without an insight: no sentiment
     assert rows[("BBB", SESSIONS[3])] == [1, 0, 0, 0, None]     # after the half-day close -> Monday
     assert rows[("CCC", SESSIONS[1])] == [0, 0, 0, 0, None]     # a bar without news: zeros
-    assert got.height == bars.height and got.schema == pl.Schema(news.NEWS_DAILY_SCHEMA)
+    assert got.height == bars.height and got.schema == pl.Schema(news_silver.NEWS_DAILY_SCHEMA)
 
 
 def test_news_windows():
-    windows = news.news_windows([(2024, 1), (2024, 2)], ts("2023-12-29T21:00:00Z"), ts("2024-02-07T21:00:00Z"))
+    windows = news_landing.news_windows([(2024, 1), (2024, 2)], ts("2023-12-29T21:00:00Z"), ts("2024-02-07T21:00:00Z"))
     assert [(w.key, w.lo, w.hi) for w in windows] == [
         ("2024-01", ts("2023-12-29T21:00:01Z"), ts("2024-02-01T00:00:00Z")),
         ("2024-02", ts("2024-02-01T00:00:00Z"), ts("2024-02-07T21:00:01Z")),
     ]
-    assert news.NewsWindow.from_params(windows[0].to_params()) == windows[0]
+    assert news_landing.NewsWindow.from_params(windows[0].to_params()) == windows[0]
 
 
 def test_landed_chain_covers_back_to_back_and_ignores_what_overshoots(tmp_path):
-    w = news.NewsWindow(2024, 2, ts("2024-02-01T00:00:00Z"), ts("2024-02-09T21:00:01Z"))
+    w = news_landing.NewsWindow(2024, 2, ts("2024-02-01T00:00:00Z"), ts("2024-02-09T21:00:01Z"))
     for lo, hi in [("2024-02-01T00:00:00Z", "2024-02-06T21:00:01Z"), ("2024-02-06T21:00:01Z", "2024-02-07T21:00:01Z"),
                    ("2024-02-07T21:00:01Z", "2024-02-12T21:00:01Z"), ("2024-02-03T00:00:00Z", "2024-02-08T00:00:00Z")]:
-        (tmp_path / news.chunk_name(ts(lo), ts(hi))).write_bytes(b"")
-    chain, cur = news.landed_chain(tmp_path, w)
+        (tmp_path / news_landing.chunk_name(ts(lo), ts(hi))).write_bytes(b"")
+    chain, cur = news_landing.landed_chain(tmp_path, w)
     assert [p.name for p in chain] == ["20240201T000000Z_20240206T210001Z.json.gz",
                                        "20240206T210001Z_20240207T210001Z.json.gz"]
     assert cur == ts("2024-02-07T21:00:01Z")  # the chunk to 02-12 lies beyond the window: fetched anew
@@ -105,18 +107,18 @@ def test_landed_chain_covers_back_to_back_and_ignores_what_overshoots(tmp_path):
 
 def landing_doc(pages: list[dict]) -> bytes:
     return orjson.dumps({"dtype": "news", "window": ["x", "y"],
-                         "requests": [{"path": news.PATH, "params": {}, "pages": pages}]})
+                         "requests": [{"path": news_landing.PATH, "params": {}, "pages": pages}]})
 
 
 def test_parser_reads_the_openapi_example(fixtures_dir):
     example = json.loads((fixtures_dir / "openapi_examples/v2/reference/news.json").read_text())
-    articles = news.parse_articles(landing_doc([example]))
+    articles = news_parse.parse_articles(landing_doc([example]))
     assert articles.height == 1
     row = articles.row(0, named=True)
     assert row["id"] == "8ec638777ca03b553ae516761c2a22ba2fdd2f37befae3ab6fdab74e9e5193eb"
     assert row["published_utc"] == ts("2024-06-24T18:33:53Z") and row["_unparsed"] is None
     assert row["publisher_name"] == "Investing.com" and row["tickers"] == ["UBS"]
-    pairs = news.article_tickers(articles)
+    pairs = news_parse.article_tickers(articles)
     assert pairs.rows() == [(row["id"], "UBS", "positive", example["results"][0]["insights"][0]["sentiment_reasoning"],
                              ts("2024-06-24T18:33:53Z"))]
 
@@ -125,7 +127,7 @@ def test_parser_fails_on_an_error_page():
     from quantmini.bronze import CorruptLandingError
 
     with pytest.raises(CorruptLandingError, match="status ERROR"):
-        news.parse_articles(landing_doc([{"status": "ERROR", "error": "Internal server error"}]))
+        news_parse.parse_articles(landing_doc([{"status": "ERROR", "error": "Internal server error"}]))
 
 
 def test_sim_news_is_deterministic_and_prefix_stable():
@@ -144,14 +146,14 @@ def test_first_session_of_a_month_asks_the_previous_months_tail_and_the_new_mont
     from quantmini.lake import LakePaths
 
     lake = LakePaths(tmp_path)
-    before = news.news_windows([(2024, 1)], ts("2023-12-29T21:00:00Z"), ts("2024-01-31T21:00:00Z"))
-    todo, _ = news.plan_chunks(lake, before)
+    before = news_landing.news_windows([(2024, 1)], ts("2023-12-29T21:00:00Z"), ts("2024-01-31T21:00:00Z"))
+    todo, _ = news_landing.plan_chunks(lake, before)
     assert [t[2] for t in todo] == [["2023-12-29T21:00:01Z", "2024-01-31T21:00:01Z"]]
     for path, *_ in todo:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"landed")
-    after = news.news_windows([(2024, 1), (2024, 2)], ts("2023-12-29T21:00:00Z"), ts("2024-02-01T21:00:00Z"))
-    todo, chains = news.plan_chunks(lake, after, limit=1000)
+    after = news_landing.news_windows([(2024, 1), (2024, 2)], ts("2023-12-29T21:00:00Z"), ts("2024-02-01T21:00:00Z"))
+    todo, chains = news_landing.plan_chunks(lake, after, limit=1000)
     assert [t[3][0][1] for t in todo] == [
         {"published_utc.gte": "2024-01-31T21:00:01Z", "published_utc.lt": "2024-02-01T00:00:00Z", "order": "asc",
          "sort": "published_utc", "limit": "1000"},
@@ -160,4 +162,4 @@ def test_first_session_of_a_month_asks_the_previous_months_tail_and_the_new_mont
     ]
     assert [p.name for p in chains["2024-01"]] == ["20231229T210001Z_20240131T210001Z.json.gz",
                                                   "20240131T210001Z_20240201T000000Z.json.gz"]
-    assert news.plan_chunks(lake, before)[0] == []  # a rerun of the earlier range downloads nothing
+    assert news_landing.plan_chunks(lake, before)[0] == []  # a rerun of the earlier range downloads nothing

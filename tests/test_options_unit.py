@@ -9,7 +9,8 @@ import json
 import polars as pl
 
 from quantmini.landing_documents import landing_document
-from quantmini.datatypes.options.ingest import contracts_requests, parse_bars, parse_contracts, session_runs
+from quantmini.datatypes.options.landing import contracts_requests, session_runs
+from quantmini.datatypes.options.parse import parse_bars, parse_contracts
 from quantmini.datatypes.options.schema import OptionsContractsBronze, OptionsDailyBronze
 from quantmini.sim.options import occ_ticker, strike_step, third_friday
 from quantmini.validation import validate_rows
@@ -146,7 +147,7 @@ def test_month_tables_split_a_multi_month_document_and_keep_strays(tmp_path, fix
     import gzip
     import hashlib
 
-    from quantmini.datatypes.options.ingest import month_tables
+    from quantmini.datatypes.options.bronze import month_tables
 
     contracts = json.loads((fixtures_dir / CONTRACTS).read_bytes())
     for row in contracts["results"]:

@@ -26,7 +26,7 @@ import pytest
 from quantmini.calendar import sessions
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
-from quantmini.datatypes.options.ingest import land_year
+from quantmini.datatypes.options.landing import land_year
 
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.options import RATE, OptionsMarket, bsm_price

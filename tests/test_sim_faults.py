@@ -70,7 +70,9 @@ def fault_runs(market):
     for _ in range(2):
         with SimProcess(tickers=20, seed=42, start=START, end=END, faults=SPEC, fault_seed=7,
                         fault_slow_s=0.05) as sim, httpx.Client(base_url=sim.url, http1=False, http2=True,
-                                                                timeout=10) as c:
+                                                                timeout=10,
+                                                                # the wire as sent: a cut body shows as cut
+                                                                headers={"Accept-Encoding": "identity"}) as c:
             seen = [classify(c, u) for u in urls(market, 600)]
             # convergence: every request gets through within max_consecutive (2) retries
             tries = []

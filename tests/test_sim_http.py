@@ -311,6 +311,6 @@ def test_tls_alpn_negotiates_h2_and_http11(sim):
 def test_request_log_lines(sim, h2):
     h2.get("/v3/reference/tickers", params={"limit": "3"})
     last = sim.requests()[-1]
-    assert set(last) == {"ts", "method", "path", "query", "status", "fault", "bytes"}
+    assert set(last) == {"ts", "method", "path", "query", "status", "fault", "bytes", "wire_bytes"}
     assert last["path"] == "/v3/reference/tickers" and last["query"] == "limit=3" and last["status"] == 200
     assert last["bytes"] > 0 and last["fault"] is None

@@ -27,6 +27,9 @@ def write_config(workdir: Path, **overrides) -> Path:
         "data_types": ["stocks_daily"],
         "max_concurrency": 8,
         "retries": 8,
+        # off unless a test asks: the tests count requests per update (the revision window adds its
+        # re-fetches; tests/test_revisions.py turns it on)
+        "revision_sessions": 0,
     }
     cfg.update(overrides)
     path = workdir / "config.yaml"

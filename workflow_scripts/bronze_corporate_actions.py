@@ -4,7 +4,8 @@ ticker_changes from its landing (validated; rejected rows to quarantine with the
 from pathlib import Path
 
 from quantmini import jobframe
-from quantmini.datatypes.corporate_actions.ingest import Window, build_bronze_year
+from quantmini.datatypes.corporate_actions.landing import Window
+from quantmini.datatypes.corporate_actions.bronze import build_bronze_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)

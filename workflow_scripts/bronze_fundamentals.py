@@ -4,7 +4,8 @@ volume from the landing (validated; rejected rows to quarantine with their reaso
 from pathlib import Path
 
 from quantmini import jobframe
-from quantmini.datatypes.fundamentals.ingest import build_bronze_year, window_key
+from quantmini.datatypes.fundamentals.landing import window_key
+from quantmini.datatypes.fundamentals.bronze import build_bronze_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)

@@ -5,7 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 from quantmini import jobframe
-from quantmini.datatypes.minute.ingest import build_bronze_month
+from quantmini.datatypes.minute.bronze import build_bronze_month
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)

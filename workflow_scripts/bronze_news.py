@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from quantmini import jobframe
-from quantmini.datatypes.news.ingest import NewsWindow, build_news_year
+from quantmini.datatypes.news.landing import NewsWindow
+from quantmini.datatypes.news.bronze import build_news_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from quantmini import jobframe
-from quantmini.datatypes.options.ingest import build_bronze_year
+from quantmini.datatypes.options.bronze import build_bronze_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)

@@ -13,7 +13,7 @@ year, month = int(smk.wildcards.year), int(smk.wildcards.month)
 universe = smk.params.universe
 with jobframe.failing_as(f"bronze stocks_daily {year:04d}-{month:02d}", log):
     if "universe_types" in smk.params.keys():  # universe_filter: the month's ticker_details snapshot decides
-        from quantmini.datatypes.ticker_details.ingest import universe_tickers
+        from quantmini.datatypes.ticker_details.bronze import universe_tickers
 
         universe = universe_tickers(Path(list(smk.input.universe_snapshot)[0]), smk.params.universe_types, universe)
         log.info("universe filter %s: %d ticker(s) kept", smk.params.universe_types, len(universe))

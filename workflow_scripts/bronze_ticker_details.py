@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from quantmini import jobframe
-from quantmini.datatypes.ticker_details.ingest import build_details_year
+from quantmini.datatypes.ticker_details.bronze import build_details_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from quantmini import atomic, calendar, jobframe
 from quantmini.datatypes.stocks_daily.gold import publish
-from quantmini.datatypes.stocks_daily.silver import UnreadableFileError
+from quantmini.parquet_io import UnreadableFileError
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)

@@ -3,8 +3,8 @@ named after what they hold; only the files not landed yet are downloaded)."""
 
 from pathlib import Path
 
-from quantmini import jobframe
-from quantmini.datatypes.corporate_actions.ingest import Window, land_listing_year, land_ticker_changes_year
+from quantmini import jobframe, plan
+from quantmini.datatypes.corporate_actions.landing import Window, land_listing_year, land_ticker_changes_year
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
 
@@ -21,7 +21,8 @@ def paths(files) -> list[Path]:
     return [Path(files)] if isinstance(files, str) else [Path(f) for f in files]
 
 
-with jobframe.failing_as(f"landing {dtype} {year:04d}", log):
+with jobframe.failing_as(f"landing {dtype} {year:04d}", log,
+                         describe=lambda exc: plan.job_message(exc, cfg)):
     opts = ClientOptions.from_config(cfg)
     if dtype == "ticker_changes":
         previous = paths(getattr(smk.input, "previous", []))

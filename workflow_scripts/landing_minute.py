@@ -6,8 +6,8 @@ from pathlib import Path
 
 import polars as pl
 
-from quantmini import jobframe
-from quantmini.datatypes.minute import ingest as minute
+from quantmini import jobframe, plan
+from quantmini.datatypes.minute import landing as minute_landing
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
 
@@ -16,14 +16,15 @@ log = jobframe.start(smk)
 cfg, dtype = smk.config, smk.params.dtype
 year, month = int(smk.wildcards.year), int(smk.wildcards.month)
 sessions = [dt.date.fromisoformat(s) for s in smk.params.sessions]
-with jobframe.failing_as(f"landing {dtype} {year:04d}-{month:02d}", log):
+with jobframe.failing_as(f"landing {dtype} {year:04d}-{month:02d}", log,
+                         describe=lambda exc: plan.job_message(exc, cfg)):
     daily = pl.read_parquet(smk.input.daily).filter(pl.col("date").is_in(sessions))
     if dtype == "options_minute":
-        pairs = minute.select_options(pl.read_parquet(smk.input.options), daily, smk.params.per_stock)
+        pairs = minute_landing.select_options(pl.read_parquet(smk.input.options), daily, smk.params.per_stock)
     else:
-        pairs = minute.select_stocks(daily, smk.params.stocks)
+        pairs = minute_landing.select_stocks(daily, smk.params.stocks)
     opts = ClientOptions.from_config(cfg)
-    fetched = minute.land_month(dtype, LakePaths(cfg["data_root"]), year, month, sessions, pairs,
+    fetched = minute_landing.land_month(dtype, LakePaths(cfg["data_root"]), year, month, sessions, pairs,
                                 Path(smk.output.manifest), opts)
 log.info("landing %s %04d-%02d: %d (ticker, session) pair(s), %d downloaded now", dtype, year, month,
          pairs.height, fetched)

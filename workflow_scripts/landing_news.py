@@ -2,17 +2,18 @@
 
 from pathlib import Path
 
-from quantmini import jobframe
+from quantmini import jobframe, plan
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
-from quantmini.datatypes.news.ingest import NewsWindow, land_news_year
+from quantmini.datatypes.news.landing import NewsWindow, land_news_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)
 cfg = smk.config
 year = int(smk.wildcards.year)
 windows = [NewsWindow.from_params(p) for p in smk.params.windows]
-with jobframe.failing_as(f"landing news {year:04d}", log):
+with jobframe.failing_as(f"landing news {year:04d}", log,
+                         describe=lambda exc: plan.job_message(exc, cfg)):
     opts = ClientOptions.from_config(cfg)
     fetched = land_news_year(LakePaths(cfg["data_root"]), year, windows, Path(smk.output.manifest), opts,
                              limit=int(smk.params.limit))

@@ -4,17 +4,18 @@ then daily bars per contract for the sessions not landed yet; immutable files, s
 import datetime as dt
 from pathlib import Path
 
-from quantmini import jobframe
+from quantmini import jobframe, plan
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
-from quantmini.datatypes.options.ingest import land_year
+from quantmini.datatypes.options.landing import land_year
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)
 cfg = smk.config
 year = int(smk.wildcards.year)
 months = {tuple(map(int, k.split("-"))): [dt.date.fromisoformat(s) for s in v] for k, v in smk.params.months.items()}
-with jobframe.failing_as(f"landing options_daily {year:04d}", log):
+with jobframe.failing_as(f"landing options_daily {year:04d}", log,
+                         describe=lambda exc: plan.job_message(exc, cfg)):
     opts = ClientOptions.from_config(cfg)
     done = land_year(LakePaths(cfg["data_root"]), year, months, list(smk.params.underlyings),
                      Path(smk.output.manifest), opts)

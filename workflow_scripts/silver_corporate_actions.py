@@ -4,7 +4,8 @@ import json
 from pathlib import Path
 
 from quantmini import atomic, jobframe
-from quantmini.datatypes.stocks_daily.silver import UnreadableFileError, validate_month
+from quantmini.datatypes.stocks_daily.silver import validate_month
+from quantmini.parquet_io import UnreadableFileError
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)

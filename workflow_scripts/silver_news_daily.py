@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from quantmini import jobframe
-from quantmini.datatypes.news.ingest import build_news_daily
+from quantmini.datatypes.news.silver import build_news_daily
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)

@@ -4,7 +4,8 @@ import datetime as dt
 from pathlib import Path
 
 from quantmini import jobframe
-from quantmini.datatypes.stocks_daily.silver import UnreadableFileError, build_month
+from quantmini.datatypes.stocks_daily.silver import build_month
+from quantmini.parquet_io import UnreadableFileError
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Daily cron entry: bring the lake up to the last completed XNYS session (end=today) through
+# Daily cron entry: bring the lake up to the last settled XNYS session (end=today) through
 # `quantmini ingest` (the Snakemake workflow), append to a dated log and write PIPELINE_SUMMARY.md.
 # Exit status: quantmini's (0 = done or nothing to do, non-zero = failed or another run holds the lock).
 #
-#   30 18 * * 1-5  PATH=/usr/local/bin:/usr/bin:/bin /path/to/quantmini/workflow_scripts/cron/daily.sh
+#   45 20 * * 1-5  PATH=/usr/local/bin:/usr/bin:/bin /path/to/quantmini/workflow_scripts/cron/daily.sh
 #
 # Environment (all optional):
 #   QUANTMINI_WORKDIR  where the lake's relative data_root and .snakemake live (default: the repository)

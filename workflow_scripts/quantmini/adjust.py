@@ -16,6 +16,8 @@ from __future__ import annotations
 import polars as pl
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "vwap")
+# the bronze ticker_changes columns symbol_map reads
+CHANGE_SCHEMA = {"composite_figi": pl.Utf8, "date": pl.Date, "old_ticker": pl.Utf8, "new_ticker": pl.Utf8}
 
 
 def symbol_map(ticker_changes: pl.DataFrame) -> pl.DataFrame:

@@ -10,8 +10,8 @@ Paths come from quantmini.lake.LakePaths; this module says which of them a type 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from quantmini import calendar
@@ -194,26 +194,10 @@ def enabled(cfg: dict) -> list[DataType]:
     return [t for t in CATALOG.values() if t.name in wanted]
 
 
-def bronze_tables() -> dict[str, tuple[DataType, Table]]:
-    """Bronze folder/stem view name -> (type, table), over the whole catalog."""
-    return {t.view: (d, t) for d in CATALOG.values() for t in d.bronze}
-
-
-def silver_tables() -> dict[str, tuple[DataType, Table]]:
-    return {t.view: (d, t) for d in CATALOG.values() for t in d.silver}
-
-
-def table_names(layer: str) -> set[str]:
-    """Folder names a layer may hold (anything else under it is not the lake's)."""
-    if layer == "bronze":
-        return {t.name for d in CATALOG.values() for t in d.bronze}
-    if layer == "silver":
-        return {t.name for d in CATALOG.values() for t in d.silver}
-    if layer == "quarantine":
-        return {t.name for d in CATALOG.values() for t in d.bronze} | set(SILVER_SIDE_TABLES)
-    if layer == "landing":
-        return {f for d in CATALOG.values() for f in d.landing_folders}
-    raise ValueError(f"unknown layer {layer!r}")
+def missing_requirements(cfg: dict) -> list[str]:
+    """One line per enabled type whose required config keys are empty (e.g. options without underlyings)."""
+    return [f"config: {key}: empty, but data_types has {t.name} (list the {key.rsplit('.', 1)[-1]})"
+            for t in enabled(cfg) for key in t.requires if not _get(cfg, key)]
 
 
 def range_config(cfg: dict, start: dt.date, end: dt.date) -> dict:
@@ -223,11 +207,3 @@ def range_config(cfg: dict, start: dt.date, end: dt.date) -> dict:
 
 def range_months(start: dt.date, end: dt.date) -> list[tuple[int, int]]:
     return list(calendar.month_sessions(start, end))
-
-
-def describe(types: Iterable[DataType] | None = None) -> list[dict]:
-    """One row per type, for docs and `quantmini status`: what it lands and writes, and its expectation."""
-    return [{"type": t.name, "family": t.family, "landing": f"per {t.landing_grain}",
-             "bronze": ", ".join(x.view + (" (per session)" if x.grain == "session" else "") for x in t.bronze),
-             "silver": ", ".join(x.view for x in t.silver), "completeness": t.expect}
-            for t in (types or CATALOG.values())]

@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 
 from quantmini import calendar
+from quantmini.catalog import missing_requirements
+from quantmini.credentials import CredentialsError, data_root_override
 from quantmini.settings import API_KEY_ENV_VARS, api_key  # noqa: F401 (re-exported)
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schemas" / "config.schema.yaml"
@@ -80,6 +82,8 @@ def validate(raw: dict) -> dict:
     cfg = copy.deepcopy(raw) if raw is not None else {}
     if not isinstance(cfg, dict):
         raise ConfigError("config: the configuration must be a mapping of keys to values")
+    if data_root_override():  # DATA_ROOT in the environment wins over the file and --config
+        cfg["data_root"] = data_root_override()
     schema = _schema()
     _fill_defaults(cfg, schema)
     validator = jsonschema.Draft202012Validator(schema)
@@ -98,9 +102,16 @@ def validate(raw: dict) -> dict:
         raise ConfigError(f"config: start ({start}) is after end ({end})")
     if not calendar.sessions(start, end):
         raise ConfigError(f"config: no XNYS session between start ({start}) and end ({end})")
-    if cfg["source"] == "polygon" and not api_key():
+    for problem in missing_requirements(cfg)[:1]:  # the catalog says which keys each type needs
+        raise ConfigError(problem)
+    try:
+        key = api_key()  # also refuses, before any job, a credentials file other users can read
+    except CredentialsError as exc:
+        raise ConfigError(f"credentials: {exc}") from None
+    if cfg["source"] == "polygon" and not key:
         raise ConfigError(
-            "config: source is 'polygon' but neither MASSIVE_API_KEY nor POLYGON_API_KEY is set"
+            "config: source is 'polygon' but neither MASSIVE_API_KEY nor POLYGON_API_KEY is set "
+            "and there is no config/credentials.yaml"
         )
     return cfg
 
@@ -116,14 +127,17 @@ def load(path: str | os.PathLike) -> dict:
     return validate(raw)
 
 
-def resolve_end(value: str, now: dt.datetime | None = None) -> dt.date:
+def resolve_end(value: str, now: dt.datetime | None = None, settle_hours: float | None = None) -> dt.date:
+    """`today` = the last settled session (quantmini.settle; settle_hours None = the default)."""
     if value == "today":
-        return calendar.last_completed_session(now)
+        from quantmini import settle
+
+        return settle.last_settled_session(now, settle.DEFAULT_SETTLE_HOURS if settle_hours is None else settle_hours)
     return dt.date.fromisoformat(value)
 
 
 def resolve_range(cfg: dict, now: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
-    return dt.date.fromisoformat(cfg["start"]), resolve_end(cfg["end"], now)
+    return dt.date.fromisoformat(cfg["start"]), resolve_end(cfg["end"], now, cfg.get("settle"))
 
 
 @dataclass(frozen=True)

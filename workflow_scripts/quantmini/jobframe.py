@@ -45,8 +45,11 @@ def start(smk) -> logging.Logger:
 
 @contextlib.contextmanager
 def failing_as(what: str, log: logging.Logger, *, traceback: bool = False,
-               plain: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+               plain: tuple[type[BaseException], ...] = (), describe=str) -> Iterator[None]:
     """Run a job's work; on an exception, log it and stop with `quantmini: <what>: <exception>`.
+
+    `describe` turns the exception into the user's line (landing jobs: quantmini.plan.job_message, which
+    names the earliest date a plan serves when the vendor refuses the timeframe).
 
     The log gets `<what> failed: <exception>`, or the traceback (`traceback=True`: code that should not
     fail) unless the exception is one of `plain` (bad input: a corrupt file, a full disk). SystemExit
@@ -59,4 +62,4 @@ def failing_as(what: str, log: logging.Logger, *, traceback: bool = False,
             log.exception("%s failed", what)
         else:
             log.error("%s failed: %s", what, exc)
-        die(f"{what}: {exc}")
+        die(f"{what}: {describe(exc)}")

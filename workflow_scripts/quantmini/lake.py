@@ -54,6 +54,10 @@ class LakePaths:
         """A session's folder of per-ticker files (minute bars)."""
         return self.landing_dir(dtype, day.year, day.month) / session_dir(day)
 
+    def landing_revisions_dir(self, dtype: str, day: dt.date) -> Path:
+        """Where a revised session's replaced landing body is kept (the month's revisions/ folder)."""
+        return self.landing_dir(dtype, day.year, day.month) / "revisions"
+
     def landing_year_dir(self, dtype: str, year: int | str) -> Path:
         return self.root / "landing" / dtype / _year(year)
 
@@ -99,6 +103,13 @@ class LakePaths:
 
     def gaps_dir(self) -> Path:
         return self.root / "reports" / "gaps"
+
+    def revisions_dir(self) -> Path:
+        return self.root / "reports" / "revisions"
+
+    def revision_report(self, dtype: str, end: str) -> Path:
+        """What the revision sweep of a range ending at `end` checked and replaced."""
+        return self.revisions_dir() / dtype / f"{end}.json"
 
     def universe_record(self) -> Path:
         return self.root / "reports" / "universe.json"

@@ -350,7 +350,8 @@ class Lake:
         for t in catalog.CATALOG.values():
             if types is not None and t.name not in set(types):
                 continue
-            files = [f for folder in t.landing_folders for f in (self.root / "landing" / folder).rglob("*.json.gz")]
+            files = [f for folder in t.landing_folders for f in (self.root / "landing" / folder).rglob("*.json.gz")
+                     if "revisions" not in f.parent.parts]  # replaced bodies kept by the revision sweep
             if not files:
                 continue
             parts = sorted({partition_of(f) for f in files} - {None})

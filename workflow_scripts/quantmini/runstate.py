@@ -124,6 +124,8 @@ def start_api(cfg: dict) -> None:
         start=sim["market_start"] or cfg["start"],
         faults=sim.get("faults") or None,
         latency_ms=sim.get("latency_ms") or 0,
+        plan_start=sim.get("plan_start") or None,
+        delayed_minutes=sim.get("delayed_minutes") or 0,
         request_log=str(state / "requests.jsonl"),
     )
     _SIM.start()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from quantmini.credentials import file_api_key
 from quantmini.jobframe import die
 
 API_KEY_ENV_VARS = ("MASSIVE_API_KEY", "POLYGON_API_KEY")
@@ -16,16 +17,16 @@ API_VERIFY_ENV = "QUANTMINI_API_VERIFY"
 
 
 def api_key(env=None) -> str | None:
-    """The API key from MASSIVE_API_KEY, else POLYGON_API_KEY (blank counts as unset), else None.
-
-    Read from the environment only, never from config, never written anywhere by us.
+    """The API key from MASSIVE_API_KEY, else POLYGON_API_KEY (blank counts as unset), else
+    config/credentials.yaml (quantmini.credentials; raises CredentialsError for a file others can read),
+    else None. Never taken from config.yaml, never written anywhere by us.
     """
     env = os.environ if env is None else env
     for name in API_KEY_ENV_VARS:
         value = (env.get(name) or "").strip()
         if value:
             return value
-    return None
+    return file_api_key()
 
 
 HTTP_TIMEOUT_ENV = "QUANTMINI_HTTP_TIMEOUT_S"

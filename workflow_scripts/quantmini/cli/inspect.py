@@ -32,6 +32,13 @@ def status(args) -> int:
     if daily is not None and daily.height:
         con.print(f"stocks_daily bronze: {daily['first'][0]} .. {daily['last'][0]}, "
                   f"{daily['sessions'][0]} sessions, {daily['tickers'][0]} tickers")
+    con.print(_settled_line(args))
+    from quantmini.revisions import latest
+
+    for entry in latest(root):
+        con.print(f"revised: {entry['type']} {entry['session']} at {entry['replaced_at']}: "
+                  f"{entry['rows_changed']} rows ({entry['added']} added, {entry['removed']} removed, "
+                  f"{entry['changed']} changed)")
     for folder in foreign_folders(root):
         con.print(f"[yellow]ignored[/yellow]: {folder} is not a table of the catalog (no reader uses it)")
     gold = root / "gold" / "qlib" / "calendars" / "day.txt"
@@ -40,6 +47,18 @@ def status(args) -> int:
         con.print(f"gold qlib: {len(days)} sessions ({days[0]} .. {days[-1]}), "
                   f"{len(list((root / 'gold' / 'qlib' / 'features').iterdir()))} instruments")
     return 0
+
+
+def _settled_line(args) -> str:
+    """The last settled session under the configured `settle` (quantmini.settle)."""
+    from quantmini import settle
+    from quantmini.config import ConfigError
+
+    try:
+        hours = load_config(args.config)["settle"]
+    except (ConfigError, OSError):
+        hours = settle.DEFAULT_SETTLE_HOURS
+    return settle.describe(hours=hours)
 
 
 def gaps(args) -> int:

@@ -24,6 +24,24 @@ def _date(raw: str) -> str:
         raise argparse.ArgumentTypeError(f"'{raw}' is not a YYYY-MM-DD date") from None
 
 
+def _month(raw: str) -> str:
+    try:
+        dt.date.fromisoformat(raw + "-01")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{raw}' is not a YYYY-MM month") from None
+    return raw
+
+
+def _revise(raw: str) -> str:
+    from quantmini.sim.revise import parse_spec
+
+    try:
+        parse_spec(raw)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return raw
+
+
 _positive_int = number(int, 1)
 _port = number(int, 0, 65535)
 _nonneg_float = number(float, 0)
@@ -63,6 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fault-max-consecutive", type=_positive_int, default=2)
     s.add_argument("--fault-slow-s", type=_nonneg_float, default=2.0)
     s.add_argument("--latency-ms", type=_nonneg_float, default=0.0)
+    s.add_argument("--gzip-level", type=number(int, 0, 9), default=1,
+                   help="gzip level for bodies of requests that accept gzip (0: never compress)")
+    s.add_argument("--plan-start", type=_date, default=None,
+                   help="play a plan whose history starts here: aggregates before it answer 403 NOT_AUTHORIZED")
+    s.add_argument("--delayed-minutes", type=_nonneg_float, default=0.0,
+                   help="play a delayed plan: aggregates whose data ended less than N minutes ago say DELAYED")
+    s.add_argument("--legacy-shapes", action="store_true",
+                   help="serve older shapes: splits/dividends without id, financials without acceptance_datetime")
+    s.add_argument("--bad-month", type=_month, default=None,
+                   help="YYYY-MM: every grouped-daily bar of that month has high < low (all quarantined)")
+    s.add_argument("--revise", type=_revise, default=None, metavar="YYYY-MM-DD[@N]",
+                   help="serve that session's grouped bars revised from the (N+1)-th request on (default N=0)")
     s.add_argument("--request-log", default=None, help="append one JSON line per request")
     s.add_argument("--ready-file", default=None, help="written (atomically) once the server answers")
     t = sub.add_parser("truth", help="export the ground truth as Parquet files")
@@ -109,7 +139,10 @@ def main(argv: list[str] | None = None) -> int:
                         api_key=args.api_key or os.environ.get("QUANTMINI_SIM_API_KEY") or None,
                         faults=args.faults, fault_seed=args.fault_seed,
                         fault_max_consecutive=args.fault_max_consecutive, fault_slow_s=args.fault_slow_s,
-                        latency_ms=args.latency_ms, request_log=args.request_log, ready_file=args.ready_file)
+                        latency_ms=args.latency_ms, gzip_level=args.gzip_level, request_log=args.request_log,
+                        plan_start=args.plan_start, delayed_minutes=args.delayed_minutes,
+                        legacy_shapes=args.legacy_shapes, bad_month=args.bad_month, revise=args.revise,
+                        ready_file=args.ready_file)
     try:
         serve(opts)
     except ValueError as err:  # e.g. a range without sessions

@@ -7,6 +7,7 @@ routes here; later families (options, news, financials) slot in the same way.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import sys
 import time
 import traceback
@@ -23,6 +24,9 @@ from quantmini.sim.financials import Fundamentals
 from quantmini.sim.market import Market
 from quantmini.sim.news import News
 from quantmini.sim.options import OptionsEndpoints
+from quantmini.sim.legacy import LegacyShapes
+from quantmini.sim.plan import Plan
+from quantmini.sim.revise import Revision
 from quantmini.sim.reference import Reference
 
 HEALTH_PATH = "/__sim/health"
@@ -35,6 +39,16 @@ def endpoint_families(market: Market) -> list:
 NOT_ENTITLED_MESSAGE = "You are not entitled to this data. Please upgrade your plan at https://massive.com/pricing"
 RATE_LIMIT_MESSAGE = ("You've exceeded the maximum requests per minute, please wait or upgrade your "
                       "subscription to continue. https://massive.com/pricing")
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header admits gzip (a `gzip` or `*` coding without q=0)."""
+    for part in accept_encoding.lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() in ("gzip", "x-gzip", "*"):
+            q = params.replace(" ", "")
+            return not (q.startswith("q=0") and q.strip("q=0.") == "")
+    return False
 
 
 class ConnectionAbort(Exception):
@@ -72,8 +86,15 @@ async def abort_stream(send, body: bytes) -> None:
 
 class SimApp:
     def __init__(self, market: Market, api_key: str | None = None, faults: FaultInjector | None = None,
-                 latency_ms: float = 0.0, request_log: str | Path | None = None):
+                 latency_ms: float = 0.0, request_log: str | Path | None = None, gzip_level: int = 1,
+                 plan: Plan | None = None, shapes: LegacyShapes | None = None,
+                 revision: Revision | None = None):
         self.market = market
+        self.revision = revision or Revision()
+        self._served = 0  # requests answered (health probes aside): the clock of `revision`
+        self.plan = plan or Plan()
+        self.shapes = shapes or LegacyShapes()
+        self.gzip_level = gzip_level  # 0: never compress (the switch bench/ingest.py compares against)
         self._api_key = api_key
         self.faults = faults or FaultInjector({})
         self.latency_s = latency_ms / 1000.0
@@ -108,13 +129,24 @@ class SimApp:
             self._write_log(req, None, fault, 0)
             await abort_stream(send, response.body)
             return
-        self._write_log(req, response.status, fault, len(response.body))
+        size = len(response.body)
+        response = self._encode(req, response)
+        self._write_log(req, response.status, fault, size, len(response.body))
         await self._send(send, response)
 
     async def _answer(self, req: Request) -> tuple[Response, str | None]:
+        try:
+            return await self._answer_counted(req)
+        finally:
+            self._served += 1
+
+    async def _answer_counted(self, req: Request) -> tuple[Response, str | None]:
         auth_error = self._check_auth(req)
         if auth_error:
             return auth_error, None
+        refused = self.plan.refuse(req)
+        if refused is not None:
+            return refused, "plan"
         if self.faults.forbidden(req.path):
             return Response(403, orjson.dumps({"status": "NOT_AUTHORIZED", "request_id": req.request_id,
                                                 "message": NOT_ENTITLED_MESSAGE})), "403"
@@ -133,7 +165,8 @@ class SimApp:
         if fault == "timeout":  # longer than the client waits: it gives up and retries
             await asyncio.sleep(self.faults.timeout_s)
         self._cap_page(req)
-        response = self._dispatch(req)
+        response = self.shapes.rewrite(req, self.plan.mark(req, self._dispatch(req)))
+        response = self.revision.rewrite(req, response, self._served)
         if fault == "truncate" and response.status == 200:
             response = Response(200, response.body[: max(1, len(response.body) // 2)], response.headers)
         elif fault == "truncate":
@@ -224,6 +257,15 @@ class SimApp:
         return Response(200, orjson.dumps(payload), response.headers)
 
     # ------------------------------------------------------------------ output
+    def _encode(self, req: Request, response: Response) -> Response:
+        """gzip the body when the request accepts it, as the real API does (compressed after any fault,
+        so a truncated body is still a whole gzip stream of half a JSON document)."""
+        if not self.gzip_level or not accepts_gzip(req.headers.get("accept-encoding", "")):
+            return response
+        body = gzip.compress(response.body, compresslevel=self.gzip_level, mtime=0)
+        headers = [*response.headers, (b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
+        return Response(response.status, body, headers)
+
     @staticmethod
     async def _send(send, response: Response) -> None:
         headers = [(b"content-type", b"application/json"),
@@ -231,10 +273,11 @@ class SimApp:
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
-    def _write_log(self, req: Request, status: int | None, fault: str | None, nbytes: int) -> None:
+    def _write_log(self, req: Request, status: int | None, fault: str | None, nbytes: int,
+                   wire: int | None = None) -> None:
         if self._log is None:
             return
         line = orjson.dumps({"ts": time.time(), "method": req.method, "path": req.path,
                              "query": masked_query(req.query_string), "status": status, "fault": fault,
-                             "bytes": nbytes})
+                             "bytes": nbytes, "wire_bytes": nbytes if wire is None else wire})
         self._log.write(line.decode() + "\n")

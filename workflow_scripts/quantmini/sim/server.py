@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import os
 import shutil
@@ -40,6 +41,12 @@ class ServeOptions:
     fault_max_consecutive: int = 2
     fault_slow_s: float = 2.0
     latency_ms: float = 0.0
+    gzip_level: int = 1
+    plan_start: str | None = None
+    delayed_minutes: float = 0.0
+    legacy_shapes: bool = False
+    revise: str | None = None
+    bad_month: str | None = None
     request_log: str | None = None
     ready_file: str | None = None
     tls_dir: str | None = None
@@ -85,6 +92,10 @@ def serve(opts: ServeOptions) -> None:
     from quantmini.sim.app import SimApp
     from quantmini.sim.faults import FaultInjector, parse_fault_spec
     from quantmini.sim.market import Market, MarketConfig
+    from quantmini.sim.legacy import LegacyShapes
+    from quantmini.sim.plan import Plan
+    from quantmini.sim.revise import Revision
+    from quantmini.sim.revise import parse_spec as parse_revise
 
     faults = FaultInjector(parse_fault_spec(opts.faults), seed=opts.fault_seed,
                            max_consecutive=opts.fault_max_consecutive, slow_s=opts.fault_slow_s)
@@ -92,7 +103,11 @@ def serve(opts: ServeOptions) -> None:
                                  vendor_errors=opts.vendor_errors,
                                  extra_vendor_errors=opts.extra_vendor_errors))
     app = SimApp(market, api_key=opts.api_key, faults=faults, latency_ms=opts.latency_ms,
-                 request_log=opts.request_log)
+                 request_log=opts.request_log, gzip_level=opts.gzip_level,
+                 plan=Plan(dt.date.fromisoformat(opts.plan_start) if opts.plan_start else None,
+                           opts.delayed_minutes),
+                 shapes=LegacyShapes(opts.legacy_shapes, opts.bad_month),
+                 revision=Revision(*parse_revise(opts.revise)) if opts.revise else None)
     plain = _listen_socket(opts.host, opts.port)
     config = Config()
     config.accesslog = None
@@ -173,6 +188,7 @@ class SimProcess:
                 "--tickers", str(o.tickers), "--seed", str(o.seed), "--start", str(o.start),
                 "--fault-seed", str(o.fault_seed), "--fault-max-consecutive", str(o.fault_max_consecutive),
                 "--fault-slow-s", str(o.fault_slow_s), "--latency-ms", str(o.latency_ms),
+                "--gzip-level", str(o.gzip_level),
                 "--request-log", str(o.request_log), "--ready-file", str(ready)]
         if o.end:
             argv += ["--end", str(o.end)]
@@ -180,6 +196,16 @@ class SimProcess:
             argv += ["--tls", "--tls-port", str(o.tls_port), "--tls-dir", str(o.tls_dir)]
         if o.faults:
             argv += ["--faults", o.faults]
+        if o.plan_start:
+            argv += ["--plan-start", str(o.plan_start)]
+        if o.delayed_minutes:
+            argv += ["--delayed-minutes", str(o.delayed_minutes)]
+        if o.legacy_shapes:
+            argv += ["--legacy-shapes"]
+        if o.bad_month:
+            argv += ["--bad-month", o.bad_month]
+        if o.revise:
+            argv += ["--revise", o.revise]
         if not o.vendor_errors:
             argv += ["--no-vendor-errors"]
         if o.extra_vendor_errors:

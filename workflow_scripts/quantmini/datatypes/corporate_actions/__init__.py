@@ -2,7 +2,7 @@
 
 One package serves four data types because they land and build the same way (per-year jobs writing month
 partitions of one listing endpoint each; ticker_changes is found from the tickers snapshots), and differ
-only by endpoint, date field and schema: ingest (landing, parsing and bronze), schema (one pandera model
+only by endpoint, date field and schema: landing, parse and bronze (landing, parsing and bronze), schema (one pandera model
 per type), event_validation (splits and dividends checked against the raw bars before silver applies them).
 
 Rules (rules/corporate_actions.smk): landing_<type> per year (wildcard), bronze_<type>_<YYYY> one rule per

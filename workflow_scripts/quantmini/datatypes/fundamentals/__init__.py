@@ -1,5 +1,5 @@
 """fundamentals: financials, short interest and short volume (three tables of one data type).
 
-ingest (landing, parsing and bronze), schema (one bronze model per table), silver (fundamentals_daily:
+landing, parse and bronze (landing, parsing and bronze), schema (one bronze model per table), silver (fundamentals_daily:
 the tables joined point in time onto the daily bars).
 """

@@ -33,9 +33,9 @@ import numpy as np
 import polars as pl
 
 from quantmini import adjust
+from quantmini.adjust import CHANGE_SCHEMA
 from quantmini.datatypes.options import bsm
-from quantmini.parquet_io import write_parquet
-from quantmini.datatypes.stocks_daily.silver import CHANGE_SCHEMA, read_many
+from quantmini.parquet_io import read_many, write_parquet
 
 YEAR_DAYS = 365.0
 
@@ -66,14 +66,16 @@ def trailing_dividends(pairs: pl.DataFrame, dividends: pl.DataFrame) -> pl.DataF
     joined = (pairs.join(dividends, on="security", how="inner")
               .filter((pl.col("ex_dividend_date") <= pl.col("date"))
                       & (pl.col("ex_dividend_date") > pl.col("date") - pl.duration(days=365)))
-              .group_by("security", "date").agg(pl.col("cash_amount").sum().alias("div_12m")))
+              # a join's row order varies between runs: sum in a fixed order, so a rebuild is bit-identical
+              .sort("security", "date", "ex_dividend_date", "cash_amount")
+              .group_by("security", "date", maintain_order=True).agg(pl.col("cash_amount").sum().alias("div_12m")))
     return pairs.join(joined, on=["security", "date"], how="left").with_columns(pl.col("div_12m").fill_null(0.0))
 
 
 def enrich(bars: pl.DataFrame, closes: pl.DataFrame, dividends: pl.DataFrame, rate: float,
            changes: pl.DataFrame | None = None) -> pl.DataFrame:
     """Bronze bars -> silver rows (module docstring). `closes`: ticker, date, close; `dividends`: ticker,
-    ex_dividend_date, cash_amount; `changes`: bronze ticker changes (silver.CHANGE_SCHEMA), None = none."""
+    ex_dividend_date, cash_amount; `changes`: bronze ticker changes (adjust.CHANGE_SCHEMA), None = none."""
     symbols = adjust.symbol_map(changes if changes is not None else pl.DataFrame())
     # a bar under a security's latest symbol from before that symbol was its own (not in the renames: an
     # unrelated security, or the vendor early) is keyed by that symbol too; the security's own bar, under

@@ -14,7 +14,9 @@ from pathlib import Path
 import polars as pl
 
 from quantmini import adjust, qlib_writer
-from quantmini.datatypes.stocks_daily.silver import CHANGE_SCHEMA, EVENT_SCHEMA, RAW, read_many
+from quantmini.adjust import CHANGE_SCHEMA
+from quantmini.datatypes.stocks_daily.silver import EVENT_SCHEMA, RAW
+from quantmini.parquet_io import read_many
 
 BASE_FIELDS = ["open", "high", "low", "close", "volume", "vwap", "factor", "change"]
 

@@ -22,6 +22,7 @@ import orjson
 from quantmini import atomic
 from quantmini.client import PolygonClient
 from quantmini.lake import LakePaths
+from quantmini.plan import check_settled
 from quantmini.progress import DownloadProgress
 
 log = logging.getLogger("quantmini.landing")
@@ -39,8 +40,11 @@ def _results_count(body: bytes) -> int:
     return len(results) if results else 0
 
 
-async def _fetch_grouped(client: PolygonClient, day: dt.date, dest: Path, progress: DownloadProgress) -> None:
+async def _fetch_grouped(client: PolygonClient, day: dt.date, dest: Path, progress: DownloadProgress,
+                         settle_hours: float | None = None) -> None:
     body = await client.get_bytes(GROUPED_PATH.format(day=day.isoformat()), {"adjusted": "false"})
+    if settle_hours is not None:  # a DELAYED body of an unsettled session is not landed (quantmini.plan)
+        check_settled(body, day, settle_hours)
     if _results_count(body) == 0:
         raise EmptySessionError(
             f"no bars served for session {day} (grouped daily is empty: vendor data not published yet?)"
@@ -65,7 +69,8 @@ def landed_intact(path: Path) -> bool:
 
 
 async def download_grouped_days(
-    client: PolygonClient, lake: LakePaths, days: list[dt.date], dtype: str = "stocks_daily"
+    client: PolygonClient, lake: LakePaths, days: list[dt.date], dtype: str = "stocks_daily",
+    settle_hours: float | None = None,
 ) -> list[dt.date]:
     """Download the grouped-daily body of every day whose landing file is missing; return those days."""
     missing = [d for d in days if not landed_intact(lake.landing_day(dtype, d))]
@@ -74,7 +79,7 @@ async def download_grouped_days(
     t0 = time.monotonic()
     label = f"{dtype} {missing[0]:%Y-%m}"
     with DownloadProgress(label, len(missing), client.stats, log) as progress:
-        tasks = [asyncio.create_task(_fetch_grouped(client, d, lake.landing_day(dtype, d), progress))
+        tasks = [asyncio.create_task(_fetch_grouped(client, d, lake.landing_day(dtype, d), progress, settle_hours))
                  for d in missing]
         try:
             await asyncio.gather(*tasks)
@@ -106,7 +111,7 @@ def write_manifest(lake: LakePaths, dtype: str, year: int, month: int, days: lis
 def land_month(
     *, base_url: str, api_key: str | None, lake: LakePaths, dtype: str, year: int, month: int,
     days: list[dt.date], manifest: Path, max_concurrency: int, rate_per_minute: float | None,
-    retries: int, verify: bool | str = True,
+    retries: int, verify: bool | str = True, settle_hours: float | None = None,
 ) -> list[dt.date]:
     """Fill the landing of one month and write its manifest; return the days downloaded now."""
 
@@ -115,7 +120,7 @@ def land_month(
             base_url, api_key=api_key, max_concurrency=max_concurrency,
             rate_per_minute=rate_per_minute, max_retries=retries, verify=verify,
         ) as client:
-            return await download_grouped_days(client, lake, days, dtype)
+            return await download_grouped_days(client, lake, days, dtype, settle_hours)
 
     fetched = asyncio.run(run())
     write_manifest(lake, dtype, year, month, days, manifest)

@@ -12,7 +12,6 @@ from quantmini import calendar
 from quantmini.validation import BarBronze, check_reasons, ordered, row_check, unique
 
 
-
 class StocksDailyBronze(BarBronze):
     """One unadjusted daily bar per (ticker, session), as served with adjusted=false."""
 

@@ -24,8 +24,9 @@ from pathlib import Path
 import polars as pl
 
 from quantmini import adjust
+from quantmini.adjust import CHANGE_SCHEMA
 from quantmini.datatypes.stocks_daily import identity
-from quantmini.parquet_io import write_parquet
+from quantmini.parquet_io import read_many, write_parquet
 
 log = logging.getLogger("quantmini.silver")
 
@@ -33,7 +34,6 @@ LOOKBACK_MONTHS = 4  # >= 61 sessions before the month's first session
 RAW = ["open", "high", "low", "close", "volume", "vwap"]
 ADJ = ["adj_open", "adj_high", "adj_low", "adj_close", "adj_volume", "adj_vwap"]
 EVENT_SCHEMA = {"ticker": pl.Utf8, "date": pl.Date, "m": pl.Float64}
-CHANGE_SCHEMA = {"composite_figi": pl.Utf8, "date": pl.Date, "old_ticker": pl.Utf8, "new_ticker": pl.Utf8}
 
 
 def lookback_months(year: int, month: int, n: int = LOOKBACK_MONTHS) -> list[tuple[int, int]]:
@@ -49,29 +49,6 @@ def lookback_months(year: int, month: int, n: int = LOOKBACK_MONTHS) -> list[tup
 def month_bounds(year: int, month: int) -> tuple[dt.date, dt.date]:
     """[first day, first day of the next month)."""
     return dt.date(year, month, 1), dt.date(year + (month == 12), month % 12 + 1, 1)
-
-
-class UnreadableFileError(RuntimeError):
-    """A lake file that cannot be read back (truncated, corrupt): named, with what to do, in one line."""
-
-
-def read_parquet_checked(path, columns: list[str] | None = None) -> pl.DataFrame:
-    """pl.read_parquet, but a corrupt or truncated file is one line naming it and the fix: deleting it
-    makes its job stale, so the next run rebuilds it (bronze from landing, silver from bronze)."""
-    try:
-        return pl.read_parquet(path, columns=columns)
-    except Exception as exc:  # polars raises ComputeError/OSError/... with multi-line messages
-        detail = " ".join(str(exc).split())[:200]
-        raise UnreadableFileError(f"unreadable Parquet file {path} ({type(exc).__name__}: {detail}); "
-                                  "delete it and run again to rebuild it") from None
-
-
-def read_many(files, schema: dict | None = None, columns: list[str] | None = None) -> pl.DataFrame:
-    """The files' rows concatenated; only `columns` are read when given (silver has ~180 columns)."""
-    frames = [read_parquet_checked(f, columns) for f in files if Path(f).exists()]
-    if frames:
-        return pl.concat(frames, how="diagonal_relaxed")
-    return pl.DataFrame(schema=schema or {})
 
 
 def calendar_aligned(bars: pl.DataFrame, sessions: list[dt.date]) -> pl.DataFrame:
@@ -150,6 +127,11 @@ def validate_month(bronze_files: list[Path], split_files: list[Path], dividend_f
     events, quarantine, report = month_events(bars, splits, dividends, year, month)
     write_parquet(events, out_events)
     write_parquet(quarantine, out_quarantine)
+    lo, hi = month_bounds(year, month)
+    if bars.filter((pl.col("date") >= lo) & (pl.col("date") < hi)).is_empty():  # the month's report says why
+        report["warning"] = (f"no bronze stocks_daily rows for {year:04d}-{month:02d} (every row quarantined "
+                             "or none served): empty silver partition")
+        log.warning("silver corporate_actions %04d-%02d: %s", year, month, report["warning"])
     return report
 
 
@@ -163,9 +145,7 @@ def build_month(
     bars are adjusted with those of the window, `cum_factor` takes them all. `change_files`: every bronze
     ticker_changes month up to this one; `ticker_files`: the window's tickers snapshots (FIGIs).
     """
-    bars = read_many(bronze_files)
-    if bars.is_empty():
-        raise ValueError(f"no bronze stocks_daily rows for {year:04d}-{month:02d}")
+    bars = read_many(bronze_files)  # may be empty: every row quarantined (see the warning below)
     lo, hi = month_bounds(year, month)
     window = lookback_months(year, month) + [(year, month)]
     first_bar = month_bounds(*window[0])[0]
@@ -197,6 +177,11 @@ def build_month(
     result = result.drop("security")
     write_parquet(result.sort("security_id", "date"), out)
     write_parquet(securities, out_securities)
-    return {"partition": f"{year:04d}-{month:02d}", "rows": result.height,
-            "securities": result["security_id"].n_unique(),
-            "assigned_ids": int((securities["id_source"] == "assigned").sum())}
+    out_report = {"partition": f"{year:04d}-{month:02d}", "rows": result.height,
+                  "securities": result["security_id"].n_unique(),
+                  "assigned_ids": int((securities["id_source"] == "assigned").sum())}
+    if result.is_empty():  # an empty partition keeps the lake whole; the report says why it is empty
+        out_report["warning"] = (f"no bronze stocks_daily rows for {year:04d}-{month:02d} (every row quarantined "
+                                 "or none served): empty silver partition")
+        log.warning("silver stocks_daily %04d-%02d: %s", year, month, out_report["warning"])
+    return out_report

@@ -32,32 +32,33 @@ import datetime as dt
 import gzip
 import hashlib
 import json
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
 import polars as pl
-
 from quantmini import atomic
 from quantmini.lake import LakePaths
-from quantmini.landing_documents import ClientOptions, Request, land_files, pages_frame, results_frame
+from quantmini.landing_documents import ClientOptions, Request, land_files
+from quantmini.datatypes.options.parse import _corrupt, parse_contracts
 
-log = logging.getLogger("quantmini.options_daily")
 
 DTYPE = "options_daily"
-CONTRACTS_DTYPE = "options_contracts"
-CONTRACTS_PATH = "/v3/reference/options/contracts"
-BARS_PATH = "/v2/aggs/ticker/{ticker}/range/1/day/{lo}/{hi}"
-PAGE_LIMIT = 1000
-BARS_LIMIT = 50000
-_BARS_FILE = re.compile(r"^bars_(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})_([0-9a-f]+)\.json\.gz$")
 
+CONTRACTS_DTYPE = "options_contracts"
+
+CONTRACTS_PATH = "/v3/reference/options/contracts"
+
+BARS_PATH = "/v2/aggs/ticker/{ticker}/range/1/day/{lo}/{hi}"
+
+PAGE_LIMIT = 1000
+
+BARS_LIMIT = 50000
+
+_BARS_FILE = re.compile(r"^bars_(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})_([0-9a-f]+)\.json\.gz$")
 
 def digest(underlyings: list[str]) -> str:
     """Names the landing of one set of underlyings (a changed set is landed again)."""
     return hashlib.sha256(",".join(sorted(underlyings)).encode()).hexdigest()[:10]
-
 
 def contracts_requests(underlyings: list[str], as_of: dt.date, month_first: dt.date) -> list[Request]:
     out = []
@@ -67,11 +68,9 @@ def contracts_requests(underlyings: list[str], as_of: dt.date, month_first: dt.d
         out.append((CONTRACTS_PATH, {**base, "expired": "true", "expiration_date.gte": month_first.isoformat()}))
     return out
 
-
 def bars_requests(tickers: list[str], lo: dt.date, hi: dt.date) -> list[Request]:
     return [(BARS_PATH.format(ticker=t, lo=lo.isoformat(), hi=hi.isoformat()),
              {"adjusted": "false", "sort": "asc", "limit": str(BARS_LIMIT)}) for t in tickers]
-
 
 def session_runs(sessions: list[dt.date], covered: set[dt.date]) -> list[list[dt.date]]:
     """Maximal runs of consecutive (in `sessions`) sessions not in `covered`."""
@@ -85,7 +84,6 @@ def session_runs(sessions: list[dt.date], covered: set[dt.date]) -> list[list[dt
             runs.append([d])
         prev_missing = missing
     return runs
-
 
 @dataclass(frozen=True)
 class YearLanding:
@@ -136,14 +134,12 @@ class YearLanding:
         hi = run[-1]
         return [(ym, min(days[-1], hi)) for ym, days in self.months if any(d in days for d in run)]
 
-
 def read_landing(path: Path) -> bytes:
     """A landed document (gzip JSON); kept free of bronze's imports (pandera) for the landing job."""
     try:
         return gzip.decompress(path.read_bytes())
     except (OSError, EOFError) as exc:
         raise _corrupt(f"corrupt landing file {path}; delete it to download it again", exc) from None
-
 
 def land_year(lake: LakePaths, year: int, months: dict[tuple[int, int], list[dt.date]], underlyings: list[str],
               manifest: Path, opts: ClientOptions) -> dict[str, int]:
@@ -177,7 +173,6 @@ def land_year(lake: LakePaths, year: int, months: dict[tuple[int, int], list[dt.
     _write_manifest(manifest, plan)
     return {"contracts_files": len(contracts_todo), "bars_files": len(bars_todo), "bar_requests": n_requests}
 
-
 def _write_manifest(path: Path, plan: YearLanding) -> None:
     def entry(kind: str, month: str | None, f: Path, **extra) -> dict:
         data = f.read_bytes()
@@ -189,155 +184,3 @@ def _write_manifest(path: Path, plan: YearLanding) -> None:
     doc = {"dtype": DTYPE, "year": plan.year, "underlyings_digest": plan.tag,
            "months": {plan.key(ym): [d.isoformat() for d in days] for ym, days in plan.months}, "files": entries}
     atomic.write_text(path, json.dumps(doc, indent=1) + "\n")
-
-
-# ------------------------------------------------------------------------------------------ parsing
-_CONTRACT_WIRE = pl.Struct({"ticker": pl.Utf8, "underlying_ticker": pl.Utf8, "contract_type": pl.Utf8,
-                            "exercise_style": pl.Utf8, "expiration_date": pl.Utf8, "strike_price": pl.Float64,
-                            "shares_per_contract": pl.Float64, "primary_exchange": pl.Utf8, "cfi": pl.Utf8})
-_BAR_WIRE = pl.Struct({"o": pl.Float64, "h": pl.Float64, "l": pl.Float64, "c": pl.Float64, "v": pl.Float64,
-                       "vw": pl.Float64, "n": pl.Int64, "t": pl.Int64})
-
-CONTRACTS_SCHEMA = {"ticker": pl.Utf8, "underlying": pl.Utf8, "contract_type": pl.Utf8, "strike": pl.Float64,
-                    "expiration": pl.Date, "shares_per_contract": pl.Float64, "exercise_style": pl.Utf8,
-                    "primary_exchange": pl.Utf8, "cfi": pl.Utf8}
-TERMS = ["underlying", "contract_type", "strike", "expiration", "shares_per_contract"]
-BARS_SCHEMA = {"ticker": pl.Utf8, "date": pl.Date, "open": pl.Float64, "high": pl.Float64, "low": pl.Float64,
-               "close": pl.Float64, "volume": pl.Float64, "vwap": pl.Float64, "transactions": pl.Int64,
-               **{k: CONTRACTS_SCHEMA[k] for k in TERMS}}
-
-
-def _empty_contracts() -> pl.DataFrame:
-    return pl.DataFrame(schema={**CONTRACTS_SCHEMA, "_unparsed": pl.Utf8})
-
-
-def _corrupt(what: str, exc: Exception):
-    from quantmini.bronze import CorruptLandingError
-
-    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return CorruptLandingError(f"{what}: {first}")
-
-
-def parse_contracts(doc: bytes) -> pl.DataFrame:
-    """The contracts of a landing document (both listings), one row per served row (duplicates kept)."""
-    raw = results_frame(doc, _CONTRACT_WIRE, "options contracts")
-    if not raw.height:
-        return _empty_contracts()
-    expiration = pl.col("expiration_date").str.to_date("%Y-%m-%d", strict=False)
-    return raw.select(
-        "ticker", pl.col("underlying_ticker").alias("underlying"), "contract_type",
-        pl.col("strike_price").alias("strike"), expiration.alias("expiration"), "shares_per_contract",
-        "exercise_style", "primary_exchange", "cfi",
-        pl.when(pl.col("expiration_date").is_not_null() & expiration.is_null())
-        .then(pl.lit("expiration_date")).alias("_unparsed"),
-    ).cast({**CONTRACTS_SCHEMA, "_unparsed": pl.Utf8})
-
-
-def parse_bars(doc: bytes) -> pl.DataFrame:
-    """ticker, date (the bar's 00:00 New York stamp), OHLCV, vwap, transactions of a bars document."""
-    pages = pages_frame(doc, pl.List(_BAR_WIRE), "options bars")
-    rows = (pages.select(pl.col("path").str.extract(r"/v2/aggs/ticker/([^/]+)/range/", 1).alias("ticker"),
-                         pl.col("results"))
-            .explode("results").filter(pl.col("results").is_not_null()))
-    cols = list(BARS_SCHEMA)[:9]
-    if not rows.height:
-        return pl.DataFrame(schema={k: BARS_SCHEMA[k] for k in cols})
-    bars = rows.unnest("results")
-    date = (pl.from_epoch(pl.col("t"), time_unit="ms").dt.replace_time_zone("UTC")
-            .dt.convert_time_zone("America/New_York").dt.date())
-    return bars.select("ticker", date.alias("date"), pl.col("o").alias("open"), pl.col("h").alias("high"),
-                       pl.col("l").alias("low"), pl.col("c").alias("close"), pl.col("v").alias("volume"),
-                       pl.col("vw").alias("vwap"), pl.col("n").alias("transactions"))
-
-
-# ------------------------------------------------------------------------------------------ bronze
-def _landed(manifest_dir: Path, entry: dict) -> bytes:
-    from quantmini.bronze import read_listed_landing
-
-    return read_listed_landing(manifest_dir / entry["file"], entry["sha256"])
-
-
-def month_tables(manifest: Path, key: str, sessions: list[dt.date],
-                 cache: dict[str, pl.DataFrame] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(contracts, bars with terms and the helper columns the checks read) of one month of the manifest.
-
-    A bars document spans sessions of several months: the month takes its rows dated in its calendar
-    month, and the first month of the span also takes rows dated outside the span's months (to
-    quarantine them: nothing is dropped unseen).
-    """
-    from quantmini.bronze import CorruptLandingError
-
-    doc = json.loads(manifest.read_text())
-    if doc.get("months", {}).get(key) != [d.isoformat() for d in sessions]:
-        raise CorruptLandingError(f"{manifest} is for other sessions of {key} than this job's (rerun the landing rule)")
-    con_entries = [e for e in doc["files"] if e["kind"] == "contracts" and e["month"] == key]
-    if len(con_entries) != 1:
-        raise CorruptLandingError(f"{manifest} lists {len(con_entries)} contracts file(s) for {key}, expected 1")
-    contracts = parse_contracts(_landed(manifest.parent, con_entries[0]))
-    year, month = map(int, key.split("-"))
-    first = dt.date(year, month, 1)
-    cache = {} if cache is None else cache
-    frames = []
-    for e in doc["files"]:
-        if e["kind"] != "bars":
-            continue
-        lo, hi = (dt.date.fromisoformat(x) for x in e["span"])
-        if not any(lo <= d <= hi for d in sessions):
-            continue
-        if e["file"] not in cache:  # a document spanning months is parsed once per job
-            cache[e["file"]] = parse_bars(_landed(manifest.parent, e))
-        bars = cache[e["file"]]
-        in_month = (pl.col("date").dt.year() == year) & (pl.col("date").dt.month() == month)
-        months_lo = dt.date(lo.year, lo.month, 1)
-        months_hi = dt.date(hi.year + (hi.month == 12), hi.month % 12 + 1, 1) - dt.timedelta(days=1)
-        stray = ~pl.col("date").is_between(months_lo, months_hi) | pl.col("date").is_null()
-        owns_strays = lo.year == year and lo.month == month
-        frames.append(bars.filter(in_month | (stray & pl.lit(owns_strays))))
-    bars = pl.concat(frames) if frames else parse_bars(b'{"requests":[]}')
-    contracts = contracts.with_columns(pl.lit(first, pl.Date).alias("_first_day"))
-    terms = contracts.unique("ticker", keep="first", maintain_order=True).select("ticker", *TERMS)
-    bars = (bars.join(terms, on="ticker", how="left")
-            .with_columns(pl.col("date").is_in(sessions).fill_null(False).alias("_session_ok")))
-    return contracts, bars
-
-
-def build_bronze_year(months: dict[str, list[dt.date]], manifest: Path,
-                      outputs: dict[str, dict[str, Path]]) -> list[dict]:
-    """Landing -> validated month partitions of options_daily and options_contracts (+ quarantine, reports),
-    for the months ('YYYY-MM' -> sessions) of one year's manifest.
-
-    `outputs[key]` has bronze, quarantine, report, contracts, contracts_quarantine, contracts_report.
-    Every month is validated before the first file is written (bad input leaves no new partition).
-    """
-    from quantmini.datatypes.options.schema import OptionsContractsBronze, OptionsDailyBronze
-    from quantmini.parquet_io import write_parquet
-    from quantmini.validation import validate_rows
-
-    built = []
-    cache: dict[str, pl.DataFrame] = {}
-    for key, sessions in sorted(months.items()):
-        contracts, bars = month_tables(manifest, key, sessions, cache)
-        c_clean, c_bad, c_rep = validate_rows(contracts, OptionsContractsBronze, sort_by=["ticker"])
-        b_clean, b_bad, b_rep = validate_rows(bars, OptionsDailyBronze, sort_by=["ticker", "date"])
-        seen = set(b_clean["date"].unique().to_list())
-        b_rep = {"dtype": DTYPE, "partition": key, **b_rep, "sessions_expected": len(sessions),
-                 "sessions_without_bars": [d.isoformat() for d in sessions if d not in seen],
-                 "contracts_traded": b_clean["ticker"].n_unique()}
-        b_rep["ok"] = b_rep["ok"] and not (c_clean.height and b_rep["sessions_without_bars"])
-        c_rep = {"dtype": CONTRACTS_DTYPE, "partition": key, **c_rep, "as_of": sessions[-1].isoformat(),
-                 "underlyings": c_clean["underlying"].n_unique()}
-        built.append((key, b_clean.select(list(BARS_SCHEMA)), b_bad, b_rep,
-                      c_clean.select(list(CONTRACTS_SCHEMA)), c_bad, c_rep))
-    for key, b_clean, b_bad, b_rep, c_clean, c_bad, c_rep in built:
-        out = outputs[key]
-        write_parquet(b_clean, out["bronze"])
-        write_parquet(b_bad, out["quarantine"])
-        atomic.write_text(out["report"], json.dumps(b_rep, indent=1, sort_keys=True) + "\n")
-        write_parquet(c_clean, out["contracts"])
-        write_parquet(c_bad, out["contracts_quarantine"])
-        atomic.write_text(out["contracts_report"], json.dumps(c_rep, indent=1, sort_keys=True) + "\n")
-        for what, bad, rep in (("options_daily", b_bad, b_rep), ("options_contracts", c_bad, c_rep)):
-            if bad.height:
-                log.warning("%s %s: %d row(s) quarantined: %s", what, key, bad.height, rep["quarantined_by_reason"])
-    return [b[3] for b in built]
-

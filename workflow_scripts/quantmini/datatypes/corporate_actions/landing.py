@@ -24,39 +24,45 @@ already landed; when `end` moves on only the current month's window (and the cur
 is downloaded again, under a new name. The year's `_manifest.json` lists its files (with sha256); the
 bronze job reads only those.
 
-Bronze checks (`corporate_actions_schemas`) are structural: types, required fields, unique ids, dates
+Bronze checks (`schema.py`) are structural: types, required fields, unique ids, dates
 inside the window. Whether an event is plausible against the bars is `event_validation`'s job.
 
-pandera, exchange_calendars and quantmini.bronze (which loads both) are imported inside the functions
-that need them, and the windows come from the rule's params: a landing job then starts in a fraction
-of the time.
+pandera, exchange_calendars and the bronze helpers are imported inside the functions that need them, and
+the windows come from the rule's params: a landing job then starts in a fraction of the time.
 """
 
 from __future__ import annotations
 
+import logging
+
 import datetime as dt
 import hashlib
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
-
 import polars as pl
-
 from quantmini import atomic
 from quantmini.lake import LakePaths
-from quantmini.landing_documents import ClientOptions, Request, land_files, pages_frame, results_frame
+from quantmini.landing_documents import ClientOptions, Request, land_files
+from quantmini.datatypes.corporate_actions.parse import parse_tickers
 
 log = logging.getLogger("quantmini.corporate_actions")
 
-DTYPES = ("splits", "dividends", "tickers", "ticker_changes")
-PAGE_LIMIT = 1000  # the maximum `limit` of the v3 reference listings
-SPLITS_PATH = "/v3/reference/splits"
-DIVIDENDS_PATH = "/v3/reference/dividends"
-TICKERS_PATH = "/v3/reference/tickers"
-EVENTS_PATH = "/vX/reference/tickers/{figi}/events"
-DATE_FIELD = {"splits": "execution_date", "dividends": "ex_dividend_date"}
 
+
+DTYPES = ("splits", "dividends", "tickers", "ticker_changes")
+
+PAGE_LIMIT = 1000  # the maximum `limit` of the v3 reference listings
+
+SPLITS_PATH = "/v3/reference/splits"
+
+DIVIDENDS_PATH = "/v3/reference/dividends"
+
+TICKERS_PATH = "/v3/reference/tickers"
+
+EVENTS_PATH = "/vX/reference/tickers/{figi}/events"
+
+DATE_FIELD = {"splits": "execution_date", "dividends": "ex_dividend_date"}
 
 # ------------------------------------------------------------------------------------------ windows
 @dataclass(frozen=True)
@@ -93,7 +99,6 @@ class Window:
     def from_params(cls, params: dict[str, str]) -> Window:
         return cls(**{k: dt.date.fromisoformat(params[k]) for k in cls.__dataclass_fields__})
 
-
 def month_window(year: int, month: int, sessions: list[dt.date]) -> Window:
     from quantmini import calendar
 
@@ -112,7 +117,6 @@ def month_window(year: int, month: int, sessions: list[dt.date]) -> Window:
         first_session=first, last_session=last, prev_session=prev,
     )
 
-
 def year_windows(year: int, sessions: list[dt.date]) -> list[Window]:
     """The windows of the months of `year` that have sessions in range, in order (a yearly job's months)."""
     if not sessions:
@@ -123,7 +127,6 @@ def year_windows(year: int, sessions: list[dt.date]) -> list[Window]:
     for d in sorted(sessions):
         months.setdefault(d.month, []).append(d)
     return [month_window(year, m, days) for m, days in months.items()]
-
 
 # ------------------------------------------------------------------------------------------ requests
 def listing_requests(dtype: str, w: Window, limit: int = PAGE_LIMIT) -> list[Request]:
@@ -137,16 +140,13 @@ def listing_requests(dtype: str, w: Window, limit: int = PAGE_LIMIT) -> list[Req
         return snapshot_requests(w.last_session, limit)
     raise ValueError(f"no listing for data type {dtype!r}")
 
-
 def snapshot_requests(day: dt.date, limit: int = PAGE_LIMIT) -> list[Request]:
     """The whole stocks reference as of `day`: active and inactive tickers are two listings."""
     return [(TICKERS_PATH, {"market": "stocks", "date": day.isoformat(), "active": active, "limit": str(limit)})
             for active in ("true", "false")]
 
-
 def events_requests(figis: list[str]) -> list[Request]:
     return [(EVENTS_PATH.format(figi=f), {"types": "ticker_change"}) for f in figis]
-
 
 def _write_manifest(path: Path, dtype: str, year: int, windows: list[Window],
                     files: list[tuple[str, str | None, Path]]) -> None:
@@ -159,12 +159,10 @@ def _write_manifest(path: Path, dtype: str, year: int, windows: list[Window],
     doc = {"dtype": dtype, "year": year, "windows": [w.to_params() for w in windows], "files": entries}
     atomic.write_text(path, json.dumps(doc, indent=1) + "\n")
 
-
 def listing_file(lake: LakePaths, dtype: str, w: Window) -> Path:
     """A month's landing file of splits, dividends (named after the window) or tickers (the snapshot date)."""
     name = f"{w.last_session.isoformat()}.json.gz" if dtype == "tickers" else f"{w.name}.json.gz"
     return lake.landing_file(dtype, w.year, w.month, name)
-
 
 def land_listing_year(dtype: str, lake: LakePaths, year: int, windows: list[Window], manifest: Path,
                       opts: ClientOptions, limit: int = PAGE_LIMIT) -> int:
@@ -177,12 +175,10 @@ def land_listing_year(dtype: str, lake: LakePaths, year: int, windows: list[Wind
     _write_manifest(manifest, dtype, year, windows, files)
     return len(todo)
 
-
 def _snapshot_date(df: pl.DataFrame, path: Path, expected: dt.date) -> None:
     dates = df["snapshot_date"].unique().to_list()
     if dates and dates != [expected]:
         raise ValueError(f"tickers snapshot {path} is as of {dates}, expected {expected}")
-
 
 def land_ticker_changes_year(lake: LakePaths, year: int, windows: list[Window], snapshots: list[Path],
                              previous: Path | None, manifest: Path, opts: ClientOptions,
@@ -223,7 +219,6 @@ def land_ticker_changes_year(lake: LakePaths, year: int, windows: list[Window], 
     _write_manifest(manifest, "ticker_changes", year, windows, files)
     return figis
 
-
 def rename_candidates(opening: pl.DataFrame, closing: pl.DataFrame) -> list[str]:
     """FIGIs under more than one ticker across two snapshots whose set of tickers differs between them."""
 
@@ -236,178 +231,9 @@ def rename_candidates(opening: pl.DataFrame, closing: pl.DataFrame) -> list[str]
     return (both.filter((pl.concat_list("o", "c").list.unique().list.len() > 1) & (pl.col("o") != pl.col("c")))
             ["composite_figi"].sort().to_list())
 
-
-# ------------------------------------------------------------------------------------------ parsing
-_SPLIT_WIRE = pl.Struct({"id": pl.Utf8, "ticker": pl.Utf8, "execution_date": pl.Utf8,
-                         "split_from": pl.Float64, "split_to": pl.Float64})
-_DIVIDEND_WIRE = pl.Struct({"id": pl.Utf8, "ticker": pl.Utf8, "cash_amount": pl.Float64, "currency": pl.Utf8,
-                            "declaration_date": pl.Utf8, "ex_dividend_date": pl.Utf8, "record_date": pl.Utf8,
-                            "pay_date": pl.Utf8, "frequency": pl.Int64, "dividend_type": pl.Utf8})
-_TICKER_WIRE = pl.Struct({"ticker": pl.Utf8, "name": pl.Utf8, "market": pl.Utf8, "type": pl.Utf8,
-                          "active": pl.Boolean, "primary_exchange": pl.Utf8, "composite_figi": pl.Utf8,
-                          "cik": pl.Utf8, "delisted_utc": pl.Utf8})
-_EVENTS_WIRE = pl.Struct({"composite_figi": pl.Utf8, "events": pl.List(pl.Struct(
-    {"type": pl.Utf8, "date": pl.Utf8, "ticker_change": pl.Struct({"ticker": pl.Utf8})}))})
-
-SPLITS_SCHEMA = {"id": pl.Utf8, "ticker": pl.Utf8, "execution_date": pl.Date, "split_from": pl.Float64,
-                 "split_to": pl.Float64}
-DIVIDENDS_SCHEMA = {"id": pl.Utf8, "ticker": pl.Utf8, "cash_amount": pl.Float64, "currency": pl.Utf8,
-                    "declaration_date": pl.Date, "ex_dividend_date": pl.Date, "record_date": pl.Date,
-                    "pay_date": pl.Date, "frequency": pl.Int64, "dividend_type": pl.Utf8}
-TICKERS_SCHEMA = {"ticker": pl.Utf8, "name": pl.Utf8, "market": pl.Utf8, "type": pl.Utf8, "active": pl.Boolean,
-                  "primary_exchange": pl.Utf8, "composite_figi": pl.Utf8, "cik": pl.Utf8,
-                  "delisted_utc": pl.Datetime("us", "UTC"), "snapshot_date": pl.Date}
-TICKER_CHANGES_SCHEMA = {"composite_figi": pl.Utf8, "date": pl.Date, "old_ticker": pl.Utf8,
-                         "new_ticker": pl.Utf8}
-
-
-def _date(name: str) -> pl.Expr:
-    return pl.col(name).str.to_date("%Y-%m-%d", strict=False)
-
-
-def _utc(name: str) -> pl.Expr:
-    return pl.col(name).str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_zone="UTC", time_unit="us")
-
-
-def _typed(raw: pl.DataFrame, schema: dict, parsers: dict[str, pl.Expr], **extra: pl.Expr) -> pl.DataFrame:
-    """Wire strings -> typed columns, plus `_unparsed`: the fields whose text did not parse (a schema check)."""
-    unparsed = pl.concat_str(
-        [pl.when(pl.col(c).is_not_null() & e.is_null()).then(pl.lit(c)) for c, e in parsers.items()],
-        separator=",", ignore_nulls=True,
-    ).alias("_unparsed")
-    out = raw.with_columns(unparsed, *[e.alias(c) for c, e in parsers.items()], **extra)
-    return out.select(*schema, "_unparsed").cast(schema)
-
-
-def parse_splits(doc: bytes) -> pl.DataFrame:
-    return _typed(results_frame(doc, _SPLIT_WIRE, "splits"), SPLITS_SCHEMA, {"execution_date": _date("execution_date")})
-
-
-def parse_dividends(doc: bytes) -> pl.DataFrame:
-    dates = ("declaration_date", "ex_dividend_date", "record_date", "pay_date")
-    return _typed(results_frame(doc, _DIVIDEND_WIRE, "dividends"), DIVIDENDS_SCHEMA, {c: _date(c) for c in dates})
-
-
-def parse_tickers(doc: bytes, snapshot_date: dt.date) -> pl.DataFrame:
-    return _typed(results_frame(doc, _TICKER_WIRE, "tickers"), TICKERS_SCHEMA,
-                  {"delisted_utc": _utc("delisted_utc")}, snapshot_date=pl.lit(snapshot_date, pl.Date))
-
-
-def parse_ticker_changes(doc: bytes) -> pl.DataFrame:
-    """composite_figi, date, old_ticker, new_ticker: consecutive ticker_change events of each security.
-
-    The FIGI is the one asked for (the path); the vendor's example bodies do not repeat it.
-    """
-    pages = pages_frame(doc, _EVENTS_WIRE, "ticker_changes").filter(pl.col("results").is_not_null())
-    events = (pages.select(pl.col("path").str.extract(r"/tickers/([^/]+)/events", 1).alias("composite_figi"),
-                           pl.col("results").struct.field("events"))
-              .explode("events").filter(pl.col("events").is_not_null()).unnest("events")
-              .filter(pl.col("type") == "ticker_change"))
-    if events.is_empty():
-        return pl.DataFrame(schema={**TICKER_CHANGES_SCHEMA, "_unparsed": pl.Utf8})
-    events = events.select("composite_figi", "date",
-                           pl.col("ticker_change").struct.field("ticker").alias("new_ticker"))
-    return (_typed(events.with_columns(pl.lit(None, pl.Utf8).alias("old_ticker")), TICKER_CHANGES_SCHEMA,
-                   {"date": _date("date")})
-            .sort("composite_figi", "date", nulls_last=True)
-            .with_columns(pl.col("new_ticker").shift(1).over("composite_figi").alias("old_ticker"))
-            .filter(pl.col("old_ticker").is_not_null() & (pl.col("old_ticker") != pl.col("new_ticker"))))
-
-
-# ------------------------------------------------------------------------------------------ bronze
-EMPTY = {"splits": SPLITS_SCHEMA, "dividends": DIVIDENDS_SCHEMA, "tickers": TICKERS_SCHEMA,
-         "ticker_changes": TICKER_CHANGES_SCHEMA}
-
-
 def _read_landing(path: Path) -> bytes:
     from quantmini.bronze import read_landing
 
     return read_landing(path)
 
-
-def _landed(manifest: Path, kind: str, month: str | None = None) -> bytes:
-    """The landing file of `kind` (and month) the manifest lists, checked against its recorded sha256."""
-    from quantmini.bronze import CorruptLandingError, read_listed_landing
-
-    doc = json.loads(manifest.read_text())
-    entry = next((e for e in doc["files"] if e["kind"] == kind and e.get("month") == month), None)
-    if entry is None:
-        what = f"{kind} landing file" + (f" for {month}" if month else "")
-        raise CorruptLandingError(f"{manifest} lists no {what} (rerun the landing rule)")
-    return read_listed_landing(manifest.parent / entry["file"], entry["sha256"])
-
-
-def load_year(dtype: str, manifest: Path, windows: list[Window]) -> list[tuple[pl.DataFrame, dt.date, dt.date]]:
-    """Parse a year's landing into the bronze columns: per month, its rows and the window its dates must be in."""
-    from quantmini.bronze import CorruptLandingError
-
-    listed = [Window.from_params(p) for p in json.loads(manifest.read_text()).get("windows", [])]
-    if listed != windows:
-        raise CorruptLandingError(f"{manifest} is for other month windows than this job's (rerun the landing rule)")
-    if dtype == "ticker_changes":
-        # the events endpoint returns a security's whole history: each month keeps its own renames; an
-        # event without a date goes to the first month (to be quarantined there)
-        events = parse_ticker_changes(_landed(manifest, "events"))
-        out = []
-        for i, w in enumerate(windows):
-            lo, hi = w.prev_session + dt.timedelta(days=1), w.last_session
-            keep = pl.col("date").is_between(lo, hi) | (pl.col("date").is_null() & pl.lit(i == 0))
-            out.append((events.filter(keep), lo, hi))
-        return out
-    parse = {"splits": parse_splits, "dividends": parse_dividends,
-             "tickers": lambda doc, w: parse_tickers(doc, w.last_session)}.get(dtype)
-    if parse is None:
-        raise ValueError(f"unknown corporate-actions data type {dtype!r}")
-    out = []
-    for w in windows:
-        doc = _landed(manifest, "listing", w.key)
-        if dtype == "tickers":
-            out.append((parse(doc, w), w.last_session, w.last_session))
-        else:
-            out.append((parse(doc), w.lo, w.hi))
-    return out
-
-
-def in_universe(dtype: str, df: pl.DataFrame, universe: str | list[str]) -> pl.DataFrame:
-    """Rows of the configured universe. Reference data (tickers) stays market-wide: renames are found
-    from it. A row without a ticker is kept, to be quarantined rather than dropped unseen."""
-    if universe == "all" or dtype == "tickers":
-        return df
-    names = list(universe)
-    if dtype == "ticker_changes":
-        cols = [pl.col("old_ticker"), pl.col("new_ticker")]
-        return df.filter(pl.any_horizontal(*[c.is_in(names) for c in cols], *[c.is_null() for c in cols]))
-    return df.filter(pl.col("ticker").is_in(names) | pl.col("ticker").is_null())
-
-
 MonthOutputs = tuple[Path, Path, Path]  # bronze, quarantine, report
-
-
-def build_bronze_year(dtype: str, year: int, windows: list[Window], universe: str | list[str], manifest: Path,
-                      outputs: list[MonthOutputs]) -> list[dict]:
-    """Landing -> the year's validated month partitions (bronze, quarantine with reasons, report each).
-
-    Every month is parsed and validated before the first file is written, each file atomically: bad
-    input leaves no new partition behind.
-    """
-    from quantmini.bronze import write_parquet
-    from quantmini.datatypes.corporate_actions.schema import SCHEMAS, SORT_BY
-    from quantmini.validation import validate_rows
-
-    if len(outputs) != len(windows) or any(w.year != year for w in windows):
-        raise ValueError(f"{year:04d}: {len(outputs)} output month(s) for windows {[w.key for w in windows]}")
-    built = []
-    for (rows, lo, hi), w in zip(load_year(dtype, manifest, windows), windows, strict=True):
-        rows = in_universe(dtype, rows, universe)
-        rows = rows.with_columns(pl.lit(lo, pl.Date).alias("_lo"), pl.lit(hi, pl.Date).alias("_hi"))
-        clean, quarantine, report = validate_rows(rows, SCHEMAS[dtype], sort_by=SORT_BY[dtype])
-        report = {"dtype": dtype, "partition": w.key, "window": [lo.isoformat(), hi.isoformat()], **report}
-        built.append((clean.select(list(EMPTY[dtype])), quarantine, report))
-    for (clean, quarantine, report), (out_bronze, out_quarantine, out_report) in zip(built, outputs, strict=True):
-        write_parquet(clean, out_bronze)
-        write_parquet(quarantine, out_quarantine)
-        atomic.write_text(out_report, json.dumps(report, indent=1, sort_keys=True) + "\n")
-        if quarantine.height:
-            log.warning("%s %s: %d row(s) quarantined: %s", dtype, report["partition"], quarantine.height,
-                        report["quarantined_by_reason"])
-    return [report for *_, report in built]
