@@ -404,6 +404,30 @@ def window_files(dtype, before, closed_months_ancient=False):
     return files
 
 
+def months_upto(wildcards):
+    """(year, month) of every partition of the range up to and including this month, oldest first."""
+    here = (int(wildcards.year), int(wildcards.month))
+    return sorted(ym for ym in PARTITIONS if ym <= here)
+
+
+def history_files(pattern_of, dtype=None):
+    """Input function: a file per month of the range up to this one (`pattern_of(year, month)`), earlier
+    months `ancient`. Silver's cumulative factors read every earlier month's validated events and
+    renames; these are small, and each comes from a job of its own month over bronze only, so no silver
+    month waits on another. A closed month's file is only rewritten with the same content (its per-year
+    corporate-actions job reruns as `end` moves on): `ancient` keeps that from rebuilding later months."""
+
+    def files(wildcards):
+        if dtype is not None and not enabled(dtype):
+            return []
+        months = months_upto(wildcards)
+        here = months[-1]
+        return [pattern_of(y, m) if (y, m) == here == max(PARTITIONS) else ancient(pattern_of(y, m))
+                for y, m in months]
+
+    return files
+
+
 def bronze_months(dtype):
     return per_month(LAKE.bronze(dtype, Y, M)) if enabled(dtype) else []
 

@@ -4,7 +4,7 @@
 rule gold_qlib:
     input:
         silver=per_month(rules.silver_stocks_daily.output.silver),
-        events=per_month(rules.silver_stocks_daily.output.events),
+        events=per_month(rules.silver_corporate_actions.output.events),
         changes=bronze_months("ticker_changes"),
     output:
         stamp=LAKE.gold_stamp(),

@@ -1,18 +1,36 @@
-# silver stocks_daily: per month, from its own and the LOOKBACK_MONTHS earlier bronze months only, so closed
-# months never rebuild when later data arrives (quantmini/datatypes/stocks_daily/silver.py).
+# silver stocks_daily: per month, from its own and the LOOKBACK_MONTHS earlier bronze months and every
+# earlier month's validated events and renames (small files from jobs over bronze only), so closed months
+# never rebuild when later data arrives (quantmini/datatypes/stocks_daily/silver.py).
+
+
+rule silver_corporate_actions:
+    input:
+        bronze=window_files("stocks_daily", 1),
+        splits=window_files("splits", 0, closed_months_ancient=True),
+        dividends=window_files("dividends", 0, closed_months_ancient=True),
+    output:
+        events=LAKE.silver("corporate_actions", Y, M, "events"),
+        quarantine=LAKE.quarantine("corporate_actions", Y, M),
+        report=LAKE.validation_report("corporate_actions", Y, M),
+    log:
+        log_of("silver_corporate_actions", MONTH),
+    benchmark:
+        benchmark_of("silver_corporate_actions", MONTH)
+    conda:
+        "../envs/quantmini.yaml"
+    script:
+        "../workflow_scripts/silver_corporate_actions.py"
 
 
 rule silver_stocks_daily:
     input:
         bronze=window_files("stocks_daily", LOOKBACK_MONTHS + 1),
-        splits=window_files("splits", LOOKBACK_MONTHS, closed_months_ancient=True),
-        dividends=window_files("dividends", LOOKBACK_MONTHS, closed_months_ancient=True),
-        changes=window_files("ticker_changes", LOOKBACK_MONTHS, closed_months_ancient=True),
+        events=history_files(lambda y, m: LAKE.silver("corporate_actions", y, m, "events")),
+        changes=history_files(lambda y, m: LAKE.bronze("ticker_changes", y, m), "ticker_changes"),
+        tickers=window_files("tickers", LOOKBACK_MONTHS, closed_months_ancient=True),
     output:
         silver=LAKE.silver("stocks_daily", Y, M),
-        events=LAKE.silver("corporate_actions", Y, M, "events"),
-        quarantine=LAKE.quarantine("corporate_actions", Y, M),
-        report=LAKE.validation_report("corporate_actions", Y, M),
+        securities=LAKE.silver("securities", Y, M),
     params:
         window_sessions=lambda wc: [d.isoformat() for y, m in window(wc, LOOKBACK_MONTHS + 1)
                                     for d in PARTITIONS[(y, m)].sessions],
@@ -27,4 +45,5 @@ rule silver_stocks_daily:
         "../workflow_scripts/silver_stocks_daily.py"
 
 
-SILVER_TARGETS["stocks_daily"] = per_month(rules.silver_stocks_daily.output.silver)
+SILVER_TARGETS["stocks_daily"] = per_month(rules.silver_stocks_daily.output.silver) + per_month(
+    rules.silver_corporate_actions.output.events)

@@ -47,7 +47,9 @@ def silver(lake):
 
 
 def with_security_id(frame: pl.DataFrame, raw: pl.DataFrame) -> pl.DataFrame:
-    return frame.join(raw.select("security_id", "ticker", "date"), on=["ticker", "date"], how="left")
+    """The simulator's own (integer) security id in place of silver's FIGI."""
+    return frame.drop("security_id", strict=False).join(raw.select("security_id", "ticker", "date"),
+                                                        on=["ticker", "date"], how="left")
 
 
 def test_silver_factor_is_point_in_time_truth(silver):

@@ -1,10 +1,9 @@
-"""Snakemake script: one silver month (point-in-time adjusted bars, Alpha158, validated events)."""
+"""Snakemake script: one silver month (point-in-time adjusted bars, cumulative factors, Alpha158)."""
 
 import datetime as dt
-import json
 from pathlib import Path
 
-from quantmini import atomic, jobframe
+from quantmini import jobframe
 from quantmini.datatypes.stocks_daily.silver import build_month
 from quantmini.parquet_io import UnreadableFileError
 
@@ -15,9 +14,8 @@ paths = lambda files: [Path(p) for p in files]  # noqa: E731
 with jobframe.failing_as(f"silver stocks_daily {year:04d}-{month:02d}", log, traceback=True,
                            plain=(UnreadableFileError, OSError)):  # bad input: one line, no traceback
     report = build_month(
-        paths(smk.input.bronze), paths(smk.input.splits), paths(smk.input.dividends), paths(smk.input.changes),
-        year, month, Path(smk.output.silver), Path(smk.output.events), Path(smk.output.quarantine),
+        paths(smk.input.bronze), paths(smk.input.events), paths(smk.input.changes), paths(smk.input.tickers),
+        year, month, Path(smk.output.silver), Path(smk.output.securities),
         sessions=[dt.date.fromisoformat(d) for d in smk.params.window_sessions], features=smk.params.features,
     )
-    atomic.write_text(smk.output.report, json.dumps(report, indent=1, sort_keys=True, default=str) + "\n")
 log.info("silver stocks_daily %04d-%02d: %s", year, month, report)

@@ -155,7 +155,7 @@ def _corporate(name: str) -> DataType:
 
 CATALOG: dict[str, DataType] = {t.name: t for t in (
     DataType("stocks_daily", "stocks_daily", "month", (Table("stocks_daily"),), EVERY_SESSION,
-             silver=(Table("stocks_daily"), Table("corporate_actions", "events"))),
+             silver=(Table("stocks_daily"), Table("corporate_actions", "events"), Table("securities"))),
     _corporate("splits"),
     _corporate("dividends"),
     _corporate("ticker_changes"),

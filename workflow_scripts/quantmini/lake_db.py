@@ -128,6 +128,18 @@ def month_filter(start: dt.date | None, end: dt.date | None) -> tuple[list[str],
     return where, params
 
 
+def add_adjusted_views(con, views: dict[str, str]) -> None:
+    """The continuous adjusted views and macros of silver stocks_daily (quantmini.adjusted_views); a lake
+    whose silver predates `cum_factor`/`security_id` simply lacks them until silver is rebuilt."""
+    from quantmini.adjusted_views import adjusted_view_sql
+
+    for sql in adjusted_view_sql(views):
+        try:
+            con.execute(sql)
+        except duckdb.BinderException:
+            return
+
+
 STATUS_SCHEMA = {"layer": pl.Utf8, "type": pl.Utf8, "partitions": pl.Int64, "first": pl.Utf8, "last": pl.Utf8,
                  "rows": pl.Int64, "bytes": pl.Int64, "updated": pl.Datetime}
 _PARTITION = re.compile(r"year=(\d{4})/month=(\d{2})")
@@ -156,6 +168,7 @@ class Lake:
             self.con.execute(view_sql(name, glob))
         for sql in join_views(self.views).values():
             self.con.execute(sql)
+        add_adjusted_views(self.con, self.views)
 
     def __enter__(self) -> Lake:
         return self
@@ -191,9 +204,13 @@ class Lake:
 
     def stocks_daily_sql(
         self, tickers: Iterable[str] | str | None = None, start: dt.date | str | None = None,
-        end: dt.date | str | None = None, layer: str = "bronze",
+        end: dt.date | str | None = None, layer: str = "bronze", as_of: dt.date | str | None = None,
     ) -> tuple[str, list]:
         """The SQL and bound parameters of `stocks_daily` (kept apart so a test can EXPLAIN it)."""
+        if layer == "silver":
+            return self._silver_stocks_daily_sql(tickers, start, end, as_of)
+        if as_of is not None:
+            raise ValueError("as_of applies to layer='silver' only (bronze is unadjusted)")
         if layer not in ("bronze", "silver"):
             raise ValueError(f"layer must be 'bronze' or 'silver', not {layer!r}")
         view = f"{layer}_stocks_daily"
@@ -210,24 +227,56 @@ class Lake:
             params.append(end)
         if tickers is not None:
             tickers = [tickers] if isinstance(tickers, str) else [str(t) for t in tickers]
-            if layer == "silver":  # a security's history under any symbol it traded as
-                where.append("(list_contains(?, ticker) OR list_contains(?, security))")
-                params += [tickers, tickers]
-            else:
-                where.append("list_contains(?, ticker)")
-                params.append(tickers)
-        key = "security, date" if layer == "silver" else "ticker, date"
+            where.append("list_contains(?, ticker)")
+            params.append(tickers)
+        key = "ticker, date"
         sql = f'SELECT * EXCLUDE (year, month) FROM "{view}"'
         if where:
             sql += " WHERE " + " AND ".join(where)
         return sql + f" ORDER BY {key}", params
 
+    def _silver_stocks_daily_sql(self, tickers, start, end, as_of) -> tuple[str, list]:
+        """Silver adjusted continuously as of `as_of` (default: the lake's end), by security: a symbol
+        (or a security_id) selects every security that traded under it (up to `as_of`), whole history
+        under every symbol it held. See quantmini.adjusted_views."""
+        if "silver_stocks_daily" not in self.views:
+            raise LookupError(f"the lake at {self.root} has no silver stocks_daily partitions")
+        start = to_date(start) if start is not None else None
+        end = to_date(end) if end is not None else None
+        as_of = to_date(as_of) if as_of is not None else None
+        source, params = ("silver_stocks_daily_as_of(?)", [as_of]) if as_of is not None else (
+            "silver_stocks_daily_adjusted", [])
+        where, p = month_filter(start, end)
+        params += p
+        if start is not None:
+            where.append("date >= ?")
+            params.append(start)
+        if end is not None:
+            where.append("date <= ?")
+            params.append(end)
+        if tickers is not None:
+            tickers = [tickers] if isinstance(tickers, str) else [str(t) for t in tickers]
+            cut = " AND date <= ?" if as_of is not None else ""
+            where.append("security_id IN (SELECT security_id FROM silver_stocks_daily WHERE "
+                         f"(list_contains(?, ticker) OR list_contains(?, security_id)){cut})")
+            params += [tickers, tickers] + ([as_of] if as_of is not None else [])
+        sql = f"SELECT * EXCLUDE (year, month) FROM {source}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return sql + " ORDER BY security_id, date", params
+
     def stocks_daily(
         self, tickers: Iterable[str] | str | None = None, start: dt.date | str | None = None,
-        end: dt.date | str | None = None, layer: str = "bronze",
+        end: dt.date | str | None = None, layer: str = "bronze", as_of: dt.date | str | None = None,
     ) -> pl.DataFrame:
-        """Daily bars of `tickers` in [start, end] (inclusive) from bronze (raw) or silver (adjusted)."""
-        return self.query(*self.stocks_daily_sql(tickers, start, end, layer))
+        """Daily bars of `tickers` in [start, end] (inclusive) from bronze (raw, by symbol) or silver
+        (by security, adjusted continuously as of `as_of`, default the lake's end)."""
+        return self.query(*self.stocks_daily_sql(tickers, start, end, layer, as_of))
+
+    def security_ids(self, symbol: str) -> list[str]:
+        """The permanent ids of the securities that ever traded as `symbol` in silver."""
+        return self.query("SELECT DISTINCT security_id FROM silver_stocks_daily WHERE ticker = ? ORDER BY 1",
+                          [symbol])["security_id"].to_list()
 
     # ------------------------------------------------------------------ persistent catalog for BI tools
     @property
@@ -263,6 +312,7 @@ class Lake:
                     con.execute(view_sql(name, glob))
                 for sql in join_views(self.views).values():
                     con.execute(sql)
+                add_adjusted_views(con, self.views)
                 con.execute(f"CREATE TABLE {_META} (name VARCHAR, pattern VARCHAR)")
                 if self.views:
                     con.executemany(f"INSERT INTO {_META} VALUES (?, ?)", list(self.views.items()))

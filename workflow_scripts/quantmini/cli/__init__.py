@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from quantmini import config as qm_config
+from quantmini.cli.bars import bars
 from quantmini.cli.common import DATA_TYPES, LAYERS, UsageError, date_arg, fail, positive
 from quantmini.cli.ingest import ingest
 from quantmini.cli.inspect import gaps, status, validate
@@ -71,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--limit", type=positive, default=100, help="rows shown in a table")
     common(q)
     q.set_defaults(func=query)
+
+    b = sub.add_parser("bars", help="a security's silver bars adjusted as of the lake's end (or --as-of), by symbol")
+    b.add_argument("symbol", help="a symbol it traded as (any of a renamed security's) or its security_id")
+    b.add_argument("-s", "--start", type=date_arg)
+    b.add_argument("-e", "--end", type=date_arg)
+    b.add_argument("--as-of", type=date_arg, help="adjust as of this date (rows up to it): what the lake showed then")
+    b.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    b.add_argument("--limit", type=positive, default=100, help="rows shown in a table (the last ones)")
+    common(b)
+    b.set_defaults(func=bars)
 
     m = sub.add_parser("sim", help="the simulator: quantmini sim serve ... | quantmini sim truth --out DIR",
                        add_help=False)

@@ -1,17 +1,18 @@
-"""Silver stocks_daily: raw and adjusted bars per security with the Alpha158 features, point in time.
+"""Silver stocks_daily: raw bars per security with cumulative factors and the Alpha158 features, point in time.
 
 A month partition is a function of its own bronze month, LOOKBACK_MONTHS earlier ones (enough for the
-60-session windows and the one-session Ref of Alpha158), and the validated corporate actions of those
-same months — never of later months. So a closed month never changes when later data arrives, and a
-feature at session t uses only bars and events up to the end of t's month (Alpha158 features are
-ratios, so a split or dividend after t inside the same month rescales the whole window and leaves them
-unchanged).
+60-session windows and the one-session Ref of Alpha158), and the validated corporate actions and renames
+of every month up to it — never of later months. So a closed month never changes when later data
+arrives, and a feature at session t uses only bars and events up to the end of t's month (Alpha158
+features are ratios, so a split or dividend after t inside the same month rescales the whole window and
+leaves them unchanged).
 
-`factor` is therefore the back-adjustment factor *as of the partition's last session*: adj = raw x factor
-is continuous over every window that ends in this month. The factor as of the lake's end — what research
-over the whole history wants — is applied when gold is published (`gold.py`), from all events; both are
-checked against the simulator's ground truth. Rows are keyed by `security`, the symbol the security holds
-at the end of the month (a ticker change keeps its history); `ticker` is the symbol the bar traded under.
+Rows are keyed by `security_id` (a FIGI, or an id we assign: see identity.py), which a rename does not
+change; `ticker` is the symbol the bar traded under. `cum_factor` F(t) (product of the security's event
+multipliers up to t over the whole lake) never changes once written: raw(t) x F(T) / F(t) is the series
+adjusted as of any T, continuous across partitions (the views in quantmini/adjusted_views.py).
+`factor`/adj_* are the month-local adjustment as of the partition's last session, on which the features
+are computed; gold applies the lake-end factor (`gold.py`). All are checked against the simulator's truth.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import polars as pl
 
 from quantmini import adjust
 from quantmini.adjust import CHANGE_SCHEMA
+from quantmini.datatypes.stocks_daily import identity
 from quantmini.parquet_io import read_many, write_parquet
 
 log = logging.getLogger("quantmini.silver")
@@ -109,28 +111,58 @@ SPLIT_SCHEMA = {"id": pl.Utf8, "ticker": pl.Utf8, "execution_date": pl.Date, "sp
 DIVIDEND_SCHEMA = {"id": pl.Utf8, "ticker": pl.Utf8, "ex_dividend_date": pl.Date, "cash_amount": pl.Float64}
 
 
-def build_month(
-    bronze_files: list[Path], split_files: list[Path], dividend_files: list[Path], change_files: list[Path],
-    year: int, month: int, out: Path, out_events: Path, out_quarantine: Path, *, sessions: list[dt.date],
-    features: bool = True,
-) -> dict:
-    """Write the silver partition of (year, month) and its validated events, from the window's bronze.
+def validate_month(bronze_files: list[Path], split_files: list[Path], dividend_files: list[Path], year: int,
+                   month: int, out_events: Path, out_quarantine: Path) -> dict:
+    """Write the validated events of (year, month) and their quarantine, from bronze alone.
 
-    Returns the month's event-validation report.
+    Its own job (rule silver_corporate_actions), reading the month's and the previous month's bars and
+    the month's vendor events: every silver month reads the events of all earlier months (for its
+    cumulative factors) without any silver month waiting for another.
+    """
+    bars = read_many(bronze_files)
+    splits = read_many(split_files, SPLIT_SCHEMA)
+    dividends = read_many(dividend_files, DIVIDEND_SCHEMA)
+    if bars.is_empty():
+        bars = pl.DataFrame(schema={"ticker": pl.Utf8, "date": pl.Date, "open": pl.Float64, "close": pl.Float64})
+    events, quarantine, report = month_events(bars, splits, dividends, year, month)
+    write_parquet(events, out_events)
+    write_parquet(quarantine, out_quarantine)
+    lo, hi = month_bounds(year, month)
+    if bars.filter((pl.col("date") >= lo) & (pl.col("date") < hi)).is_empty():  # the month's report says why
+        report["warning"] = (f"no bronze stocks_daily rows for {year:04d}-{month:02d} (every row quarantined "
+                             "or none served): empty silver partition")
+        log.warning("silver corporate_actions %04d-%02d: %s", year, month, report["warning"])
+    return report
+
+
+def build_month(
+    bronze_files: list[Path], event_files: list[Path], change_files: list[Path], ticker_files: list[Path],
+    year: int, month: int, out: Path, out_securities: Path, *, sessions: list[dt.date], features: bool = True,
+) -> dict:
+    """Write the silver partition of (year, month) and its record of security ids.
+
+    `event_files`: the validated events of every month of the lake up to this one (small); the window's
+    bars are adjusted with those of the window, `cum_factor` takes them all. `change_files`: every bronze
+    ticker_changes month up to this one; `ticker_files`: the window's tickers snapshots (FIGIs).
     """
     bars = read_many(bronze_files)  # may be empty: every row quarantined (see the warning below)
     lo, hi = month_bounds(year, month)
-    splits = read_many(split_files, SPLIT_SCHEMA)
-    dividends = read_many(dividend_files, DIVIDEND_SCHEMA)
     window = lookback_months(year, month) + [(year, month)]
-    validated = {ym: month_events(bars, splits, dividends, *ym) for ym in window}
-    events = pl.concat([v[0] for v in validated.values()])
-    changes = read_many(change_files, CHANGE_SCHEMA).filter(pl.col("date") < hi).unique()
     first_bar = month_bounds(*window[0])[0]
-    adjusted = adjusted_bars(bars.filter(pl.col("date") >= first_bar), events, adjust.symbol_map(changes),
+    events = read_many(event_files, EVENT_SCHEMA).select(list(EVENT_SCHEMA)).filter(pl.col("date") < hi)
+    changes = read_many(change_files, CHANGE_SCHEMA).select(list(CHANGE_SCHEMA)).filter(pl.col("date") < hi).unique()
+    symbols = adjust.symbol_map(changes)
+    bars = bars.filter(pl.col("date") >= first_bar)
+    adjusted = adjusted_bars(bars, events.filter(pl.col("date") >= first_bar), symbols,
                              [d for d in sessions if d >= first_bar])
-    cols = ["security", "ticker", "date", *RAW, "transactions", "factor", *ADJ, "change"]
-    result = adjusted.select(cols)
+    result = adjusted.filter((pl.col("date") >= lo) & (pl.col("date") < hi) & pl.col("close").is_not_null())
+    ids = identity.security_ids(result.select("security", "ticker", "date"), changes,
+                                read_many(ticker_files))
+    cum = identity.cumulative_factors(result.select("security", "date"),
+                                      identity.event_securities(events, changes))
+    result = result.join(ids.select("security", "security_id"), on="security").join(
+        cum, on=["security", "date"])
+    cols = ["security_id", "security", "ticker", "date", *RAW, "transactions", "cum_factor", "factor", *ADJ, "change"]
     if features:
         from quantmini.datatypes.stocks_daily import alpha158
 
@@ -138,13 +170,16 @@ def build_month(
             adjusted.select("security", "date", *[pl.col(a).alias(r) for a, r in zip(ADJ, RAW)]),
             symbol_col="security", date_col="date",
         )
-        result = result.join(feats, on=["security", "date"], how="left")
-    result = result.filter((pl.col("date") >= lo) & (pl.col("date") < hi) & pl.col("close").is_not_null())
-    events_m, quarantine_m, report = validated[(year, month)]
-    write_parquet(result.sort("security", "date"), out)
-    write_parquet(events_m, out_events)
-    write_parquet(quarantine_m, out_quarantine)
-    out_report = {**report, "rows": result.height, "securities": result["security"].n_unique()}
+        result = result.select(cols).join(feats, on=["security", "date"], how="left")
+    else:
+        result = result.select(cols)
+    securities = identity.securities_table(result, ids)
+    result = result.drop("security")
+    write_parquet(result.sort("security_id", "date"), out)
+    write_parquet(securities, out_securities)
+    out_report = {"partition": f"{year:04d}-{month:02d}", "rows": result.height,
+                  "securities": result["security_id"].n_unique(),
+                  "assigned_ids": int((securities["id_source"] == "assigned").sum())}
     if result.is_empty():  # an empty partition keeps the lake whole; the report says why it is empty
         out_report["warning"] = (f"no bronze stocks_daily rows for {year:04d}-{month:02d} (every row quarantined "
                                  "or none served): empty silver partition")
