@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
-
 from quantmini.calendar import sessions
 from quantmini.qlib_writer import _syncfs, publish, symbol_dirname
 

@@ -43,10 +43,13 @@ import time
 from dataclasses import dataclass
 
 import polars as pl
-
 from quantmini.calendar import sessions
 from quantmini.client import PolygonClient
-from quantmini.datatypes.stocks_daily.parse import BARS_SCHEMA, parse_grouped, parse_range
+from quantmini.datatypes.stocks_daily.parse import (
+    BARS_SCHEMA,
+    parse_grouped,
+    parse_range,
+)
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess
 

@@ -169,7 +169,6 @@ def main() -> None:
     p.add_argument("--kernels", type=int, default=2, help="pyqlib worker processes")
     args = p.parse_args()
     from alpha158 import FIELDS, random_bars
-
     from quantmini import qlib_writer
     from quantmini.calendar import sessions
 

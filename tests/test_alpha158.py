@@ -14,10 +14,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-
-from quantmini.datatypes.stocks_daily import alpha158
-from quantmini.datatypes.stocks_daily import rolling
 from quantmini.calendar import sessions
+from quantmini.datatypes.stocks_daily import alpha158, rolling
 from quantmini.qlib_reader import pyqlib_features
 from quantmini.qlib_writer import publish
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REFERENCE as R
 from conftest import reference_sim
 from quantmini import config as qm_config

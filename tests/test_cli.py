@@ -59,7 +59,9 @@ def test_status_and_query(ingested, truth, monkeypatch, capsys):
     line = next(l for l in proc.stdout.splitlines() if "bronze" in l and "stocks_daily" in l)
     assert str(truth.height) in line and "2024-01" in line and "2024-02" in line
     assert f"{truth['ticker'].n_unique()} tickers" in proc.stdout
-    from quantmini.cli import main  # the console script's entry point, in-process from here on
+    from quantmini.cli import (
+        main,  # the console script's entry point, in-process from here on
+    )
 
     monkeypatch.chdir(work)
     conf = ["--config", str(work / "config.yaml")]

@@ -8,7 +8,6 @@ and the server's own unpaged listing.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import socket
 import time
@@ -17,7 +16,6 @@ from collections import Counter, defaultdict
 
 import polars as pl
 import pytest
-
 from quantmini.client import (
     ApiError,
     NotFoundError,

@@ -9,7 +9,6 @@ import logging
 import time
 
 import pytest
-
 from quantmini.client import (
     SECRET_FILTER,
     Pacer,

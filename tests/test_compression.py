@@ -16,8 +16,8 @@ import threading
 import httpx
 import pytest
 from quantmini.client import PolygonClient
-from quantmini.lake import LakePaths
 from quantmini.datatypes.stocks_daily.landing import GROUPED_PATH, land_month
+from quantmini.lake import LakePaths
 from quantmini.sim.app import accepts_gzip
 from quantmini.sim.server import SimProcess
 

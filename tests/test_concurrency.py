@@ -12,7 +12,6 @@ import threading
 import time
 
 import polars as pl
-
 from quantmini.lake_db import Lake
 from quantmini.parquet_io import write_parquet
 

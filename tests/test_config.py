@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from quantmini import config as qm_config
 
 BASE = {"data_root": "lake", "source": "sim", "start": "2024-01-02", "end": "2024-03-28"}

@@ -13,12 +13,11 @@ from pathlib import Path
 import orjson
 import polars as pl
 import pytest
-
 from quantmini import adjust, calendar
+from quantmini.bronze import CorruptLandingError
+from quantmini.datatypes.corporate_actions import bronze as ca_bronze
 from quantmini.datatypes.corporate_actions import landing as ca_landing
 from quantmini.datatypes.corporate_actions import parse as ca_parse
-from quantmini.datatypes.corporate_actions import bronze as ca_bronze
-from quantmini.bronze import CorruptLandingError
 from quantmini.datatypes.corporate_actions.event_validation import validate_events
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions, landing_document

@@ -18,7 +18,6 @@ from types import SimpleNamespace
 
 import polars as pl
 import pytest
-
 from quantmini.datatypes.corporate_actions import parse as ca_parse
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess

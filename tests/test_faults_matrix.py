@@ -15,7 +15,6 @@ import time
 from collections import Counter
 
 import pytest
-
 from conftest import REFERENCE, reference_sim
 from quantmini.sim.server import SimProcess
 from workflow_helpers import lake_differences, run_workflow, write_config

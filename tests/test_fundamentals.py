@@ -8,11 +8,10 @@ import datetime as dt
 import orjson
 import polars as pl
 import pytest
-
 from quantmini import catalog
+from quantmini.datatypes.fundamentals import bronze as fu_bronze
 from quantmini.datatypes.fundamentals import landing as fu_landing
 from quantmini.datatypes.fundamentals import parse as fu_parse
-from quantmini.datatypes.fundamentals import bronze as fu_bronze
 from quantmini.datatypes.fundamentals import silver as fs
 from quantmini.datatypes.fundamentals.schema import MODELS, SORT_BY
 from quantmini.landing_documents import results_list

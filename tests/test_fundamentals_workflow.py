@@ -19,7 +19,6 @@ from types import SimpleNamespace
 import orjson
 import polars as pl
 import pytest
-
 from quantmini import calendar
 from quantmini.lake_db import Lake
 from quantmini.sim.financials import FIELDS, truth_frames

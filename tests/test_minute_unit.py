@@ -11,13 +11,12 @@ import numpy as np
 import orjson
 import polars as pl
 import pytest
-
 from conftest import VENDOR_FIXTURES
 from quantmini import calendar
+from quantmini.client import PolygonClient
+from quantmini.datatypes.minute import bronze as minute_bronze
 from quantmini.datatypes.minute import landing as minute_landing
 from quantmini.datatypes.minute import parse as minute_parse
-from quantmini.datatypes.minute import bronze as minute_bronze
-from quantmini.client import PolygonClient
 from quantmini.landing_documents import landing_document
 from quantmini.sim.market import TICK, Market, MarketConfig
 from quantmini.sim.minute import MinuteMarket, intraday, session_window

@@ -13,13 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import polars as pl
 import pytest
-
 from quantmini import calendar
 from quantmini.datatypes.minute.bronze import read_bronze
 from quantmini.qlib_reader import pyqlib_read

@@ -10,7 +10,6 @@ import json
 import orjson
 import polars as pl
 import pytest
-
 from quantmini.datatypes.news import landing as news_landing
 from quantmini.datatypes.news import parse as news_parse
 from quantmini.datatypes.news import silver as news_silver

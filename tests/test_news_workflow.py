@@ -23,7 +23,6 @@ import orjson
 import pandas as pd
 import polars as pl
 import pytest
-
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.news import News
 from quantmini.sim.server import SimProcess

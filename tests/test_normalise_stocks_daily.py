@@ -9,7 +9,6 @@ import datetime as dt
 import orjson
 import polars as pl
 import pytest
-
 from conftest import VENDOR_FIXTURES
 from quantmini.datatypes.stocks_daily.parse import (
     BARS_SCHEMA,

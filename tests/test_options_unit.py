@@ -7,11 +7,13 @@ import datetime as dt
 import json
 
 import polars as pl
-
-from quantmini.landing_documents import landing_document
 from quantmini.datatypes.options.landing import contracts_requests, session_runs
 from quantmini.datatypes.options.parse import parse_bars, parse_contracts
-from quantmini.datatypes.options.schema import OptionsContractsBronze, OptionsDailyBronze
+from quantmini.datatypes.options.schema import (
+    OptionsContractsBronze,
+    OptionsDailyBronze,
+)
+from quantmini.landing_documents import landing_document
 from quantmini.sim.options import occ_ticker, strike_step, third_friday
 from quantmini.validation import validate_rows
 
@@ -192,7 +194,6 @@ def test_silver_follows_a_renamed_underlying_and_its_dividends_against_the_simul
     where vega < 10: the IV itself is checked end to end in test_options_workflow); underlyings without a
     rename are exactly as without ticker changes."""
     import numpy as np
-
     from quantmini.datatypes.options.silver import enrich
     from quantmini.sim.market import Market, MarketConfig
     from quantmini.sim.options import RATE, OptionsMarket

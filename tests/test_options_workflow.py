@@ -22,12 +22,10 @@ import httpx
 import numpy as np
 import polars as pl
 import pytest
-
 from quantmini.calendar import sessions
+from quantmini.datatypes.options.landing import land_year
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions
-from quantmini.datatypes.options.landing import land_year
-
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.options import RATE, OptionsMarket, bsm_price
 from quantmini.sim.server import SimProcess

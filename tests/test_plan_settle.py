@@ -13,12 +13,19 @@ import os
 
 import httpx
 import pytest
-from quantmini import calendar, config as qm_config, settle
+from quantmini import calendar, settle
+from quantmini import config as qm_config
 from quantmini.client import PolygonClient
 from quantmini.plan import TIMEFRAME_PHRASE, earliest_served
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess
-from workflow_helpers import DAILY_BARS, quantmini_cli, read_bronze, run_workflow, write_config
+from workflow_helpers import (
+    DAILY_BARS,
+    quantmini_cli,
+    read_bronze,
+    run_workflow,
+    write_config,
+)
 
 NY = calendar.NY
 TICKERS, SEED = 4, 9

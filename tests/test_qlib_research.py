@@ -27,7 +27,6 @@ import pandas as pd
 import polars as pl
 import pytest
 import yaml
-
 from quantmini import calendar
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-
 from quantmini.calendar import sessions
 from quantmini.qlib_reader import pyqlib_read
 from quantmini.qlib_writer import PublishError, publish, read_bin

@@ -20,7 +20,6 @@ import re
 import numpy as np
 import polars as pl
 import pytest
-
 from quantmini.lake_db import Lake
 from quantmini.qlib_reader import pyqlib_read
 from quantmini.sim.market import Market, MarketConfig

@@ -11,7 +11,6 @@ import datetime as dt
 
 import polars as pl
 import pytest
-
 from quantmini import adjust
 from quantmini.datatypes.stocks_daily import identity
 from quantmini.sim.market import Market, MarketConfig

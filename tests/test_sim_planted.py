@@ -11,7 +11,6 @@ import bisect
 import datetime as dt
 
 import polars as pl
-
 from quantmini import calendar
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.news import News
@@ -41,7 +40,6 @@ def test_full_share_names_the_label_sign():
     m, (_, pairs) = truth(plant_signal=1.0, plant_leak=1.0)
     adj = m.daily_adjusted().select("security_id", "date", "adj_close").sort("security_id", "date")
     sessions = calendar.sessions(CFG["start"], CFG["end"])
-    pos = {d: k for k, d in enumerate(sessions)}
     closes = [calendar.session_bounds_utc(d)[1] for d in sessions]
     px = {(s, d): c for s, d, c in adj.iter_rows()}
     sym = {}  # ticker on a date -> security

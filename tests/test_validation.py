@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
-
 from quantmini.datatypes.stocks_daily.schema import validate_partition
 from quantmini.validation import validate_rows
 
@@ -66,7 +65,6 @@ def test_a_shared_check_keeps_its_name_in_every_model_whichever_schema_is_built_
     """pandera pops `name=` from an inherited check when the first subclass builds its schema; the
     factories name the check function instead, so quarantine reasons never depend on build order."""
     import pandera.polars as pa
-
     from quantmini.validation import BronzeModel, all_parsed, unique
 
     class Parsed(BronzeModel):

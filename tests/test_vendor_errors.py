@@ -14,10 +14,9 @@ import json
 
 import polars as pl
 import pytest
-
 from conftest import REFERENCE as R
-from quantmini.sim.market import Market, MarketConfig
 from quantmini.datatypes.stocks_daily.schema import NOT_A_SESSION, WRONG_SESSION
+from quantmini.sim.market import Market, MarketConfig
 from workflow_helpers import read_bronze
 
 BARS = ["ticker", "date", "open", "high", "low", "close", "volume", "vwap", "transactions"]

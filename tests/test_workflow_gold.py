@@ -14,7 +14,6 @@ import datetime as dt
 import numpy as np
 import polars as pl
 import pytest
-
 from quantmini import calendar
 from quantmini.datatypes.stocks_daily import alpha158
 from quantmini.qlib_reader import pyqlib_read

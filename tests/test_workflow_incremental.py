@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-
 from quantmini.sim.server import SimProcess
 from workflow_helpers import run_workflow, tree_bytes, write_config
 

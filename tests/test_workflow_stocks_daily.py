@@ -12,14 +12,19 @@ import shutil
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import polars as pl
 import pytest
-
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess
-from workflow_helpers import REPO, read_bronze, run_workflow, snakemake_cmd, tree_bytes, write_config
+from workflow_helpers import (
+    REPO,
+    read_bronze,
+    run_workflow,
+    snakemake_cmd,
+    tree_bytes,
+    write_config,
+)
 
 TICKERS, SEED, START, END = 20, 7, "2024-01-02", "2024-03-28"
 BARS = ["ticker", "date", "open", "high", "low", "close", "volume", "vwap", "transactions"]

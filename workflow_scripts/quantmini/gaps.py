@@ -296,8 +296,8 @@ def check_lake(root: str | Path) -> tuple[pl.DataFrame, list[str]]:
     """Validation reports, and bronze checked against them: each catalog table's partition has a report
     whose valid row count it still holds, no report is failed, and stocks_daily bronze still passes its
     schema. Returns (reports, problems), one line per problem."""
-    from quantmini.lake_db import Lake
     from quantmini.datatypes.stocks_daily.schema import StocksDailyBronze
+    from quantmini.lake_db import Lake
 
     root = Path(root)
     lake = LakePaths(root)

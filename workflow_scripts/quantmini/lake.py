@@ -47,6 +47,10 @@ class LakePaths:
     def landing_dir(self, dtype: str, year: int | str, month: int | str) -> Path:
         return self.root / "landing" / dtype / month_dir(year, month)
 
+    def landing_folder(self, folder: str) -> Path:
+        """A landing folder of a data type (catalog: `DataType.landing_folders`)."""
+        return self.root / "landing" / folder
+
     def landing_day(self, dtype: str, day: dt.date) -> Path:
         return self.landing_dir(dtype, day.year, day.month) / f"{day.isoformat()}.json.gz"
 
@@ -88,6 +92,9 @@ class LakePaths:
     def quarantine(self, table: str, year: int | str, month: int | str, stem: str = "data") -> Path:
         return self.partition_dir("quarantine", table, year, month) / f"{stem}.parquet"
 
+    def validation_reports_dir(self, table: str) -> Path:
+        return self.root / "reports" / "validation" / table
+
     def validation_report(self, table: str, year: int | str, month: int | str) -> Path:
         return self.root / "reports" / "validation" / table / f"{month_dir(year, month)}.json"
 
@@ -97,6 +104,9 @@ class LakePaths:
     # ------------------------------------------------------------------ gold, reports, logs
     def gold_dir(self) -> Path:
         return self.root / "gold" / "qlib"
+
+    def gold_calendar(self, freq: str = "day") -> Path:
+        return self.gold_dir() / "calendars" / f"{freq}.txt"
 
     def gold_stamp(self, freq: str = "day") -> Path:
         return self.gold_dir() / (".published.json" if freq == "day" else f".published_{freq}.json")
@@ -113,6 +123,9 @@ class LakePaths:
 
     def universe_record(self) -> Path:
         return self.root / "reports" / "universe.json"
+
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
 
     def log(self, rule: str, unit: str | None = None) -> Path:
         return self.root / "logs" / (f"{rule}/{unit}.log" if unit else f"{rule}.log")

@@ -21,6 +21,7 @@ import polars as pl
 
 from quantmini import atomic
 from quantmini.calendar import to_date
+from quantmini.lake import LakePaths
 
 LAYERS = ("bronze", "silver", "quarantine")
 READ_RETRIES = 5  # attempts of a query that failed while a partition was being replaced (see Lake.query)
@@ -350,7 +351,7 @@ class Lake:
         for t in catalog.CATALOG.values():
             if types is not None and t.name not in set(types):
                 continue
-            files = [f for folder in t.landing_folders for f in (self.root / "landing" / folder).rglob("*.json.gz")
+            files = [f for folder in t.landing_folders for f in LakePaths(self.root).landing_folder(folder).rglob("*.json.gz")
                      if "revisions" not in f.parent.parts]  # replaced bodies kept by the revision sweep
             if not files:
                 continue
@@ -372,7 +373,8 @@ class Lake:
 
         folders = sorted({r for d in catalog.CATALOG.values() for r in d.report_dirs} | set(catalog.SILVER_SIDE_TABLES))
         rows = []
-        for f in sorted(f for d in folders for f in (self.root / "reports" / "validation" / d).glob("year=*/month=*.json")):
+        paths = LakePaths(self.root)
+        for f in sorted(f for d in folders for f in paths.validation_reports_dir(d).glob("year=*/month=*.json")):
             try:
                 rep = json.loads(f.read_text())
             except ValueError:

@@ -15,6 +15,7 @@ import polars as pl
 
 from quantmini import atomic
 from quantmini.gaps import Gaps
+from quantmini.lake import LakePaths
 
 MAX_TABLE_ROWS = 50
 HEATMAP_TICKERS = 60
@@ -211,7 +212,7 @@ def fetched_since(root: Path, since: float) -> pl.DataFrame:
     from quantmini import catalog
 
     rows = [(t.name, f.name.removesuffix(".json.gz")) for t in catalog.CATALOG.values()
-            for folder in t.landing_folders for f in sorted((root / "landing" / folder).rglob("*.json.gz"))
+            for folder in t.landing_folders for f in sorted(LakePaths(root).landing_folder(folder).rglob("*.json.gz"))
             if f.stat().st_mtime >= since]
     df = pl.DataFrame(rows, schema={"type": pl.Utf8, "unit": pl.Utf8}, orient="row")
     return df.group_by("type").agg(files=pl.len(), first=pl.col("unit").min(), last=pl.col("unit").max()).sort("type")
@@ -225,7 +226,7 @@ def pipeline_summary(root: Path, *, started: dt.datetime, finished: dt.datetime,
         partitions=pl.len(), rows_in=pl.col("rows_in").sum(), rows_valid=pl.col("rows_valid").sum(),
         rows_quarantined=pl.col("rows_quarantined").sum(), partitions_not_ok=(~pl.col("ok")).sum()).sort("type")
         if validation.height else validation)
-    gold = root / "gold" / "qlib"
+    gold = LakePaths(root).gold_dir()
     gold_line = "not built"
     if (gold / "calendars" / "day.txt").exists():
         cal = (gold / "calendars" / "day.txt").read_text().split()

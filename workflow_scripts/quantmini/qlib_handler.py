@@ -45,6 +45,7 @@ from qlib.data.dataset.processor import Fillna, RobustZScoreNorm, get_group_colu
 from qlib.log import TimeInspector
 
 from quantmini.datatypes.stocks_daily import alpha158
+from quantmini.lake import LakePaths
 
 SOURCES = ("compute", "gold", "silver", "lake")
 FEATURES = list(alpha158.FEATURE_NAMES)
@@ -104,7 +105,7 @@ class QuantminiAlpha158DL(DataLoader):
         provider = self.provider()
         if symbols and all((_symbol_dir(provider, s) / f"{FEATURES[0].lower()}.day.bin").exists() for s in symbols[:5]):
             return "gold"
-        if any((self.lake() / "silver" / "stocks_daily").glob("year=*/month=*/data.parquet")):
+        if any(LakePaths(self.lake()).table_dir("silver", "stocks_daily").glob("year=*/month=*/data.parquet")):
             return "silver"
         return "compute"
 
@@ -204,14 +205,14 @@ class QuantminiAlpha158DL(DataLoader):
         first_day = cal[min(p[0] for p in pos)].date()
         last_day = cal[max(p[-1] for p in pos)].date()
         files = []
-        for f in sorted((lake / "silver" / "stocks_daily").glob("year=*/month=*/data.parquet")):
+        for f in sorted(LakePaths(lake).table_dir("silver", "stocks_daily").glob("year=*/month=*/data.parquet")):
             y, m = int(f.parent.parent.name[5:]), int(f.parent.name[6:])
             if (y, m) >= (first_day.year, first_day.month) and (y, m) <= (last_day.year, last_day.month):
                 files.append(f)
         if not files:
             raise QuantminiError(f"no silver stocks_daily partition under {lake} for {first_day}..{last_day}")
         feats = read_many(files, columns=["ticker", "date", *FEATURES])
-        changes = read_many(sorted((lake / "bronze" / "ticker_changes").glob("year=*/month=*/data.parquet")),
+        changes = read_many(sorted(LakePaths(lake).table_dir("bronze", "ticker_changes").glob("year=*/month=*/data.parquet")),
                             CHANGE_SCHEMA)
         changes = changes.select(list(CHANGE_SCHEMA)).unique() if changes.height else pl.DataFrame(schema=CHANGE_SCHEMA)
         feats = (adjust.assign_security(feats, adjust.symbol_map(changes))

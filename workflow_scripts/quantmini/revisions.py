@@ -27,8 +27,8 @@ import orjson
 
 from quantmini import atomic
 from quantmini.client import PolygonClient
-from quantmini.lake import LakePaths
 from quantmini.datatypes.stocks_daily.landing import GROUPED_PATH, write_manifest
+from quantmini.lake import LakePaths
 
 log = logging.getLogger("quantmini.revisions")
 DTYPE = "stocks_daily"

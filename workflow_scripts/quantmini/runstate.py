@@ -139,7 +139,8 @@ def check_universe(cfg: dict, first_session: str) -> None:
     if cfg["universe"] == "all":
         return
     from quantmini.client import ApiError, resolve_api_key
-    from quantmini.universe import UnknownTickerError, check_universe as check
+    from quantmini.universe import UnknownTickerError
+    from quantmini.universe import check_universe as check
 
     try:
         check(cfg["universe"], first_session, cfg["data_root"], base_url=api_url(cfg), api_key=resolve_api_key(),

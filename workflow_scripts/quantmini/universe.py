@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from quantmini import atomic
+from quantmini.lake import LakePaths
 
 TICKERS_PATH = "/v3/reference/tickers"
 
@@ -39,7 +40,7 @@ def check_universe(universe, first_session: str, data_root: str | Path, *, base_
         return []
     from quantmini.client import PolygonClient
 
-    memo = Path(data_root) / "reports" / "universe.json"
+    memo = LakePaths(data_root).universe_record()
     try:
         known = set(json.loads(memo.read_text())["known"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -17,7 +17,6 @@ import operator
 import pandera.polars as pa
 import polars as pl
 
-
 # ------------------------------------------------------------------ pieces shared by the bronze models
 TICKER_LENGTH = {"min_value": 1, "max_value": 16}  # str_length of a stock ticker
 

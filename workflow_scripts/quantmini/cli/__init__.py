@@ -10,7 +10,14 @@ import sys
 
 from quantmini import config as qm_config
 from quantmini.cli.bars import bars
-from quantmini.cli.common import DATA_TYPES, LAYERS, UsageError, date_arg, fail, positive
+from quantmini.cli.common import (
+    DATA_TYPES,
+    LAYERS,
+    UsageError,
+    date_arg,
+    fail,
+    positive,
+)
 from quantmini.cli.ingest import ingest
 from quantmini.cli.inspect import gaps, status, validate
 from quantmini.cli.query import query

@@ -9,8 +9,16 @@ from pathlib import Path
 
 import yaml
 
-from quantmini.cli.common import DATA_TYPES, PROFILE, REPO, data_types, fail, load_config
+from quantmini.cli.common import (
+    DATA_TYPES,
+    PROFILE,
+    REPO,
+    data_types,
+    fail,
+    load_config,
+)
 from quantmini.config import resolve_range
+from quantmini.lake import LakePaths
 
 
 def _profile() -> dict:
@@ -70,7 +78,8 @@ def _snakemake_error(exc: BaseException) -> str:
 def _job_errors(root: Path, since: float) -> list[str]:
     """The ERROR lines that failed jobs wrote to their logs in this run (each job logs why it failed)."""
     out = []
-    for f in sorted((root / "logs").rglob("*.log")) if (root / "logs").is_dir() else []:
+    logs = LakePaths(root).logs_dir()
+    for f in sorted(logs.rglob("*.log")) if logs.is_dir() else []:
         if f.stat().st_mtime >= since:
             out += [line.split(": ", 1)[1].strip() for line in f.read_text(errors="replace").splitlines()
                     if " ERROR " in line and ": " in line]

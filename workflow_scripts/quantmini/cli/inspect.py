@@ -7,7 +7,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from quantmini.cli.common import console, data_types, fail, lake_root, load_config, rich_table, size
+from quantmini.cli.common import (
+    console,
+    data_types,
+    fail,
+    lake_root,
+    load_config,
+    rich_table,
+    size,
+)
 from quantmini.cli.ingest import ingest
 from quantmini.config import resolve_range
 
@@ -41,11 +49,13 @@ def status(args) -> int:
                   f"{entry['changed']} changed)")
     for folder in foreign_folders(root):
         con.print(f"[yellow]ignored[/yellow]: {folder} is not a table of the catalog (no reader uses it)")
-    gold = root / "gold" / "qlib" / "calendars" / "day.txt"
+    from quantmini.lake import LakePaths
+
+    gold = LakePaths(root).gold_calendar()
     if gold.exists():
         days = gold.read_text().split()
         con.print(f"gold qlib: {len(days)} sessions ({days[0]} .. {days[-1]}), "
-                  f"{len(list((root / 'gold' / 'qlib' / 'features').iterdir()))} instruments")
+                  f"{len(list((LakePaths(root).gold_dir() / 'features').iterdir()))} instruments")
     return 0
 
 
@@ -90,7 +100,9 @@ def gaps(args) -> int:
         if rc:
             return rc
         g = find_gaps(root, start, end, types, thin_ratio=args.thin_ratio or THIN_RATIO, cfg=cfg)
-    out = Path(args.out) if args.out else root / "reports" / "gaps"
+    from quantmini.lake import LakePaths
+
+    out = Path(args.out) if args.out else LakePaths(root).gaps_dir()
     backfill = "uv run quantmini gaps --backfill" + (f" --config {args.config}" if args.config else "") + \
         f" -s {start} -e {end}"
     paths = write_gaps_report(g, out, backfill=backfill)

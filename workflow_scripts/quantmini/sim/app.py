@@ -21,13 +21,13 @@ from quantmini.sim.asgi import ApiError, Request, Response, Router, masked_query
 from quantmini.sim.corporate_actions import CorporateActions
 from quantmini.sim.faults import FaultInjector
 from quantmini.sim.financials import Fundamentals
+from quantmini.sim.legacy import LegacyShapes
 from quantmini.sim.market import Market
 from quantmini.sim.news import News
 from quantmini.sim.options import OptionsEndpoints
-from quantmini.sim.legacy import LegacyShapes
 from quantmini.sim.plan import Plan
-from quantmini.sim.revise import Revision
 from quantmini.sim.reference import Reference
+from quantmini.sim.revise import Revision
 
 HEALTH_PATH = "/__sim/health"
 

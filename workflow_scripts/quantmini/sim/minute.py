@@ -276,8 +276,8 @@ def serve_minutes(mm: MinuteMarket, req, ticker: str, from_ms: int, to_ms: int):
     """`/v2/aggs/ticker/{ticker}/range/1/minute/{from}/{to}`: bars with from <= t <= to (a `to` date
     means through the end of that day), `limit` base bars a page, `next_url` rewriting {from} (asc) or
     {to} (desc) to the next bar's ms; `adjusted` is split-only (stocks; options are never adjusted)."""
-    from quantmini.sim.bars import bar_dicts
     from quantmini.sim.asgi import json_response
+    from quantmini.sim.bars import bar_dicts
     from quantmini.sim.paging import encode_cursor
 
     *head, start_raw, end_raw = req.path.split("/")  # Aggregates.range made a `to` date inclusive

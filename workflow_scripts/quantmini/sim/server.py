@@ -93,8 +93,8 @@ def serve(opts: ServeOptions) -> None:
 
     from quantmini.sim.app import SimApp
     from quantmini.sim.faults import FaultInjector, parse_fault_spec
-    from quantmini.sim.market import Market, MarketConfig
     from quantmini.sim.legacy import LegacyShapes
+    from quantmini.sim.market import Market, MarketConfig
     from quantmini.sim.plan import Plan
     from quantmini.sim.revise import Revision
     from quantmini.sim.revise import parse_spec as parse_revise

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import logging
-
 import datetime as dt
 import json
+import logging
 from pathlib import Path
+
 import polars as pl
+
 from quantmini import atomic
 from quantmini.datatypes.corporate_actions.landing import MonthOutputs, Window
-from quantmini.datatypes.corporate_actions.parse import EMPTY, parse_dividends, parse_splits, parse_ticker_changes, parse_tickers
+from quantmini.datatypes.corporate_actions.parse import (
+    EMPTY,
+    parse_dividends,
+    parse_splits,
+    parse_ticker_changes,
+    parse_tickers,
+)
 
 log = logging.getLogger("quantmini.corporate_actions")
 

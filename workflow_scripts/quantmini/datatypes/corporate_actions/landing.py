@@ -33,18 +33,19 @@ the windows come from the rule's params: a landing job then starts in a fraction
 
 from __future__ import annotations
 
-import logging
-
 import datetime as dt
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+
 import polars as pl
+
 from quantmini import atomic
+from quantmini.datatypes.corporate_actions.parse import parse_tickers
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions, Request, land_files
-from quantmini.datatypes.corporate_actions.parse import parse_tickers
 
 log = logging.getLogger("quantmini.corporate_actions")
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import polars as pl
-from quantmini.vendor_shapes import fill_content_ids
-from quantmini.landing_documents import pages_frame, results_frame
 
+import polars as pl
+
+from quantmini.landing_documents import pages_frame, results_frame
+from quantmini.vendor_shapes import fill_content_ids
 
 # ------------------------------------------------------------------------------------------ parsing
 _SPLIT_WIRE = pl.Struct({"id": pl.Utf8, "ticker": pl.Utf8, "execution_date": pl.Utf8,

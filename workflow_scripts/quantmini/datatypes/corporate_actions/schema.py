@@ -13,7 +13,14 @@ import pandera.polars as pa
 import polars as pl
 from pandera.engines.polars_engine import DateTime
 
-from quantmini.validation import TICKER_LENGTH, BronzeModel, all_parsed, in_window, row_check, unique
+from quantmini.validation import (
+    TICKER_LENGTH,
+    BronzeModel,
+    all_parsed,
+    in_window,
+    row_check,
+    unique,
+)
 
 
 class DatesParsed(BronzeModel):

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-
 import datetime as dt
 import json
+import logging
 from pathlib import Path
+
 import polars as pl
+
 from quantmini import atomic
-from quantmini.landing_documents import results_list
-from quantmini.vendor_shapes import is_fallback
 from quantmini.datatypes.fundamentals.landing import window_key
 from quantmini.datatypes.fundamentals.parse import SCHEMAS, _corrupt, parse
+from quantmini.landing_documents import results_list
+from quantmini.vendor_shapes import is_fallback
 
 log = logging.getLogger("quantmini.fundamentals")
 

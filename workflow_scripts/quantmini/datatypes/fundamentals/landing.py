@@ -28,10 +28,10 @@ import hashlib
 import json
 import re
 from pathlib import Path
+
 from quantmini import atomic
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions, Request, land_files
-
 
 DTYPE = "fundamentals"
 

@@ -6,7 +6,6 @@ import polars as pl
 
 from quantmini.vendor_shapes import acceptance_fallback
 
-
 STATEMENTS = ("balance_sheet", "income_statement", "cash_flow_statement", "comprehensive_income")
 
 FINANCIALS_SCHEMA = {

@@ -15,7 +15,6 @@ from pandera.engines.polars_engine import DateTime
 from quantmini.datatypes.corporate_actions.schema import DatesParsed
 from quantmini.validation import TICKER_LENGTH, in_window, ordered, row_check, unique
 
-
 # days from the acceptance (its New York date) to `filing_date`
 _FILING_LAG = (pl.col("filing_date") - pl.col("acceptance_datetime").dt.convert_time_zone("America/New_York").dt.date()
                ).dt.total_days()

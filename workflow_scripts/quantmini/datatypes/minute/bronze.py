@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-
 import datetime as dt
 import json
+import logging
 from pathlib import Path
+
 import polars as pl
+
 from quantmini import atomic
-from quantmini.lake import LakePaths
 from quantmini.datatypes.minute.parse import BARS_SCHEMA, COLUMNS, parse_landing
+from quantmini.lake import LakePaths
 
 log = logging.getLogger("quantmini.minute")
 
@@ -112,7 +113,7 @@ def build_bronze_month(dtype: str, manifest: Path, sessions: list[dt.date], exte
 
 def read_bronze(lake: LakePaths | Path | str, dtype: str) -> pl.DataFrame:
     """Every session partition of a minute type (tests, gold)."""
-    root = Path(lake.root if isinstance(lake, LakePaths) else lake) / "bronze" / dtype
+    root = (lake if isinstance(lake, LakePaths) else LakePaths(lake)).table_dir("bronze", dtype)
     files = sorted(root.glob("year=*/month=*/date=*/data.parquet"))
     if not files:
         return pl.DataFrame(schema=BARS_SCHEMA)

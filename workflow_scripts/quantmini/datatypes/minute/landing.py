@@ -31,11 +31,12 @@ import datetime as dt
 import hashlib
 import json
 from pathlib import Path
+
 import polars as pl
+
 from quantmini import atomic
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions, land_files
-
 
 DTYPES = ("stocks_minute", "options_minute")
 

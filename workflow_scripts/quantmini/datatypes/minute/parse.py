@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+
 import orjson
 import polars as pl
-
 
 COLUMNS = ["ticker", "timestamp", "date", "session", "open", "high", "low", "close", "volume", "vwap",
            "transactions"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pandera.polars as pa
-from pandera.engines.polars_engine import DateTime
 import polars as pl
+from pandera.engines.polars_engine import DateTime
 
 from quantmini.validation import BronzeModel, ordered, row_check, unique
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import logging
-
 import json
+import logging
 from pathlib import Path
+
 import polars as pl
+
 from quantmini import atomic
 from quantmini.datatypes.news.landing import NewsWindow, _iso
-from quantmini.datatypes.news.parse import ARTICLES_SCHEMA, ARTICLE_TICKERS_SCHEMA, UTC, article_tickers, parse_articles
+from quantmini.datatypes.news.parse import (
+    ARTICLE_TICKERS_SCHEMA,
+    ARTICLES_SCHEMA,
+    UTC,
+    article_tickers,
+    parse_articles,
+)
 
 log = logging.getLogger("quantmini.news")
 

@@ -39,9 +39,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
 from quantmini import atomic
 from quantmini.lake import LakePaths
-
 
 PATH = "/v2/reference/news"
 
@@ -153,7 +153,9 @@ def land_news_year(lake: LakePaths, year: int, windows: list[NewsWindow], manife
                    limit: int = PAGE_LIMIT) -> int:
     """Land the year's month windows: fetch only what no landed chunk covers; write the manifest;
     return the number of chunks downloaded now."""
-    from quantmini.landing_documents import land_files  # the shared "one client, write each file" loop
+    from quantmini.landing_documents import (
+        land_files,  # the shared "one client, write each file" loop
+    )
 
     todo, chains = plan_chunks(lake, windows, limit)
     land_files(opts, todo, listing=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import polars as pl
 
-
 UTC = pl.Datetime("us", "UTC")
 
 # ------------------------------------------------------------------------------------------ parsing
@@ -31,7 +30,9 @@ ARTICLE_TICKERS_SCHEMA = {"article_id": pl.Utf8, "ticker": pl.Utf8, "sentiment":
 def parse_articles(doc: bytes) -> pl.DataFrame:
     """A landing document -> one row per served article (duplicates kept), wire fields typed, with
     `insights` still nested and `_unparsed` naming a published_utc that did not parse."""
-    from quantmini.landing_documents import results_frame  # the shared page-envelope checks
+    from quantmini.landing_documents import (
+        results_frame,  # the shared page-envelope checks
+    )
 
     raw = results_frame(doc, ARTICLE_WIRE, "news")
     published = pl.col("published_utc").str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", strict=False,

@@ -7,7 +7,13 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from quantmini.validation import TICKER_LENGTH, BronzeModel, in_window, row_check, unique
+from quantmini.validation import (
+    TICKER_LENGTH,
+    BronzeModel,
+    in_window,
+    row_check,
+    unique,
+)
 
 SENTIMENTS = ["positive", "neutral", "negative"]
 

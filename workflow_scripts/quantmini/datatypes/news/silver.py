@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import polars as pl
+
 from quantmini.datatypes.news.landing import _FMT, _parse
 from quantmini.datatypes.news.parse import ARTICLE_TICKERS_SCHEMA, UTC
-
 
 SCORE = {"positive": 1, "neutral": 0, "negative": -1}
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import logging
-
 import datetime as dt
 import json
+import logging
 from pathlib import Path
+
 import polars as pl
+
 from quantmini import atomic
 from quantmini.datatypes.options.landing import CONTRACTS_DTYPE, DTYPE
-from quantmini.datatypes.options.parse import BARS_SCHEMA, CONTRACTS_SCHEMA, TERMS, parse_bars, parse_contracts
+from quantmini.datatypes.options.parse import (
+    BARS_SCHEMA,
+    CONTRACTS_SCHEMA,
+    TERMS,
+    parse_bars,
+    parse_contracts,
+)
 
 log = logging.getLogger("quantmini.options_daily")
 
@@ -73,7 +80,10 @@ def build_bronze_year(months: dict[str, list[dt.date]], manifest: Path,
     `outputs[key]` has bronze, quarantine, report, contracts, contracts_quarantine, contracts_report.
     Every month is validated before the first file is written (bad input leaves no new partition).
     """
-    from quantmini.datatypes.options.schema import OptionsContractsBronze, OptionsDailyBronze
+    from quantmini.datatypes.options.schema import (
+        OptionsContractsBronze,
+        OptionsDailyBronze,
+    )
     from quantmini.parquet_io import write_parquet
     from quantmini.validation import validate_rows
 

@@ -35,12 +35,13 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
 import polars as pl
+
 from quantmini import atomic
+from quantmini.datatypes.options.parse import _corrupt, parse_contracts
 from quantmini.lake import LakePaths
 from quantmini.landing_documents import ClientOptions, Request, land_files
-from quantmini.datatypes.options.parse import _corrupt, parse_contracts
-
 
 DTYPE = "options_daily"
 

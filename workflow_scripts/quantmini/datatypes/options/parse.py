@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import polars as pl
-from quantmini.landing_documents import pages_frame, results_frame
 
+from quantmini.landing_documents import pages_frame, results_frame
 
 # ------------------------------------------------------------------------------------------ parsing
 _CONTRACT_WIRE = pl.Struct({"ticker": pl.Utf8, "underlying_ticker": pl.Utf8, "contract_type": pl.Utf8,

@@ -10,7 +10,14 @@ import datetime as dt
 import pandera.polars as pa
 import polars as pl
 
-from quantmini.validation import BarBronze, BronzeModel, all_parsed, ordered, row_check, unique
+from quantmini.validation import (
+    BarBronze,
+    BronzeModel,
+    all_parsed,
+    ordered,
+    row_check,
+    unique,
+)
 
 OCC_TICKER = r"^O:([A-Z][A-Z0-9.]{0,9})(\d{6})([CP])(\d{8})$"
 

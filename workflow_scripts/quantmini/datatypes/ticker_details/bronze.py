@@ -6,7 +6,9 @@ import datetime as dt
 import hashlib
 import json
 from pathlib import Path
+
 import polars as pl
+
 from quantmini import atomic
 from quantmini.datatypes.ticker_details.parse import SCHEMA, parse_details
 

@@ -26,10 +26,11 @@ import gzip
 import hashlib
 import json
 from pathlib import Path
+
 import orjson
+
 from quantmini import atomic
 from quantmini.lake import LakePaths
-
 
 PATH = "/v3/reference/tickers/{ticker}"
 
@@ -52,7 +53,9 @@ def snapshot_requests(tickers: dict[str, dt.date]) -> list[tuple[str, dict[str, 
 def land_details_year(lake: LakePaths, year: int, months: list[dict], universe, manifest: Path, opts) -> int:
     """Land the snapshots of the year's months ({year, month, sessions}) not landed yet; write the
     manifest; return how many months were downloaded now."""
-    from quantmini.landing_documents import land_files  # the shared "one client, write each file" loop
+    from quantmini.landing_documents import (
+        land_files,  # the shared "one client, write each file" loop
+    )
 
     files, todo = [], []
     for mo in months:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import polars as pl
 
+import polars as pl
 
 DETAILS_WIRE = pl.Struct({
     "ticker": pl.Utf8, "name": pl.Utf8, "type": pl.Utf8, "active": pl.Boolean, "market": pl.Utf8,
