@@ -12,6 +12,7 @@ include: "rules/fundamentals.smk"
 include: "rules/silver.smk"
 include: "rules/gold.smk"
 include: "rules/report.smk"
+include: "rules/ranges.smk"
 include: "rules/targets.smk"
 
 

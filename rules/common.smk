@@ -207,6 +207,21 @@ def opt_landing(ym):
     return LAKE.landing_year_manifest("options_daily", ym[0])
 
 
+RANGE_STAMPS = {}  # name -> what a job set covers; rule range_stamp writes it to LAKE.range_stamp(name)
+
+
+def range_stamp(name, value):
+    """A file that changes exactly when `value` (e.g. the closed months of a year) changes.
+
+    A job whose only input from a rerunning job is `ancient` (the closed-months options jobs read their
+    year's landing manifest, rewritten every session) is never checked by Snakemake in that run: it is
+    masked behind the rerunning job, so its own param change showed up only in the NEXT run. This input
+    has no upstream job, so Snakemake always checks it, and its new mtime reruns the reader in this run.
+    """
+    RANGE_STAMPS[name] = value
+    return LAKE.range_stamp(name)
+
+
 def opt_silver_month(ym):
     """What silver reads for month ym: its options and stocks bronze, the trailing dividends, and the ticker
     changes of every month in range up to ym (a contract keeps its root after a rename until it expires)."""
