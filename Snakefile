@@ -14,6 +14,7 @@ include: "rules/gold.smk"
 include: "rules/gold_pit.smk"
 include: "rules/revisions.smk"
 include: "rules/report.smk"
+include: "rules/ranges.smk"
 include: "rules/targets.smk"
 
 

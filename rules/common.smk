@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
 from quantmini import catalog as qm_catalog
 from quantmini import config as qm_config
+from quantmini import config_cli as qm_config_cli
 from quantmini import runstate as qm_run
 from quantmini.jobframe import die as qm_die
 from quantmini.lake import MONTH_WILDCARDS, RulePaths
@@ -20,8 +21,8 @@ min_version("9.0")
 configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
-try:
-    config.update(qm_config.validate(config))
+try:  # nested --config values arrive as strings (Snakemake's YAML BaseLoader): typed by the schema first
+    config.update(qm_config.validate(qm_config_cli.coerce(config, qm_config._schema())))
 except qm_config.ConfigError as exc:
     qm_die(str(exc))
 
@@ -30,6 +31,7 @@ KILLED_RUN = qm_run.clear_stale_lock()  # a killed run left locks (and maybe tem
 
 LAKE = RulePaths(config["data_root"])  # every lake path of every rule comes from here
 PARTITIONS = {(p.year, p.month): p for p in qm_config.month_partitions(config)}
+qm_run.check_universe_at_planning(config, PARTITIONS[min(PARTITIONS)].sessions[0].isoformat())  # -n too
 MONTH = MONTH_WILDCARDS  # year={year}/month={month}: a rule's month partition (also its log's name)
 YEAR = "year={year}"  # a year job's unit (its log's name)
 Y, M = "{year}", "{month}"
@@ -203,6 +205,21 @@ def opt_sessions(months):
 
 def opt_landing(ym):
     return LAKE.landing_year_manifest("options_daily", ym[0])
+
+
+RANGE_STAMPS = {}  # name -> what a job set covers; rule range_stamp writes it to LAKE.range_stamp(name)
+
+
+def range_stamp(name, value):
+    """A file that changes exactly when `value` (e.g. the closed months of a year) changes.
+
+    A job whose only input from a rerunning job is `ancient` (the closed-months options jobs read their
+    year's landing manifest, rewritten every session) is never checked by Snakemake in that run: it is
+    masked behind the rerunning job, so its own param change showed up only in the NEXT run. This input
+    has no upstream job, so Snakemake always checks it, and its new mtime reruns the reader in this run.
+    """
+    RANGE_STAMPS[name] = value
+    return LAKE.range_stamp(name)
 
 
 def opt_silver_month(ym):

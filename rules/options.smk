@@ -30,6 +30,8 @@ for _name, _months, _manifest in (
             f"bronze_options_daily_{_name}"
         input:
             manifest=_manifest,
+            # the closed months' set (the open job's manifest input is not ancient: it needs none)
+            months=[range_stamp(f"options_daily_{_name}", opt_sessions(_months))] if _name != "open" else [],
         output:
             **{k: [opt_path(p, ym) for ym in _months] for k, p in OPT_OUT.items()},
         params:
@@ -65,3 +67,4 @@ for _name, _months, _manifest in (
 
 TARGETS["options_daily"] = per_month(OPT_OUT["bronze"]) + per_month(OPT_OUT["contracts"])
 SILVER_TARGETS["options_daily"] = per_month(LAKE.silver("options_daily", Y, M))
+

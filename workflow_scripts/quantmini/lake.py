@@ -121,6 +121,15 @@ class LakePaths:
         """What the revision sweep of a range ending at `end` checked and replaced."""
         return self.revisions_dir() / dtype / f"{end}.json"
 
+    def range_stamp(self, name: str) -> Path:
+        """A job set's record of the months it covers (see rules/common.smk `range_stamp`): rewritten when
+        that set changes, so the jobs reading it rerun in the same run."""
+        return self.root / "reports" / "ranges" / f"{name}.json"
+
+    def accepted_dir(self) -> Path:
+        """Accepted exceptions (`quantmini accept`): one JSON file per accepted flag, with who and why."""
+        return self.root / "reports" / "accepted"
+
     def universe_record(self) -> Path:
         return self.root / "reports" / "universe.json"
 

@@ -151,6 +151,29 @@ def check_universe(cfg: dict, first_session: str) -> None:
         die(str(exc))
 
 
+def check_universe_at_planning(cfg: dict, first_session: str) -> None:
+    """The universe check while Snakemake plans (a dry run included), not only once jobs start: a
+    mistyped ticker must stop `snakemake -n` too. Free when every ticker is remembered in
+    reports/universe.json; otherwise the endpoint is asked (a simulator started for it is stopped again,
+    onstart starts the run's own)."""
+    if cfg["universe"] == "all":
+        return
+    try:
+        known = set(json.loads((Path(cfg["data_root"]) / "reports" / "universe.json").read_text())["known"])
+    except (OSError, ValueError, KeyError, TypeError):
+        known = set()
+    if set(cfg["universe"]) <= known:
+        return
+    outer = os.environ.get(API_URL_ENV)
+    start_api(cfg)
+    try:
+        check_universe(cfg, first_session)
+    finally:
+        if outer is None:
+            stop_api()
+            os.environ.pop(API_URL_ENV, None)
+
+
 def stop_api() -> None:
     global _SIM
     if _SIM is not None:

@@ -19,7 +19,8 @@ from quantmini.cli.common import (
     positive,
 )
 from quantmini.cli.ingest import ingest
-from quantmini.cli.inspect import gaps, status, validate
+from quantmini.cli.inspect import accept, gaps, status, validate
+from quantmini.cli.prune import prune
 from quantmini.cli.query import query
 from quantmini.cli.sim import sim
 
@@ -58,9 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=status)
 
     g = sub.add_parser("gaps", help="completeness report; exit 0 = complete, 1 = gaps found")
-    g.add_argument("-t", "--type", action="append", metavar="TYPE")
-    g.add_argument("-s", "--start", type=date_arg)
-    g.add_argument("-e", "--end", type=date_arg)
+    g.add_argument("-t", "--type", action="append", metavar="TYPE",
+                   help=f"data type to check, repeatable or comma-separated: {', '.join(DATA_TYPES)} "
+                        "(default: config data_types)")
+    g.add_argument("-s", "--start", type=date_arg, help="first date of the range checked (default: config start)")
+    g.add_argument("-e", "--end", type=date_arg, help="last date or 'today' (default: config end)")
     g.add_argument("--out", metavar="DIR", help="report directory (default: <lake>/reports/gaps)")
     g.add_argument("--thin-ratio", type=float, help="a session/month below this fraction of its baseline is thin")
     g.add_argument("--backfill", action="store_true", help="land and rebuild the partitions with gaps, then report")
@@ -72,6 +75,23 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="validation reports, and bronze re-checked against them and its schema")
     common(v)
     v.set_defaults(func=validate)
+
+    a = sub.add_parser("accept", help="record a flagged session as an accepted exception (who, why); "
+                                      "validate then passes it")
+    a.add_argument("type", help="the flagging data type: stocks_minute")
+    a.add_argument("session", type=date_arg, help="the flagged session, YYYY-MM-DD (as `validate` names it)")
+    a.add_argument("--ticker", help="the flagged ticker (default: every ticker flagged on that session)")
+    a.add_argument("--by", required=True, help="who accepts it")
+    a.add_argument("--why", required=True, help="why it is acceptable (e.g. a known vendor gap)")
+    common(a)
+    a.set_defaults(func=accept)
+
+    r = sub.add_parser("prune", help="delete partitions outside the configured range (a dry run unless --yes)")
+    r.add_argument("-s", "--start", type=date_arg, help="first date of the range kept (default: config start)")
+    r.add_argument("-e", "--end", type=date_arg, help="last date of the range kept, or 'today' (default: config end)")
+    r.add_argument("--yes", action="store_true", help="delete them (default: only list what would be deleted)")
+    common(r)
+    r.set_defaults(func=prune)
 
     q = sub.add_parser("query", help="SQL over the lake (DuckDB views bronze_*, silver_*, quarantine_*)")
     q.add_argument("sql")
@@ -98,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["sim"]:  # everything after `sim` is the simulator's (--help included: REMAINDER
+        return sim(argparse.Namespace(sim_args=argv[1:]))  # would leave a leading option to our parser)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

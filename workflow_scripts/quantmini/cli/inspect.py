@@ -17,6 +17,7 @@ from quantmini.cli.common import (
     size,
 )
 from quantmini.cli.ingest import ingest
+from quantmini.cli.prune import outside_of, print_outside
 from quantmini.config import resolve_range
 
 
@@ -56,6 +57,8 @@ def status(args) -> int:
         days = gold.read_text().split()
         con.print(f"gold qlib: {len(days)} sessions ({days[0]} .. {days[-1]}), "
                   f"{len(list((LakePaths(root).gold_dir() / 'features').iterdir()))} instruments")
+    _, start, end, outside = outside_of(args)
+    print_outside(con, outside, start, end)
     return 0
 
 
@@ -116,6 +119,8 @@ def gaps(args) -> int:
                       ("ticker gaps", g.ticker_gap_ranges()), ("thin", g.thin)):
         if df.height:
             con.print(rich_table(df.head(30), title=f"{title} ({df.height})"))
+    _, _, _, outside = outside_of(args)
+    print_outside(con, outside, start, end)
     con.print(f"report: {paths['gaps.md']} and {paths['gaps.html']}")
     if not g.complete:
         con.print(f"backfill: {backfill}")
@@ -125,11 +130,40 @@ def gaps(args) -> int:
 def validate(args) -> int:
     from quantmini.gaps import check_lake
 
+    from quantmini.accepted import flags, report_accepted
+
     root = lake_root(args)
     reports, problems = check_lake(root)
+    found = flags(root)
+    flagged = {(f.dtype, f.partition) for f in found}
+    # a report failed only for flags a person accepted is not a problem; others name what is flagged
+    problems = [p for p in problems if not any(p.startswith(f"{t} {m}: report not ok") and report_accepted(root, t, m)
+                                                for t, m in flagged)]
+    pending = {}
+    for f in found:
+        if not f.accepted:
+            pending.setdefault(f"{f.dtype} {f.partition}: report not ok", []).append(f"{f.session} {f.ticker}")
+    problems = [p + (f" (flagged, not accepted: {', '.join(pending[p])})" if p in pending else "") for p in problems]
     con = console()
     con.print(rich_table(reports, title=f"validation reports of {root}"))
+    for f in found:
+        if f.accepted:
+            con.print(f"accepted: {f.describe()}; by {f.accepted.get('by')}: {f.accepted.get('why')}",
+                      highlight=False, soft_wrap=True)
+        else:
+            con.print(f"[red]flagged[/red]: {f.describe()}; after checking it: {f.accept_command()}",
+                      highlight=False, soft_wrap=True)
     for p in problems:
-        con.print(f"[red]problem[/red]: {p}")
-    con.print("validation: " + ("OK" if not problems else f"{len(problems)} problem(s)"))
+        con.print(f"[red]problem[/red]: {p}", soft_wrap=True)
+    con.print("validation: " + ("OK" if not problems else f"{len(problems)} problem(s)")
+              + (f" ({sum(bool(f.accepted) for f in found)} accepted flag(s))" if any(f.accepted for f in found) else ""))
     return 1 if problems else 0
+
+
+def accept(args) -> int:
+    from quantmini.accepted import accept as record
+
+    root = lake_root(args)
+    for f in record(root, args.type, args.session, args.ticker, args.by, args.why):
+        print(f"accepted: {f.describe()}; by {args.by}: {args.why}")
+    return 0
