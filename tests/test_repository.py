@@ -63,3 +63,16 @@ def test_the_check_finds_what_it_must(tmp_path):
 def test_vendor_fixtures_are_inside_the_repository(fixtures_dir):
     assert fixtures_dir.is_relative_to(REPO) and (fixtures_dir / "README.md").is_file()
     assert (fixtures_dir / "openapi_subset_massive_2025-10.json").is_file()
+
+
+def test_ci_runs_readme_quick_start_commands_as_written():
+    """.ci/run must run exactly the two commands README's Quick start gives a new user."""
+    import re as _re
+
+    readme = (REPO / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = _re.findall(r"```bash\n(.*?)\n```", quick, flags=_re.S)[:2]
+    assert len(commands) == 2, commands
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    for command in commands:
+        assert command.strip() in [line.strip() for line in ci], f".ci/run does not run README's `{command}`"
