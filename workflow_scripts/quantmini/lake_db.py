@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from quantmini import atomic
+from quantmini import atomic, readonly
 from quantmini.calendar import to_date
 
 LAYERS = ("bronze", "silver", "quarantine")
@@ -148,14 +148,13 @@ def partition_of(path: Path) -> str | None:
 class Lake:
     """The lake as SQL: `Lake(root).query("SELECT ...")`, `Lake(root).stocks_daily(...)` -> polars."""
 
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike, memory_limit: str = readonly.DEFAULT_MEMORY_LIMIT):
+        """Read-only (see quantmini.readonly): the connection reads only the lake's table folders,
+        writes nothing, and `query` runs only SELECT statements."""
         self.root = Path(root).resolve()
         self.views = table_globs(self.root)
-        self.con = duckdb.connect()
-        for name, glob in self.views.items():
-            self.con.execute(view_sql(name, glob))
-        for sql in join_views(self.views).values():
-            self.con.execute(sql)
+        setup = [view_sql(name, glob) for name, glob in self.views.items()] + list(join_views(self.views).values())
+        self.con = readonly.connect([self.root / layer for layer in LAYERS], memory_limit=memory_limit, setup=setup)
 
     def __enter__(self) -> Lake:
         return self
@@ -173,8 +172,9 @@ class Lake:
         per query (footer, then column chunks): a rename in between makes it decode the new file with
         the old footer and fail ("don't know what type ..."). Readers then retry: a fresh query sees
         the old or the new file whole. SQL mistakes (parser, binder, catalog errors) are not retried;
-        a file that stays unreadable fails after READ_RETRIES attempts.
+        a file that stays unreadable fails after READ_RETRIES attempts. Only SELECT (readonly.check_statement).
         """
+        readonly.check_statement(sql)
         for attempt in range(READ_RETRIES):
             try:
                 return self.con.sql(sql, params=params or None).pl()

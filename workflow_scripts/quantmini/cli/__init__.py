@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from quantmini import config as qm_config
-from quantmini.cli.common import DATA_TYPES, LAYERS, UsageError, date_arg, fail, positive
+from quantmini.cli.common import DATA_TYPES, LAYERS, UsageError, date_arg, fail, memory_size, positive
 from quantmini.cli.ingest import ingest
 from quantmini.cli.inspect import gaps, status, validate
 from quantmini.cli.query import query
@@ -68,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("query", help="SQL over the lake (DuckDB views bronze_*, silver_*, quarantine_*)")
     q.add_argument("sql")
     q.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    q.add_argument("--limit", type=positive, default=100, help="rows shown in a table")
+    q.add_argument("--limit", type=positive, help="rows fetched at most (default: 100 in a table, all in csv/json, "
+                   "streamed)")
+    q.add_argument("--memory-limit", type=memory_size, default="1GB", metavar="SIZE",
+                   help="DuckDB memory limit: a query needing more fails (default: 1GB)")
     common(q)
     q.set_defaults(func=query)
 

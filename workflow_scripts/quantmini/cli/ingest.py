@@ -111,6 +111,11 @@ def ingest(args, forcerun: list[str] = (), targets: list[str] | None = None) -> 
         _write_summary(Path(args.summary), Path(root), cfg, types, started, t0, error)
     if error:
         return fail(f"ingest failed: {error}", 1)
+    if not args.dry_run and Path(root).is_dir():  # the views for BI tools (`quantmini query` writes nothing)
+        from quantmini.lake_db import Lake
+
+        with Lake(root) as lake:
+            lake.write_catalog()
     return 0
 
 
