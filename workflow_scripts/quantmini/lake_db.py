@@ -87,6 +87,24 @@ def foreign_folders(root: str | os.PathLike) -> list[Path]:
     return out
 
 
+def stray_files(root: str | os.PathLike) -> list[Path]:
+    """Parquet files inside a catalog table's folder that are not the table's (`data.bak.parquet`, a
+    copy left by hand): every reader ignores them, `validate` names them."""
+    root = Path(root).resolve()
+    out = []
+    for layer in LAYERS:
+        for _, folder, pattern in _catalog_tables(layer):
+            base = root / layer / folder
+            if base.is_dir():
+                owned = set(base.glob(pattern))
+                out += [p for p in base.rglob("*.parquet") if p not in owned]
+    # a folder holding several tables lists each file under every other table's pattern: keep the
+    # files no table of the folder owns
+    owned_any = {p for layer in LAYERS for _, folder, pattern in _catalog_tables(layer)
+                 for p in (root / layer / folder).glob(pattern)}
+    return sorted({p for p in out if p not in owned_any})
+
+
 def quote_ident(name: str) -> str:
     """A SQL identifier, quoted (view names come from the catalog; quoting keeps any name inert)."""
     return '"' + name.replace('"', '""') + '"'
@@ -109,11 +127,23 @@ def join_views(views: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def view_sql(name: str, glob: str) -> str:
+def view_sql(name: str, glob: str | list[str]) -> str:
+    """The view over a glob (lake.duckdb: new partitions appear) or an explicit list of files (Lake)."""
+    source = _sql_literal(glob) if isinstance(glob, str) else "[" + ", ".join(map(_sql_literal, glob)) + "]"
     return (
-        f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT * FROM read_parquet({_sql_literal(glob)}, "
+        f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT * FROM read_parquet({source}, "
         "hive_partitioning = true, hive_types = {'year': INTEGER, 'month': INTEGER})"
     )
+
+
+def footer_problem(path: str | os.PathLike) -> str | None:
+    """Why a Parquet file cannot be read (its footer does not parse), in one line, or None."""
+    try:
+        pl.read_parquet_schema(path)
+    except Exception as exc:  # noqa: BLE001 -- any failure to read the footer makes the file unreadable
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return first[:200]
+    return None
 
 
 def month_filter(start: dt.date | None, end: dt.date | None) -> tuple[list[str], list[int]]:
@@ -150,10 +180,28 @@ class Lake:
 
     def __init__(self, root: str | os.PathLike, memory_limit: str = readonly.DEFAULT_MEMORY_LIMIT):
         """Read-only (see quantmini.readonly): the connection reads only the lake's table folders,
-        writes nothing, and `query` runs only SELECT statements."""
+        writes nothing, and `query` runs only SELECT statements.
+
+        Each table's files are listed once, here, and each footer checked: a view is the explicit list of
+        readable files (`self.files`), so one corrupt file is named in `self.unreadable` (path -> reason)
+        instead of failing every view, and a partition written later is not half-seen by this reader.
+        """
         self.root = Path(root).resolve()
-        self.views = table_globs(self.root)
-        setup = [view_sql(name, glob) for name, glob in self.views.items()] + list(join_views(self.views).values())
+        self.files: dict[str, list[str]] = {}
+        self.unreadable: dict[str, str] = {}
+        globs = table_globs(self.root)
+        for name, glob in globs.items():
+            good = []
+            for f in sorted(_glob(glob)):
+                problem = footer_problem(f)
+                if problem:
+                    self.unreadable[f] = problem
+                else:
+                    good.append(f)
+            if good:
+                self.files[name] = good
+        self.views = {name: globs[name] for name in self.files}
+        setup = [view_sql(name, files) for name, files in self.files.items()] + list(join_views(self.files).values())
         self.con = readonly.connect([self.root / layer for layer in LAYERS], memory_limit=memory_limit, setup=setup)
 
     def __enter__(self) -> Lake:
@@ -245,7 +293,7 @@ class Lake:
             return False
         finally:
             con.close()
-        return dict(stored) == self.views
+        return dict(stored) == table_globs(self.root)
 
     def write_catalog(self, force: bool = False) -> Path:
         """Write `<root>/lake.duckdb` (views only, absolute paths) unless it already lists every table.
@@ -258,14 +306,15 @@ class Lake:
         with atomic.atomic_path(path) as tmp:
             tmp.unlink()  # DuckDB creates its own file
             con = duckdb.connect(str(tmp))
+            globs = table_globs(self.root)
             try:
-                for name, glob in self.views.items():
+                for name, glob in globs.items():
                     con.execute(view_sql(name, glob))
-                for sql in join_views(self.views).values():
+                for sql in join_views(globs).values():
                     con.execute(sql)
                 con.execute(f"CREATE TABLE {_META} (name VARCHAR, pattern VARCHAR)")
-                if self.views:
-                    con.executemany(f"INSERT INTO {_META} VALUES (?, ?)", list(self.views.items()))
+                if globs:
+                    con.executemany(f"INSERT INTO {_META} VALUES (?, ?)", list(globs.items()))
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
@@ -275,9 +324,9 @@ class Lake:
     def status(self) -> pl.DataFrame:
         """Per table: partitions, first/last partition, rows, bytes, last update (from Parquet metadata)."""
         rows = []
-        for name, glob in self.views.items():
+        for name, listed in self.files.items():
             layer, dtype = name.split("_", 1)
-            files = sorted(Path(p) for p in _glob(glob))
+            files = [Path(p) for p in listed]
             meta = self.con.execute(
                 "SELECT sum(num_rows)::BIGINT FROM (SELECT DISTINCT file_name, num_rows FROM "
                 "parquet_file_metadata(?))", [[str(f) for f in files]]

@@ -102,6 +102,9 @@ def lake_root(args) -> Path:
     root = _root(args)
     if not root.is_dir():
         raise FileNotFoundError(f"no lake at {root}")
+    if not any((root / d).is_dir() for d in ("landing", "bronze", "silver", "gold", "quarantine")):
+        # an empty folder (a typo, an unmounted disk) is not an empty lake that is "OK"
+        raise FileNotFoundError(f"no lake at {root} (no landing, bronze, silver, gold or quarantine folder)")
     return root
 
 

@@ -21,6 +21,7 @@ def status(args) -> int:
     with Lake(root) as lake:
         df = lake.status()
         land = lake.landing_status()
+        unreadable = lake.unreadable
         daily = lake.query('SELECT min(date) AS first, max(date) AS last, count(DISTINCT date) AS sessions, '
                            'count(DISTINCT ticker) AS tickers FROM "bronze_stocks_daily"') \
             if "bronze_stocks_daily" in lake.views else None
@@ -34,6 +35,9 @@ def status(args) -> int:
                   f"{daily['sessions'][0]} sessions, {daily['tickers'][0]} tickers")
     for folder in foreign_folders(root):
         con.print(f"[yellow]ignored[/yellow]: {folder} is not a table of the catalog (no reader uses it)")
+    for path, why in unreadable.items():
+        con.print(f"[red]unreadable[/red] Parquet file {path}: {why} (left out above; `quantmini validate`)",
+                  soft_wrap=True)
     gold = root / "gold" / "qlib" / "calendars" / "day.txt"
     if gold.exists():
         days = gold.read_text().split()
@@ -85,6 +89,8 @@ def gaps(args) -> int:
                       ("ticker gaps", g.ticker_gap_ranges()), ("thin", g.thin)):
         if df.height:
             con.print(rich_table(df.head(30), title=f"{title} ({df.height})"))
+    for line in g.unreadable:
+        con.print(f"[red]unreadable[/red] Parquet file {line} (delete it and backfill to rebuild it)", soft_wrap=True)
     con.print(f"report: {paths['gaps.md']} and {paths['gaps.html']}")
     if not g.complete:
         con.print(f"backfill: {backfill}")
@@ -99,6 +105,6 @@ def validate(args) -> int:
     con = console()
     con.print(rich_table(reports, title=f"validation reports of {root}"))
     for p in problems:
-        con.print(f"[red]problem[/red]: {p}")
+        con.print(f"[red]problem[/red]: {p}", soft_wrap=True)
     con.print("validation: " + ("OK" if not problems else f"{len(problems)} problem(s)"))
     return 1 if problems else 0
