@@ -96,13 +96,33 @@ def validate(raw: dict) -> dict:
     start, end = resolve_range(cfg)
     if start > end:
         raise ConfigError(f"config: start ({start}) is after end ({end})")
+    if start < calendar.EARLIEST_START:
+        raise ConfigError(f"config: start: {start} is before {calendar.EARLIEST_START}, the earliest start "
+                          "quantmini's XNYS calendar supports")
     if not calendar.sessions(start, end):
         raise ConfigError(f"config: no XNYS session between start ({start}) and end ({end})")
+    _check_sections(cfg)
     if cfg["source"] == "polygon" and not api_key():
         raise ConfigError(
             "config: source is 'polygon' but neither MASSIVE_API_KEY nor POLYGON_API_KEY is set"
         )
     return cfg
+
+
+def _check_sections(cfg: dict) -> None:
+    """What the schema cannot say: a fault spec that parses, options underlyings inside a listed universe."""
+    from quantmini.sim.faults import parse_fault_spec
+
+    try:
+        parse_fault_spec((cfg.get("sim") or {}).get("faults"))
+    except ValueError as exc:
+        raise ConfigError(f"config: sim.faults: {exc}") from None
+    underlyings = (cfg.get("options") or {}).get("underlyings") or []
+    if "options_daily" in cfg.get("data_types", []) and isinstance(cfg.get("universe"), list):
+        outside = [u for u in underlyings if u not in cfg["universe"]]
+        if outside:
+            raise ConfigError(f"config: options.underlyings: {', '.join(outside)} not in `universe` "
+                              "(options need their underlying's daily bars)")
 
 
 def load(path: str | os.PathLike) -> dict:
