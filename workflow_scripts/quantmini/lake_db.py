@@ -23,7 +23,7 @@ from quantmini import atomic, readonly
 from quantmini.calendar import to_date
 
 LAYERS = ("bronze", "silver", "quarantine")
-READ_RETRIES = 5  # attempts of a query that failed while a partition was being replaced (see Lake.query)
+READ_ATTEMPTS = 200  # runs of a query while partitions keep being replaced under it (see Lake.query)
 _USER_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
 CATALOG_NAME = "lake.duckdb"
 _META = "_quantmini_views"
@@ -214,25 +214,47 @@ class Lake:
         self.con.close()
 
     def query(self, sql: str, params: Sequence | dict | None = None) -> pl.DataFrame:
-        """Run a read-only query. A read that meets a partition being replaced is run again.
+        """Run a read-only query (one SELECT, readonly.check_statement) on a consistent snapshot.
 
         Writers replace a partition atomically (rename), but DuckDB opens a Parquet file more than once
-        per query (footer, then column chunks): a rename in between makes it decode the new file with
-        the old footer and fail ("don't know what type ..."). Readers then retry: a fresh query sees
-        the old or the new file whole. SQL mistakes (parser, binder, catalog errors) are not retried;
-        a file that stays unreadable fails after READ_RETRIES attempts. Only SELECT (readonly.check_statement).
+        per query (schema at bind, footer and pages at scan): a rename in between makes it decode one
+        file with another's footer -- an error ("don't know what type ..."), or in principle wrong
+        numbers. So every file this reader listed is stat-ed before and after the query: a result (or
+        an error) counts only if no file changed identity (inode, size, mtime, ctime) meanwhile, which
+        means DuckDB read whole, unchanged files; otherwise the query runs again. A query that fails
+        while nothing changed (a genuinely bad file, a SQL mistake) fails at once.
         """
         readonly.check_statement(sql)
-        for attempt in range(READ_RETRIES):
+        return self.consistent(lambda: self.con.sql(sql, params=params or None).pl())
+
+    def consistent(self, read):
+        """`read()` until it ran while none of the listed files changed (see `query`)."""
+        error = None
+        for attempt in range(READ_ATTEMPTS):
+            before = self._identity()
             try:
-                return self.con.sql(sql, params=params or None).pl()
+                result, error = read(), None
             except _USER_ERRORS:
                 raise
-            except duckdb.Error:
-                if attempt == READ_RETRIES - 1:
-                    raise
-                time.sleep(0.01 * (attempt + 1))
-        raise AssertionError("unreachable")
+            except duckdb.Error as exc:
+                result, error = None, exc
+            if self._identity() == before:
+                if error is not None:
+                    raise error
+                return result
+            time.sleep(min(0.001 * attempt, 0.05))
+        raise error or RuntimeError(f"the lake changed during each of {READ_ATTEMPTS} attempts of a query")
+
+    def _identity(self) -> tuple:
+        out = []
+        for files in self.files.values():
+            for f in files:
+                try:
+                    st = os.stat(f)
+                    out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+                except OSError:
+                    out.append(None)
+        return tuple(out)
 
     def explain_analyze(self, sql: str, params: Sequence | dict | None = None) -> str:
         return "\n".join(row[1] for row in self.con.execute("EXPLAIN ANALYZE " + sql, params or []).fetchall())

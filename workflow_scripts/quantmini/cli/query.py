@@ -30,8 +30,8 @@ def query(args) -> int:
             rel = lake.con.sql(args.sql)
             if rel is None:
                 return 0
-            if limit is not None:
-                df = rel.limit(limit + 1).pl()
+            if limit is not None:  # on a consistent snapshot (Lake.consistent): a rewrite meanwhile reruns it
+                df = lake.consistent(lambda: lake.con.sql(args.sql).limit(limit + 1).pl())
                 more, df = df.height > limit, df.head(limit)
                 _write(df, args.format, more, limit)
                 return 0
