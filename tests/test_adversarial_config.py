@@ -94,3 +94,17 @@ def test_backfill_rebuilds_the_data_root_it_is_given(reference_lake, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert part.exists() and part.read_bytes() == want
     assert not (tmp_path / "configs-lake").exists(), "backfill built the config's lake, not --data-root"
+
+
+# ---------------------------------------------------------------------- rough edge: a key with a newline
+@pytest.mark.parametrize("key", ["QMKEY-first\nQMKEY-second", "QMKEY a b", "QMKEY\tx", "QMKEY\x7fx"])
+def test_a_key_with_a_newline_is_a_bad_key_and_never_printed(key, monkeypatch):
+    monkeypatch.setenv("MASSIVE_API_KEY", key)
+    with pytest.raises(qm_config.ConfigError) as exc:
+        qm_config.validate(dict(BASE))
+    assert "MASSIVE_API_KEY: bad key" in str(exc.value) and "QMKEY" not in str(exc.value)
+
+
+def test_a_key_with_a_trailing_newline_is_fine(monkeypatch):
+    monkeypatch.setenv("MASSIVE_API_KEY", "QMKEY-ok\n")
+    qm_config.validate(dict(BASE))

@@ -109,10 +109,26 @@ def validate(raw: dict) -> dict:
     return cfg
 
 
+def _check_key() -> None:
+    """A key with a newline or a space inside (a bad export, a pasted line) fails as a bad key here, not
+    as an HTTP protocol error in a job. The message names the variable, never the key."""
+    import re
+
+    for name in API_KEY_ENV_VARS:
+        value = (os.environ.get(name) or "").strip()
+        if value:
+            if not re.fullmatch(r"[\x21-\x7e]+", value):
+                raise ConfigError(f"config: {name}: bad key: it contains a newline, a space or another character "
+                                  "no API key has (check how it was exported)")
+            return
+
+
 def _check_sections(cfg: dict) -> None:
-    """What the schema cannot say: a fault spec that parses, options underlyings inside a listed universe."""
+    """What the schema cannot say: a fault spec that parses, options underlyings inside a listed universe,
+    an API key that can be sent."""
     from quantmini.sim.faults import parse_fault_spec
 
+    _check_key()
     try:
         parse_fault_spec((cfg.get("sim") or {}).get("faults"))
     except ValueError as exc:
