@@ -364,6 +364,9 @@ def check_lake(root: str | Path) -> tuple[pl.DataFrame, list[str]]:
                     off = [d for d in df["date"].unique().to_list() if not calendar.is_session(d)]
                     if off:
                         problems.append(f"{label} {part}: bars on non-sessions {off}")
+    from quantmini.lake_check import gold_problems, landing_problems
+
+    problems += landing_problems(root) + gold_problems(root)
     named = "\n".join(problems)
     problems += [f"unreadable Parquet file {p}: {why}; delete it and run again to rebuild it"
                  for p, why in unreadable.items() if p not in named]

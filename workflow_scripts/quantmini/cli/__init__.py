@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from quantmini import config as qm_config
+from quantmini.argtypes import number
 from quantmini.cli.common import DATA_TYPES, LAYERS, UsageError, date_arg, fail, memory_size, positive
 from quantmini.cli.ingest import ingest
 from quantmini.cli.inspect import gaps, status, validate
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-s", "--start", type=date_arg)
     g.add_argument("-e", "--end", type=date_arg)
     g.add_argument("--out", metavar="DIR", help="report directory (default: <lake>/reports/gaps)")
-    g.add_argument("--thin-ratio", type=float, help="a session/month below this fraction of its baseline is thin")
+    g.add_argument("--thin-ratio", type=number(float, 0, 1), help="a session/month below this fraction of its baseline is thin")
     g.add_argument("--backfill", action="store_true", help="land and rebuild the partitions with gaps, then report")
     g.add_argument("--to", choices=LAYERS, default="bronze", help="backfill up to this layer")
     g.add_argument("--cores", type=positive)
