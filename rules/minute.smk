@@ -32,6 +32,7 @@ for _dtype in ("stocks_minute", "options_minute"):
 rule landing_stocks_minute:
     input:
         daily=LAKE.bronze("stocks_daily", Y, M),
+        plan=session_plans,
     output:
         manifest=LAKE.landing_manifest("stocks_minute", Y, M),
     params:
@@ -74,6 +75,7 @@ GOLD_TARGETS["stocks_minute"] = [rules.gold_qlib_minute.output.stamp] if MINUTE[
 rule landing_options_minute:
     input:
         unpack(minute_options_inputs),
+        plan=session_plans,
     output:
         manifest=LAKE.landing_manifest("options_minute", Y, M),
     params:

@@ -5,6 +5,7 @@
 rule landing_ticker_details:
     input:
         stocks=lambda wc: [LAKE.landing_manifest("stocks_daily", y, m) for y, m in td_months(int(wc.year))],
+        plan=session_plans,
     output:
         manifest=LAKE.landing_year_manifest("ticker_details", Y),
     params:

@@ -2,6 +2,8 @@
 
 
 rule landing_stocks_daily:
+    input:
+        plan=session_plans,  # the month's sessions, in the lake (quantmini/plan.py)
     output:
         manifest=LAKE.landing_manifest("stocks_daily", Y, M),
     params:
