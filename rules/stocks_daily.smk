@@ -1,6 +1,18 @@
 # stocks_daily: one grouped-daily request per XNYS session -> landing (raw gzip JSON) -> bronze month.
 
 
+# a missing plan file (a new lake, a new month); existing ones are kept current at DAG build (plan.py)
+rule session_plan:
+    output:
+        plan=LAKE.session_plan(Y, M),
+    params:
+        sessions=month_sessions,
+    log:
+        log_of("session_plan", MONTH),
+    run:
+        qm_plan.write_plan(output.plan, params.sessions)
+
+
 rule landing_stocks_daily:
     input:
         plan=session_plans,  # the month's sessions, in the lake (quantmini/plan.py)

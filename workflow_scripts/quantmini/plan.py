@@ -12,27 +12,52 @@ metadata), and an unchanged month is never touched.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from quantmini import atomic
 from quantmini.lake import LakePaths
 
 
 def plan_text(sessions) -> str:
-    return json.dumps({"sessions": [d.isoformat() for d in sessions]}) + "\n"
+    return json.dumps({"sessions": [d if isinstance(d, str) else d.isoformat() for d in sessions]}) + "\n"
+
+
+# mtime of a plan file created for a month that already has a landing: the month is not made to look
+# out of date by the file's creation (a lake built before plans existed must not rebuild)
+OLD = 946_684_800  # 2000-01-01
+
+
+def write_plan(path, sessions) -> None:
+    """A plan file from the rule that creates a missing one (a new lake, a new month)."""
+    atomic.write_text(Path(path), plan_text(sessions))
 
 
 def write_session_plans(lake: LakePaths, partitions: Mapping) -> list:
-    """Write the plan of every (year, month) -> MonthPartition whose content changed; return those written."""
+    """At DAG build: rewrite every plan whose content changed (a new session: the month reruns); create a
+    missing plan with an old mtime where the month was landed already (upgrade: nothing reruns). A new
+    lake's plans are left to the `session_plan` rule, so a run refused before any job writes nothing.
+    Returns the months rewritten."""
     written = []
+    if not lake.landing_root().is_dir():
+        return written
     for (y, m), part in sorted(partitions.items()):
         path = lake.session_plan(y, m)
         text = plan_text(part.sessions)
         try:
-            if path.read_text() == text:
-                continue
+            old = path.read_text()
         except OSError:
-            pass
-        atomic.write_text(path, text)
+            old = None
+        if old == text:
+            continue
+        if old is None:
+            if not any(lake.landing_root().glob(f"*/year={y:04d}/month={m:02d}")) and \
+                    not any(lake.landing_root().glob(f"*/year={y:04d}/*manifest*")):
+                continue  # a month never landed: the rule creates its plan with the run
+            atomic.write_text(path, text)
+            os.utime(path, (OLD, OLD))
+        else:
+            atomic.write_text(path, text)
         written.append((y, m))
     return written
