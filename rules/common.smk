@@ -32,7 +32,6 @@ LAKE = RulePaths(config["data_root"])  # every lake path of every rule comes fro
 PARTITIONS = {(p.year, p.month): p for p in qm_config.month_partitions(config)}
 # the months' expected sessions, in the lake: a landing job's input, so a new session reruns its month even
 # when .snakemake/ (params metadata) is gone (quantmini/plan.py)
-from quantmini import plan as qm_plan
 from quantmini.plan import write_session_plans as _write_plans
 from quantmini.lake import LakePaths as _LakePaths
 

@@ -9,8 +9,10 @@ rule session_plan:
         sessions=month_sessions,
     log:
         log_of("session_plan", MONTH),
-    run:
-        qm_plan.write_plan(output.plan, params.sessions)
+    conda:
+        "../envs/quantmini.yaml"
+    script:
+        "../workflow_scripts/session_plan.py"
 
 
 rule landing_stocks_daily:
