@@ -31,8 +31,8 @@ KILLED_RUN = qm_run.clear_stale_lock()  # a killed run left locks (and maybe tem
 LAKE = RulePaths(config["data_root"])  # every lake path of every rule comes from here
 PARTITIONS = {(p.year, p.month): p for p in qm_config.month_partitions(config)}
 # the months' expected sessions, in the lake: a landing job's input, so a new session reruns its month even
-# when .snakemake/ (params metadata) is gone (quantmini/plan.py)
-from quantmini.plan import write_session_plans as _write_plans
+# when .snakemake/ (params metadata) is gone (quantmini/session_plans.py)
+from quantmini.session_plans import write_session_plans as _write_plans
 from quantmini.lake import LakePaths as _LakePaths
 
 _write_plans(_LakePaths(config["data_root"]), PARTITIONS)

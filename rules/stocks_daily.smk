@@ -17,7 +17,7 @@ rule session_plan:
 
 rule landing_stocks_daily:
     input:
-        plan=session_plans,  # the month's sessions, in the lake (quantmini/plan.py)
+        plan=session_plans,  # the month's sessions, in the lake (quantmini/session_plans.py)
     output:
         manifest=LAKE.landing_manifest("stocks_daily", Y, M),
     params:

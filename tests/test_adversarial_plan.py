@@ -1,4 +1,4 @@
-"""quantmini/plan.py: the months' expected sessions kept in the lake (issue 15, defect 3). The workflow-level
+"""quantmini/session_plans.py: the months' expected sessions kept in the lake (issue 15, defect 3). The workflow-level
 test is tests/test_workflow_incremental.py (it deletes .snakemake/ before every update); these pin the
 rules that make it safe: a new lake is not written at DAG build, an upgraded lake does not rebuild, a new
 session makes exactly its month's plan newer."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from quantmini import plan
+from quantmini import session_plans as plan
 from quantmini.config import MonthPartition
 from quantmini.lake import LakePaths
 

@@ -3,7 +3,7 @@
 A lake is built to 2024-03-05, then updated to 2024-03-07 (a 1:3 split of OSU executes on 03-07, so OSU's
 gold history is rewritten) and to 2024-04-01 (a new month). A fresh lake built straight to 2024-04-01 is
 the reference. `.snakemake/` (Snakemake's params metadata) is deleted before every update: what a month
-should hold is decided by the lake and the config (quantmini/plan.py), so a re-clone, another working
+should hold is decided by the lake and the config (quantmini/session_plans.py), so a re-clone, another working
 directory or a lost `.snakemake/` never stalls the updates (issue 15, defect 3).
 """
 

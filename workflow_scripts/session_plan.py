@@ -1,6 +1,7 @@
-"""Snakemake script: a month's plan file (its expected sessions), when it is missing (quantmini/plan.py)."""
+"""Snakemake script: a month's plan file (its expected sessions), when it is missing (quantmini/session_plans.py)."""
 
-from quantmini import jobframe, plan
+from quantmini import jobframe
+from quantmini import session_plans as plan
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.job_logging(smk.log[0])

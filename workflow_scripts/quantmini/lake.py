@@ -40,7 +40,7 @@ class LakePaths:
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
-    # ------------------------------------------------------------------ plan (quantmini/plan.py)
+    # ------------------------------------------------------------------ plan (quantmini/session_plans.py)
     def session_plan(self, year: int | str, month: int | str) -> Path:
         """The month's expected XNYS sessions under the config's range: an input of every landing job."""
         return self.root / "plan" / month_dir(year, month) / "sessions.json"
