@@ -32,6 +32,12 @@ KILLED_RUN = qm_run.clear_stale_lock()  # a killed run left locks (and maybe tem
 LAKE = RulePaths(config["data_root"])  # every lake path of every rule comes from here
 PARTITIONS = {(p.year, p.month): p for p in qm_config.month_partitions(config)}
 qm_run.check_universe_at_planning(config, PARTITIONS[min(PARTITIONS)].sessions[0].isoformat())  # -n too
+# the months' expected sessions, in the lake: a landing job's input, so a new session reruns its month even
+# when .snakemake/ (params metadata) is gone (quantmini/session_plans.py)
+from quantmini.session_plans import write_session_plans as _write_plans
+from quantmini.lake import LakePaths as _LakePaths
+
+_write_plans(_LakePaths(config["data_root"]), PARTITIONS)
 MONTH = MONTH_WILDCARDS  # year={year}/month={month}: a rule's month partition (also its log's name)
 YEAR = "year={year}"  # a year job's unit (its log's name)
 Y, M = "{year}", "{month}"
@@ -46,6 +52,14 @@ def month_sessions(wildcards):
     """The sessions of the configured range in this month: a change (a new session) reruns the month."""
     part = PARTITIONS[(int(wildcards.year), int(wildcards.month))]
     return [d.isoformat() for d in part.sessions]
+
+
+def session_plans(wildcards):
+    """The plan file(s) of a landing job: its month's, or those of its year's months in range."""
+    y = int(wildcards.year)
+    if hasattr(wildcards, "month"):
+        return [LAKE.session_plan(y, int(wildcards.month))]
+    return [LAKE.session_plan(yy, mm) for yy, mm in sorted(PARTITIONS) if yy == y]
 
 
 def month_keys():

@@ -9,6 +9,7 @@ for _dtype in CA_TYPES:
             f"landing_{_dtype}"
         input:
             unpack(ca_landing_inputs(_dtype)),
+            plan=session_plans,
         output:
             manifest=LAKE.landing_year_manifest(_dtype, Y),
         params:

@@ -3,6 +3,8 @@
 
 
 rule landing_fundamentals:
+    input:
+        plan=session_plans,
     output:
         manifest=LAKE.landing_year_manifest("fundamentals", Y),
     params:

@@ -33,6 +33,7 @@ rule landing_stocks_minute:
     input:
         daily=lambda wc: revision_wait([(wc.year, wc.month)])  # rules/revisions.smk
         or LAKE.bronze("stocks_daily", wc.year, wc.month),
+        plan=session_plans,
     output:
         manifest=LAKE.landing_manifest("stocks_minute", Y, M),
     params:
@@ -75,6 +76,7 @@ GOLD_TARGETS["stocks_minute"] = [rules.gold_qlib_minute.output.stamp] if MINUTE[
 rule landing_options_minute:
     input:
         unpack(minute_options_inputs),
+        plan=session_plans,
     output:
         manifest=LAKE.landing_manifest("options_minute", Y, M),
     params:

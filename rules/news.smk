@@ -3,6 +3,8 @@
 
 
 rule landing_news:
+    input:
+        plan=session_plans,
     output:
         manifest=LAKE.landing_year_manifest("news", Y),
     params:

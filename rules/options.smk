@@ -3,6 +3,8 @@
 
 
 rule landing_options_daily:
+    input:
+        plan=session_plans,
     output:
         manifest=LAKE.landing_year_manifest("options_daily", Y),
     params:

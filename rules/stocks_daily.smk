@@ -1,7 +1,23 @@
 # stocks_daily: one grouped-daily request per XNYS session -> landing (raw gzip JSON) -> bronze month.
 
 
+# a missing plan file (a new lake, a new month); existing ones are kept current at DAG build (plan.py)
+rule session_plan:
+    output:
+        plan=LAKE.session_plan(Y, M),
+    params:
+        sessions=month_sessions,
+    log:
+        log_of("session_plan", MONTH),
+    conda:
+        "../envs/quantmini.yaml"
+    script:
+        "../workflow_scripts/session_plan.py"
+
+
 rule landing_stocks_daily:
+    input:
+        plan=session_plans,  # the month's sessions, in the lake (quantmini/session_plans.py)
     output:
         manifest=LAKE.landing_manifest("stocks_daily", Y, M),
     params:

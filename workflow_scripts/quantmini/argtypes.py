@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def number(kind: type, minimum: float, maximum: float | None = None):
@@ -15,6 +16,8 @@ def number(kind: type, minimum: float, maximum: float | None = None):
             value = kind(raw)
         except ValueError:
             raise argparse.ArgumentTypeError(f"'{raw}' is not {what}") from None
+        if not math.isfinite(value):  # nan passes every comparison below; inf is no setting either
+            raise argparse.ArgumentTypeError(f"'{raw}' is not a finite number")
         if value < minimum:
             raise argparse.ArgumentTypeError(f"'{raw}' must be >= {minimum}")
         if maximum is not None and value > maximum:

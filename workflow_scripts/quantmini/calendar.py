@@ -11,7 +11,10 @@ import exchange_calendars as xc
 import pandas as pd
 
 NY = ZoneInfo("America/New_York")
-_CAL_START = "1990-01-01"
+_CAL_START = "1980-01-01"
+# The earliest `start` a run may have: a year after the calendar's first day, so every look-back from the
+# first month (news' previous session, a month's prior sessions) finds its sessions inside the calendar.
+EARLIEST_START = dt.date(1981, 1, 1)
 
 DateLike = dt.date | str
 

@@ -100,8 +100,12 @@ def validate(raw: dict) -> dict:
     start, end = resolve_range(cfg)
     if start > end:
         raise ConfigError(f"config: start ({start}) is after end ({end})")
+    if start < calendar.EARLIEST_START:
+        raise ConfigError(f"config: start: {start} is before {calendar.EARLIEST_START}, the earliest start "
+                          "quantmini's XNYS calendar supports")
     if not calendar.sessions(start, end):
         raise ConfigError(f"config: no XNYS session between start ({start}) and end ({end})")
+    _check_sections(cfg)
     for problem in missing_requirements(cfg)[:1]:  # the catalog says which keys each type needs
         raise ConfigError(problem)
     try:
@@ -114,6 +118,38 @@ def validate(raw: dict) -> dict:
             "and there is no config/credentials.yaml"
         )
     return cfg
+
+
+def _check_key() -> None:
+    """A key with a newline or a space inside (a bad export, a pasted line) fails as a bad key here, not
+    as an HTTP protocol error in a job. The message names the variable, never the key."""
+    import re
+
+    for name in API_KEY_ENV_VARS:
+        value = (os.environ.get(name) or "").strip()
+        if value:
+            if not re.fullmatch(r"[\x21-\x7e]+", value):
+                raise ConfigError(f"config: {name}: bad key: it contains a newline, a space or another character "
+                                  "no API key has (check how it was exported)")
+            return
+
+
+def _check_sections(cfg: dict) -> None:
+    """What the schema cannot say: a fault spec that parses, options underlyings inside a listed universe,
+    an API key that can be sent."""
+    from quantmini.sim.faults import parse_fault_spec
+
+    _check_key()
+    try:
+        parse_fault_spec((cfg.get("sim") or {}).get("faults"))
+    except ValueError as exc:
+        raise ConfigError(f"config: sim.faults: {exc}") from None
+    underlyings = (cfg.get("options") or {}).get("underlyings") or []
+    if "options_daily" in cfg.get("data_types", []) and isinstance(cfg.get("universe"), list):
+        outside = [u for u in underlyings if u not in cfg["universe"]]
+        if outside:
+            raise ConfigError(f"config: options.underlyings: {', '.join(outside)} not in `universe` "
+                              "(options need their underlying's daily bars)")
 
 
 def load(path: str | os.PathLike) -> dict:

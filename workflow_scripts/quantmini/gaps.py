@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -44,11 +44,12 @@ class Gaps:
     quarantine: pl.DataFrame           # type, partition, reason, rows
     rows_per_session: pl.DataFrame     # date, rows
     spans: pl.DataFrame                # ticker, first, last, bars, expected
+    unreadable: list[str] = field(default_factory=list)  # "path: reason" of bronze files that do not parse
 
     @property
     def complete(self) -> bool:
-        return not any(f.height for f in (self.missing_partitions, self.missing_landing, self.missing_sessions,
-                                          self.ticker_gaps, self.thin))
+        return not self.unreadable and not any(f.height for f in (
+            self.missing_partitions, self.missing_landing, self.missing_sessions, self.ticker_gaps, self.thin))
 
     def ticker_gap_ranges(self) -> pl.DataFrame:
         """Ticker gaps as runs of consecutive sessions: ticker, first, last, sessions."""
@@ -129,14 +130,24 @@ class Gaps:
             "tickers_with_gaps": self.ticker_gaps["ticker"].n_unique(),
             "thin_partitions": self.thin.height,
             "quarantined_rows": int(self.quarantine["rows"].sum()) if self.quarantine.height else 0,
+            "unreadable_files": len(self.unreadable),
         }
 
 
-def _read(files: list[Path], columns: list[str]) -> pl.DataFrame | None:
-    files = [f for f in files if f.exists()]
-    if not files:
-        return None
-    return pl.concat([pl.read_parquet(f, columns=columns) for f in files])
+def _read(files: list[Path], columns: list[str], unreadable: list[str] | None = None) -> pl.DataFrame | None:
+    """The files' rows; a file that does not parse is named in `unreadable` and skipped (one corrupt
+    partition must not hide the rest of the lake)."""
+    frames = []
+    for f in files:
+        if not f.exists():
+            continue
+        try:
+            frames.append(pl.read_parquet(f, columns=columns))
+        except Exception as exc:  # noqa: BLE001
+            if unreadable is None:
+                raise
+            unreadable.append(f"{f}: {(str(exc).splitlines() or [type(exc).__name__])[0][:200]}")
+    return pl.concat(frames) if frames else None
 
 
 def _part(ym: tuple[int, int]) -> str:
@@ -246,8 +257,9 @@ def find_gaps(root: str | Path, start: dt.date, end: dt.date, types: list[str] =
     rcfg = catalog.range_config(cfg or {}, start, end)
     daily = DAILY in types
     bars = _empty({"ticker": pl.Utf8, "date": pl.Date})
+    unreadable: list[str] = []
     if daily:
-        read = _read([lake.bronze(DAILY, y, m) for y, m in by_month], ["ticker", "date"])
+        read = _read([lake.bronze(DAILY, y, m) for y, m in by_month], ["ticker", "date"], unreadable)
         if read is not None:
             bars = read.filter(pl.col("date").is_between(start, end))
 
@@ -278,7 +290,7 @@ def find_gaps(root: str | Path, start: dt.date, end: dt.date, types: list[str] =
         missing_sessions=missing_sessions, ticker_gaps=holes,
         thin=_thin(rows, thin_ratio) if daily and bars.height else
         _empty({"level": pl.Utf8, "key": pl.Utf8, "rows": pl.Float64, "baseline": pl.Float64}),
-        quarantine=_quarantine(lake, kinds), rows_per_session=rows, spans=spans,
+        quarantine=_quarantine(lake, kinds), rows_per_session=rows, spans=spans, unreadable=unreadable,
     )
 
 
@@ -297,13 +309,18 @@ def check_lake(root: str | Path) -> tuple[pl.DataFrame, list[str]]:
     whose valid row count it still holds, no report is failed, and stocks_daily bronze still passes its
     schema. Returns (reports, problems), one line per problem."""
     from quantmini.datatypes.stocks_daily.schema import StocksDailyBronze
-    from quantmini.lake_db import Lake
+    from quantmini.lake_db import Lake, foreign_folders, stray_files
 
     root = Path(root)
     lake = LakePaths(root)
     with Lake(root) as db:
         reports = db.validation_reports()
-    problems = [f"{r['type']} {r['partition']}: report not ok"
+        unreadable = dict(db.unreadable)
+    problems = [f"{p} is not a table of the catalog: no reader uses it (move it out of the lake)"
+                for p in foreign_folders(root)]
+    problems += [f"stray file {p}: not a file of its table, no reader uses it (move it out of the lake)"
+                 for p in stray_files(root)]
+    problems += [f"{r['type']} {r['partition']}: report not ok"
                 + (f" (sessions without bars: {r['sessions_without_bars']})" if r["sessions_without_bars"] else "")
                 for r in reports.filter(~pl.col("ok")).iter_rows(named=True)]
     for t in catalog.CATALOG.values():
@@ -347,4 +364,10 @@ def check_lake(root: str | Path) -> tuple[pl.DataFrame, list[str]]:
                     off = [d for d in df["date"].unique().to_list() if not calendar.is_session(d)]
                     if off:
                         problems.append(f"{label} {part}: bars on non-sessions {off}")
+    from quantmini.lake_check import gold_problems, landing_problems
+
+    problems += landing_problems(root) + gold_problems(root)
+    named = "\n".join(problems)
+    problems += [f"unreadable Parquet file {p}: {why}; delete it and run again to rebuild it"
+                 for p, why in unreadable.items() if p not in named]
     return reports, problems

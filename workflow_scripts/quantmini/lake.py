@@ -40,6 +40,11 @@ class LakePaths:
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
+    # ------------------------------------------------------------------ plan (quantmini/session_plans.py)
+    def session_plan(self, year: int | str, month: int | str) -> Path:
+        """The month's expected XNYS sessions under the config's range: an input of every landing job."""
+        return self.root / "plan" / month_dir(year, month) / "sessions.json"
+
     # ------------------------------------------------------------------ landing
     def landing_root(self) -> Path:
         return self.root / "landing"

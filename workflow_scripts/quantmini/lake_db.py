@@ -19,12 +19,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from quantmini import atomic
+from quantmini import atomic, readonly
 from quantmini.calendar import to_date
 from quantmini.lake import LakePaths
 
 LAYERS = ("bronze", "silver", "quarantine")
-READ_RETRIES = 5  # attempts of a query that failed while a partition was being replaced (see Lake.query)
+READ_ATTEMPTS = 200  # runs of a query while partitions keep being replaced under it (see Lake.query)
 _USER_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
 CATALOG_NAME = "lake.duckdb"
 _META = "_quantmini_views"
@@ -88,6 +88,24 @@ def foreign_folders(root: str | os.PathLike) -> list[Path]:
     return out
 
 
+def stray_files(root: str | os.PathLike) -> list[Path]:
+    """Parquet files inside a catalog table's folder that are not the table's (`data.bak.parquet`, a
+    copy left by hand): every reader ignores them, `validate` names them."""
+    root = Path(root).resolve()
+    out = []
+    for layer in LAYERS:
+        for _, folder, pattern in _catalog_tables(layer):
+            base = root / layer / folder
+            if base.is_dir():
+                owned = set(base.glob(pattern))
+                out += [p for p in base.rglob("*.parquet") if p not in owned]
+    # a folder holding several tables lists each file under every other table's pattern: keep the
+    # files no table of the folder owns
+    owned_any = {p for layer in LAYERS for _, folder, pattern in _catalog_tables(layer)
+                 for p in (root / layer / folder).glob(pattern)}
+    return sorted({p for p in out if p not in owned_any})
+
+
 def quote_ident(name: str) -> str:
     """A SQL identifier, quoted (view names come from the catalog; quoting keeps any name inert)."""
     return '"' + name.replace('"', '""') + '"'
@@ -110,11 +128,23 @@ def join_views(views: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def view_sql(name: str, glob: str) -> str:
+def view_sql(name: str, glob: str | list[str]) -> str:
+    """The view over a glob (lake.duckdb: new partitions appear) or an explicit list of files (Lake)."""
+    source = _sql_literal(glob) if isinstance(glob, str) else "[" + ", ".join(map(_sql_literal, glob)) + "]"
     return (
-        f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT * FROM read_parquet({_sql_literal(glob)}, "
+        f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT * FROM read_parquet({source}, "
         "hive_partitioning = true, hive_types = {'year': INTEGER, 'month': INTEGER})"
     )
+
+
+def footer_problem(path: str | os.PathLike) -> str | None:
+    """Why a Parquet file cannot be read (its footer does not parse), in one line, or None."""
+    try:
+        pl.read_parquet_schema(path)
+    except Exception as exc:  # noqa: BLE001 -- any failure to read the footer makes the file unreadable
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return first[:200]
+    return None
 
 
 def month_filter(start: dt.date | None, end: dt.date | None) -> tuple[list[str], list[int]]:
@@ -161,15 +191,34 @@ def partition_of(path: Path) -> str | None:
 class Lake:
     """The lake as SQL: `Lake(root).query("SELECT ...")`, `Lake(root).stocks_daily(...)` -> polars."""
 
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike, memory_limit: str = readonly.DEFAULT_MEMORY_LIMIT):
+        """Read-only (see quantmini.readonly): the connection reads only the lake's table folders,
+        writes nothing, and `query` runs only SELECT statements.
+
+        Each table's files are listed once, here, and each footer checked: a view is the explicit list of
+        readable files (`self.files`), so one corrupt file is named in `self.unreadable` (path -> reason)
+        instead of failing every view, and a partition written later is not half-seen by this reader.
+        """
         self.root = Path(root).resolve()
-        self.views = table_globs(self.root)
-        self.con = duckdb.connect()
-        for name, glob in self.views.items():
-            self.con.execute(view_sql(name, glob))
-        for sql in join_views(self.views).values():
-            self.con.execute(sql)
-        add_adjusted_views(self.con, self.views)
+        self.files: dict[str, list[str]] = {}
+        self.unreadable: dict[str, str] = {}
+        globs = table_globs(self.root)
+        for name, glob in globs.items():
+            good = []
+            for f in sorted(_glob(glob)):
+                problem = footer_problem(f)
+                if problem:
+                    self.unreadable[f] = problem
+                else:
+                    good.append(f)
+            if good:
+                self.files[name] = good
+        self.views = {name: globs[name] for name in self.files}
+        setup = [view_sql(name, files) for name, files in self.files.items()] + list(join_views(self.files).values())
+        from quantmini.adjusted_views import adjusted_view_sql  # the adjusted series by security
+
+        self.con = readonly.connect([self.root / layer for layer in LAYERS], memory_limit=memory_limit, setup=setup,
+                                    optional=adjusted_view_sql(self.files))
 
     def __enter__(self) -> Lake:
         return self
@@ -181,24 +230,47 @@ class Lake:
         self.con.close()
 
     def query(self, sql: str, params: Sequence | dict | None = None) -> pl.DataFrame:
-        """Run a read-only query. A read that meets a partition being replaced is run again.
+        """Run a read-only query (one SELECT, readonly.check_statement) on a consistent snapshot.
 
         Writers replace a partition atomically (rename), but DuckDB opens a Parquet file more than once
-        per query (footer, then column chunks): a rename in between makes it decode the new file with
-        the old footer and fail ("don't know what type ..."). Readers then retry: a fresh query sees
-        the old or the new file whole. SQL mistakes (parser, binder, catalog errors) are not retried;
-        a file that stays unreadable fails after READ_RETRIES attempts.
+        per query (schema at bind, footer and pages at scan): a rename in between makes it decode one
+        file with another's footer -- an error ("don't know what type ..."), or in principle wrong
+        numbers. So every file this reader listed is stat-ed before and after the query: a result (or
+        an error) counts only if no file changed identity (inode, size, mtime, ctime) meanwhile, which
+        means DuckDB read whole, unchanged files; otherwise the query runs again. A query that fails
+        while nothing changed (a genuinely bad file, a SQL mistake) fails at once.
         """
-        for attempt in range(READ_RETRIES):
+        readonly.check_statement(sql)
+        return self.consistent(lambda: self.con.sql(sql, params=params or None).pl())
+
+    def consistent(self, read):
+        """`read()` until it ran while none of the listed files changed (see `query`)."""
+        error = None
+        for attempt in range(READ_ATTEMPTS):
+            before = self._identity()
             try:
-                return self.con.sql(sql, params=params or None).pl()
+                result, error = read(), None
             except _USER_ERRORS:
                 raise
-            except duckdb.Error:
-                if attempt == READ_RETRIES - 1:
-                    raise
-                time.sleep(0.01 * (attempt + 1))
-        raise AssertionError("unreachable")
+            except duckdb.Error as exc:
+                result, error = None, exc
+            if self._identity() == before:
+                if error is not None:
+                    raise error
+                return result
+            time.sleep(min(0.001 * attempt, 0.05))
+        raise error or RuntimeError(f"the lake changed during each of {READ_ATTEMPTS} attempts of a query")
+
+    def _identity(self) -> tuple:
+        out = []
+        for files in self.files.values():
+            for f in files:
+                try:
+                    st = os.stat(f)
+                    out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+                except OSError:
+                    out.append(None)
+        return tuple(out)
 
     def explain_analyze(self, sql: str, params: Sequence | dict | None = None) -> str:
         return "\n".join(row[1] for row in self.con.execute("EXPLAIN ANALYZE " + sql, params or []).fetchall())
@@ -295,7 +367,7 @@ class Lake:
             return False
         finally:
             con.close()
-        return dict(stored) == self.views
+        return dict(stored) == table_globs(self.root)
 
     def write_catalog(self, force: bool = False) -> Path:
         """Write `<root>/lake.duckdb` (views only, absolute paths) unless it already lists every table.
@@ -308,15 +380,16 @@ class Lake:
         with atomic.atomic_path(path) as tmp:
             tmp.unlink()  # DuckDB creates its own file
             con = duckdb.connect(str(tmp))
+            globs = table_globs(self.root)
             try:
-                for name, glob in self.views.items():
+                for name, glob in globs.items():
                     con.execute(view_sql(name, glob))
-                for sql in join_views(self.views).values():
+                for sql in join_views(globs).values():
                     con.execute(sql)
                 add_adjusted_views(con, self.views)
                 con.execute(f"CREATE TABLE {_META} (name VARCHAR, pattern VARCHAR)")
-                if self.views:
-                    con.executemany(f"INSERT INTO {_META} VALUES (?, ?)", list(self.views.items()))
+                if globs:
+                    con.executemany(f"INSERT INTO {_META} VALUES (?, ?)", list(globs.items()))
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
@@ -326,9 +399,9 @@ class Lake:
     def status(self) -> pl.DataFrame:
         """Per table: partitions, first/last partition, rows, bytes, last update (from Parquet metadata)."""
         rows = []
-        for name, glob in self.views.items():
+        for name, listed in self.files.items():
             layer, dtype = name.split("_", 1)
-            files = sorted(Path(p) for p in _glob(glob))
+            files = [Path(p) for p in listed]
             meta = self.con.execute(
                 "SELECT sum(num_rows)::BIGINT FROM (SELECT DISTINCT file_name, num_rows FROM "
                 "parquet_file_metadata(?))", [[str(f) for f in files]]

@@ -136,15 +136,21 @@ def start_api(cfg: dict) -> None:
 def check_universe(cfg: dict, first_session: str) -> None:
     """Stop the run with one line when `universe` names a ticker the vendor does not know (onstart,
     once the endpoint is up, before any job; see quantmini.universe)."""
-    if cfg["universe"] == "all":
+    checks = [] if cfg["universe"] == "all" else [(cfg["universe"], "universe")]
+    if "options_daily" in cfg["data_types"]:  # an underlying the vendor never listed builds empty options data
+        checks.append(((cfg.get("options") or {}).get("underlyings") or [], "options.underlyings"))
+    if not any(names for names, _ in checks):
         return
     from quantmini.client import ApiError, resolve_api_key
     from quantmini.universe import UnknownTickerError
     from quantmini.universe import check_universe as check
 
     try:
-        check(cfg["universe"], first_session, cfg["data_root"], base_url=api_url(cfg), api_key=resolve_api_key(),
-              verify=api_verify(), retries=cfg["retries"], rate_per_minute=cfg["rate_limit_per_minute"])
+        for names, key in checks:
+            if names:
+                check(names, first_session, cfg["data_root"], base_url=api_url(cfg), api_key=resolve_api_key(),
+                      verify=api_verify(), retries=cfg["retries"], rate_per_minute=cfg["rate_limit_per_minute"],
+                      key=key)
     except (UnknownTickerError, ApiError) as exc:
         stop_api()
         forget_run()

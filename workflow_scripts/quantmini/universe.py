@@ -33,7 +33,8 @@ async def _known(client, ticker: str, first_session: str) -> bool:
 
 
 def check_universe(universe, first_session: str, data_root: str | Path, *, base_url: str, api_key: str | None,
-                   verify: bool | str = True, retries: int = 8, rate_per_minute: float | None = None) -> list[str]:
+                   verify: bool | str = True, retries: int = 8, rate_per_minute: float | None = None,
+                   key: str = "universe") -> list[str]:
     """Raise UnknownTickerError naming every ticker of `universe` the vendor does not know; return the
     tickers checked now (those not remembered from an earlier run)."""
     if universe == "all":
@@ -61,6 +62,6 @@ def check_universe(universe, first_session: str, data_root: str | Path, *, base_
         atomic.write_text(memo, json.dumps({"known": sorted(known | set(todo))}, indent=1) + "\n")
     if unknown:
         raise UnknownTickerError(
-            f"universe: unknown ticker(s) {', '.join(unknown)}: the vendor's reference lists none of them "
-            f"(active on {first_session}, active now or delisted); fix `universe` in the config")
+            f"{key}: unknown ticker(s) {', '.join(unknown)}: the vendor's reference lists none of them "
+            f"(active on {first_session}, active now or delisted); fix `{key}` in the config")
     return todo

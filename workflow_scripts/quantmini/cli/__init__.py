@@ -9,15 +9,9 @@ import argparse
 import sys
 
 from quantmini import config as qm_config
+from quantmini.argtypes import number
 from quantmini.cli.bars import bars
-from quantmini.cli.common import (
-    DATA_TYPES,
-    LAYERS,
-    UsageError,
-    date_arg,
-    fail,
-    positive,
-)
+from quantmini.cli.common import DATA_TYPES, LAYERS, UsageError, date_arg, fail, memory_size, positive
 from quantmini.cli.ingest import ingest
 from quantmini.cli.inspect import accept, gaps, status, validate
 from quantmini.cli.prune import prune
@@ -65,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-s", "--start", type=date_arg, help="first date of the range checked (default: config start)")
     g.add_argument("-e", "--end", type=date_arg, help="last date or 'today' (default: config end)")
     g.add_argument("--out", metavar="DIR", help="report directory (default: <lake>/reports/gaps)")
-    g.add_argument("--thin-ratio", type=float, help="a session/month below this fraction of its baseline is thin")
+    g.add_argument("--thin-ratio", type=number(float, 0, 1), help="a session/month below this fraction of its baseline is thin")
     g.add_argument("--backfill", action="store_true", help="land and rebuild the partitions with gaps, then report")
     g.add_argument("--to", choices=LAYERS, default="bronze", help="backfill up to this layer")
     g.add_argument("--cores", type=positive)
@@ -96,7 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("query", help="SQL over the lake (DuckDB views bronze_*, silver_*, quarantine_*)")
     q.add_argument("sql")
     q.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    q.add_argument("--limit", type=positive, default=100, help="rows shown in a table")
+    q.add_argument("--limit", type=positive, help="rows fetched at most (default: 100 in a table, all in csv/json, "
+                   "streamed)")
+    q.add_argument("--memory-limit", type=memory_size, default="1GB", metavar="SIZE",
+                   help="DuckDB memory limit: a query needing more fails (default: 1GB)")
     common(q)
     q.set_defaults(func=query)
 

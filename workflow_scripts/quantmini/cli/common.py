@@ -45,6 +45,15 @@ def date_arg(raw: str) -> str:
 positive = number(int, 1)
 
 
+def memory_size(raw: str) -> str:
+    """A DuckDB memory size such as 512MB or 2GiB (anything else would fail inside DuckDB with a traceback)."""
+    import re
+
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", raw.strip(), re.IGNORECASE):
+        raise argparse.ArgumentTypeError(f"'{raw}' is not a memory size such as 512MB or 2GB")
+    return raw.strip()
+
+
 def data_types(values: list[str] | None) -> list[str]:
     out = []
     for v in values or []:
@@ -93,6 +102,9 @@ def lake_root(args) -> Path:
     root = _root(args)
     if not root.is_dir():
         raise FileNotFoundError(f"no lake at {root}")
+    if not any((root / d).is_dir() for d in ("landing", "bronze", "silver", "gold", "quarantine")):
+        # an empty folder (a typo, an unmounted disk) is not an empty lake that is "OK"
+        raise FileNotFoundError(f"no lake at {root} (no landing, bronze, silver, gold or quarantine folder)")
     return root
 
 

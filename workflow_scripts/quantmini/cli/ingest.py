@@ -4,6 +4,7 @@ same lock; no second pipeline), with an optional PIPELINE_SUMMARY.md of the run.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import time
 from pathlib import Path
 
@@ -120,6 +121,14 @@ def ingest(args, forcerun: list[str] = (), targets: list[str] | None = None) -> 
         _write_summary(Path(args.summary), Path(root), cfg, types, started, t0, error)
     if error:
         return fail(f"ingest failed: {error}", 1)
+    if not args.dry_run and Path(root).is_dir():  # the views for BI tools (`quantmini query` writes nothing)
+        from quantmini.lake_db import Lake
+
+        try:
+            with Lake(root) as lake:
+                lake.write_catalog()
+        except Exception as exc:  # noqa: BLE001 -- the lake is built; only the BI catalog is stale
+            print(f"quantmini: ingest: lake.duckdb not refreshed: {str(exc).splitlines()[0][:200]}", file=sys.stderr)
     return 0
 
 

@@ -30,6 +30,7 @@ def status(args) -> int:
     with Lake(root) as lake:
         df = lake.status()
         land = lake.landing_status()
+        unreadable = lake.unreadable
         daily = lake.query('SELECT min(date) AS first, max(date) AS last, count(DISTINCT date) AS sessions, '
                            'count(DISTINCT ticker) AS tickers FROM "bronze_stocks_daily"') \
             if "bronze_stocks_daily" in lake.views else None
@@ -50,6 +51,9 @@ def status(args) -> int:
                   f"{entry['changed']} changed)")
     for folder in foreign_folders(root):
         con.print(f"[yellow]ignored[/yellow]: {folder} is not a table of the catalog (no reader uses it)")
+    for path, why in unreadable.items():
+        con.print(f"[red]unreadable[/red] Parquet file {path}: {why} (left out above; `quantmini validate`)",
+                  soft_wrap=True)
     from quantmini.lake import LakePaths
 
     gold = LakePaths(root).gold_calendar()
@@ -119,6 +123,8 @@ def gaps(args) -> int:
                       ("ticker gaps", g.ticker_gap_ranges()), ("thin", g.thin)):
         if df.height:
             con.print(rich_table(df.head(30), title=f"{title} ({df.height})"))
+    for line in g.unreadable:
+        con.print(f"[red]unreadable[/red] Parquet file {line} (delete it and backfill to rebuild it)", soft_wrap=True)
     _, _, _, outside = outside_of(args)
     print_outside(con, outside, start, end)
     con.print(f"report: {paths['gaps.md']} and {paths['gaps.html']}")

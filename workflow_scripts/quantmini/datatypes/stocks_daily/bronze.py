@@ -34,7 +34,7 @@ def load_stocks_daily_month(lake: LakePaths, days: list[dt.date]) -> pl.DataFram
         frames.append(df.with_columns(pl.lit(day).alias("_expected_session")))
     if not frames:
         return pl.DataFrame(schema={**BARS_SCHEMA, "_expected_session": pl.Date})
-    return pl.concat(frames, how="vertical")
+    return pl.concat(frames, how="diagonal")  # a day with mistyped bars adds `_wire_error` (parse.py)
 
 
 def build_stocks_daily_month(

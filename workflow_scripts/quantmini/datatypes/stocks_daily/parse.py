@@ -108,11 +108,69 @@ def parse_grouped(body: bytes | str) -> pl.DataFrame:
     No `results` key or `"results": null` (weekend, holiday, legacy) gives an empty frame; an error
     envelope (status ERROR / NOT_AUTHORIZED / NOT_FOUND) or malformed JSON raises BodyError.
     """
-    parsed = _read_envelope(body, "grouped daily")
+    try:
+        parsed = _read_envelope(body, "grouped daily")
+    except BodyError:
+        lenient = _lenient_grouped(body)  # valid JSON with a mistyped value: those bars, not the day, are bad
+        if lenient is None:
+            raise
+        return lenient
     out = _bars(parsed["env"], pl.col("T"))
     if out.height and out["ticker"].null_count():
         raise BodyError(f"grouped daily: {out['ticker'].null_count()} bars without a ticker (T)")
     return out
+
+
+# JSON types of the wire bar's keys (bool is not a number, though Python says it is an int)
+_WIRE_TYPES = {"T": (str,), "o": (int, float), "h": (int, float), "l": (int, float), "c": (int, float),
+               "v": (int, float), "vw": (int, float), "n": (int,), "t": (int,), "otc": (bool,)}
+_REQUIRED = ("T", "t")
+
+
+def _wire_problem(bar) -> str | None:
+    if not isinstance(bar, dict):
+        return f"wrong JSON type: the bar is a {type(bar).__name__}, not an object"
+    bad = [k for k, types in _WIRE_TYPES.items() if bar.get(k) is not None
+           and (not isinstance(bar[k], types) or (isinstance(bar[k], bool) and bool not in types))]
+    missing = [k for k in _REQUIRED if bar.get(k) is None]
+    if bad:
+        return "wrong JSON type: " + ", ".join(f"{k} is {type(bar[k]).__name__} {str(bar[k])[:20]!r}" for k in bad)
+    if missing:
+        return "missing " + ", ".join(missing)
+    return None
+
+
+def _lenient_grouped(body: bytes | str) -> pl.DataFrame | None:
+    """A grouped-daily body that is valid JSON but not of the typed wire form: every bar that is well
+    typed parses as usual, every other bar is kept (its good fields) with `_wire_error` saying why, for
+    quarantine. None when the body is not a JSON object with a results list (really corrupt)."""
+    import json
+
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+        return None
+    if doc.get("status") is not None and doc.get("status") not in _OK_STATUSES:
+        return None
+    rows = []
+    for bar in doc["results"]:
+        problem = _wire_problem(bar)
+        bar = bar if isinstance(bar, dict) else {}
+        row = {k: (bar.get(k) if problem is None or (bar.get(k) is not None and isinstance(bar.get(k), t)
+                                                      and not (isinstance(bar.get(k), bool) and bool not in t))
+                   else None) for k, t in _WIRE_TYPES.items()}
+        rows.append({**row, "_wire_error": problem})
+    schema = {**dict(_WIRE_BAR.to_schema()), "_wire_error": pl.Utf8}
+    wire = pl.DataFrame(rows, schema=schema, orient="row", strict=False)
+    return wire.select(
+        pl.col("T").alias("ticker"),
+        pl.col("t").cast(pl.Datetime("ms", "UTC")).dt.convert_time_zone(NY_TZ).dt.date().alias("date"),
+        pl.col("o").alias("open"), pl.col("h").alias("high"), pl.col("l").alias("low"), pl.col("c").alias("close"),
+        pl.col("v").alias("volume"), pl.col("vw").alias("vwap"), pl.col("n").alias("transactions"),
+        pl.col("otc").fill_null(False).alias("otc"), "_wire_error",
+    )
 
 
 def parse_range(body: bytes | str, ticker: str) -> pl.DataFrame:

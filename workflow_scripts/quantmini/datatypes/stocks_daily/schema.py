@@ -8,7 +8,7 @@ import datetime as dt
 import pandera.polars as pa
 import polars as pl
 
-from quantmini import calendar
+from quantmini import calendar, symbols
 from quantmini.validation import BarBronze, check_reasons, ordered, row_check, unique
 
 
@@ -20,6 +20,9 @@ class StocksDailyBronze(BarBronze):
     unique_key = unique("ticker", "date")
     # `_expected_session` is added by validate_partition (the session the file was requested for)
     session_date = row_check("date is an expected XNYS session", pl.col("date") == pl.col("_expected_session"))
+    # a symbol gold could not publish is stopped here, with its rows, instead of stopping the whole publish
+    safe_symbol = row_check(symbols.UNSAFE, symbols.safe_expr())
+    one_symbol_per_name = row_check(symbols.COLLIDES, symbols.first_of_its_case_expr())
 
 
 NOT_A_SESSION = "date is not an XNYS session"
@@ -38,6 +41,13 @@ def _misdated(bars: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return wrong, bars.filter(~off)
 
 
+def _wire_errors(bars: pl.DataFrame) -> pl.DataFrame:
+    """The rows parse.py flagged with `_wire_error`, with that text as their `reason` (empty if none)."""
+    if "_wire_error" not in bars.columns:
+        return bars.head(0).with_columns(pl.lit(None, pl.Utf8).alias("reason"))
+    return bars.filter(pl.col("_wire_error").is_not_null()).rename({"_wire_error": "reason"})
+
+
 def validate_partition(
     bars: pl.DataFrame, sessions: list[dt.date], *, schema: type[pa.DataFrameModel] = StocksDailyBronze
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
@@ -48,15 +58,20 @@ def validate_partition(
     quarantined; rows on a non-session or on another session than requested are quarantined.
     """
     rows_in = bars.height
+    # rows the parser could not type (a value of the wrong JSON type) go to quarantine with its reason
+    wire_bad = _wire_errors(bars)
+    if "_wire_error" in bars.columns:
+        bars = bars.filter(pl.col("_wire_error").is_null()).drop("_wire_error")
     deduped = bars.unique(maintain_order=True)
-    exact_dupes = rows_in - deduped.height
+    exact_dupes = rows_in - wire_bad.height - deduped.height
     # A bar stamped on another day than the session it was served for (a non-session, or the wrong
     # session) is quarantined first and apart, so it cannot make the real bar of that day a duplicate.
     misdated, deduped = _misdated(deduped)
     indexed = deduped.with_row_index("_row")
     reasons = check_reasons(deduped, schema)
     bad = pl.concat([indexed.join(reasons, on="_row", how="inner"), misdated.with_columns(
-        pl.lit(0, pl.UInt32).alias("_row")).select(indexed.columns + ["reason"])])
+        pl.lit(0, pl.UInt32).alias("_row")).select(indexed.columns + ["reason"]),
+        wire_bad.with_columns(pl.lit(0, pl.UInt32).alias("_row")).select(indexed.columns + ["reason"])])
     good = indexed.join(reasons, on="_row", how="anti")
     clean = good.drop("_row", "_expected_session").sort("ticker", "date")
     quarantine = bad.drop("_row").sort("ticker", "date", "reason")

@@ -106,6 +106,8 @@ def month_events(bars: pl.DataFrame, splits: pl.DataFrame, dividends: pl.DataFra
     return events, quarantine, {"partition": f"{year:04d}-{month:02d}", **report}
 
 
+# typed even when every file is empty (a month whose every row was quarantined)
+BRONZE_SCHEMA = {"ticker": pl.Utf8, "date": pl.Date, **{c: pl.Float64 for c in RAW}, "transactions": pl.Int64}
 SPLIT_SCHEMA = {"id": pl.Utf8, "ticker": pl.Utf8, "execution_date": pl.Date, "split_from": pl.Float64,
                 "split_to": pl.Float64}
 DIVIDEND_SCHEMA = {"id": pl.Utf8, "ticker": pl.Utf8, "ex_dividend_date": pl.Date, "cash_amount": pl.Float64}
@@ -119,7 +121,7 @@ def validate_month(bronze_files: list[Path], split_files: list[Path], dividend_f
     the month's vendor events: every silver month reads the events of all earlier months (for its
     cumulative factors) without any silver month waiting for another.
     """
-    bars = read_many(bronze_files)
+    bars = read_many(bronze_files, BRONZE_SCHEMA)
     splits = read_many(split_files, SPLIT_SCHEMA)
     dividends = read_many(dividend_files, DIVIDEND_SCHEMA)
     if bars.is_empty():
@@ -145,7 +147,7 @@ def build_month(
     bars are adjusted with those of the window, `cum_factor` takes them all. `change_files`: every bronze
     ticker_changes month up to this one; `ticker_files`: the window's tickers snapshots (FIGIs).
     """
-    bars = read_many(bronze_files)  # may be empty: every row quarantined (see the warning below)
+    bars = read_many(bronze_files, BRONZE_SCHEMA)  # may be empty: every row quarantined (see the warning below)
     lo, hi = month_bounds(year, month)
     window = lookback_months(year, month) + [(year, month)]
     first_bar = month_bounds(*window[0])[0]
