@@ -171,6 +171,20 @@ def add_adjusted_views(con, views: dict[str, str]) -> None:
             return
 
 
+def date_range_filter(start, end) -> tuple[list[str], list]:
+    """[start, end] on `date`, with the partition conditions that let DuckDB skip whole month files."""
+    start = to_date(start) if start is not None else None
+    end = to_date(end) if end is not None else None
+    where, params = month_filter(start, end)
+    if start is not None:
+        where.append("date >= ?")
+        params.append(start)
+    if end is not None:
+        where.append("date <= ?")
+        params.append(end)
+    return where, params
+
+
 STATUS_SCHEMA = {"layer": pl.Utf8, "type": pl.Utf8, "partitions": pl.Int64, "first": pl.Utf8, "last": pl.Utf8,
                  "rows": pl.Int64, "bytes": pl.Int64, "updated": pl.Datetime}
 _PARTITION = re.compile(r"year=(\d{4})/month=(\d{2})")
@@ -289,15 +303,7 @@ class Lake:
         view = f"{layer}_stocks_daily"
         if view not in self.views:
             raise LookupError(f"the lake at {self.root} has no {layer} stocks_daily partitions")
-        start = to_date(start) if start is not None else None
-        end = to_date(end) if end is not None else None
-        where, params = month_filter(start, end)
-        if start is not None:
-            where.append("date >= ?")
-            params.append(start)
-        if end is not None:
-            where.append("date <= ?")
-            params.append(end)
+        where, params = date_range_filter(start, end)
         if tickers is not None:
             tickers = [tickers] if isinstance(tickers, str) else [str(t) for t in tickers]
             where.append("list_contains(?, ticker)")
@@ -314,19 +320,11 @@ class Lake:
         under every symbol it held. See quantmini.adjusted_views."""
         if "silver_stocks_daily" not in self.views:
             raise LookupError(f"the lake at {self.root} has no silver stocks_daily partitions")
-        start = to_date(start) if start is not None else None
-        end = to_date(end) if end is not None else None
         as_of = to_date(as_of) if as_of is not None else None
         source, params = ("silver_stocks_daily_as_of(?)", [as_of]) if as_of is not None else (
             "silver_stocks_daily_adjusted", [])
-        where, p = month_filter(start, end)
+        where, p = date_range_filter(start, end)
         params += p
-        if start is not None:
-            where.append("date >= ?")
-            params.append(start)
-        if end is not None:
-            where.append("date <= ?")
-            params.append(end)
         if tickers is not None:
             tickers = [tickers] if isinstance(tickers, str) else [str(t) for t in tickers]
             cut = " AND date <= ?" if as_of is not None else ""
