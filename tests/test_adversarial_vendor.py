@@ -86,10 +86,10 @@ def test_a_month_of_only_quarantined_rows_gives_an_empty_silver_partition(tmp_pa
     clean, quarantine, _ = build(lake)
     assert clean.height == 0 and quarantine.height == 2 * len(DAYS)
     out = tmp_path / "silver.parquet"
-    silver.build_month([lake.bronze("stocks_daily", 2024, 1)], [], [], [], 2024, 1, out, tmp_path / "ev.parquet",
-                       tmp_path / "q.parquet", sessions=DAYS, features=True)
+    silver.build_month([lake.bronze("stocks_daily", 2024, 1)], [], [], [], 2024, 1, out, tmp_path / "sec.parquet",
+                       sessions=DAYS, features=True)
     assert pl.read_parquet(out).height == 0
-    assert "empty partition" in caplog.text
+    assert "empty silver partition" in caplog.text
 
 
 @pytest.mark.parametrize("body", [b"{\"status\": \"OK\", \"results\": [", b"\x00\x01garbage", b"[1, 2]"])

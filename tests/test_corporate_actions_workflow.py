@@ -81,7 +81,9 @@ def test_one_landing_and_one_bronze_job_per_type_and_year(run):
         assert re.search(rf"^landing_{dtype}\s+2$", run.build_output, re.M), f"landing_{dtype}: not one job per year"
         for year in (2023, 2024):
             assert re.search(rf"^bronze_{dtype}_{year}\s+1$", run.build_output, re.M), f"no bronze_{dtype}_{year} job"
-    assert run.jobs == {"build": 16, "next session": 8}
+    # + the session plans' jobs (quantmini/session_plans.py): one per month of a new lake, one for a month a
+    # new session changes
+    assert run.jobs == {"build": 20, "next session": 9}
 
 
 def test_bronze_splits_and_dividends_equal_the_served_lists(run, market):
@@ -162,7 +164,8 @@ def test_next_session_reruns_the_current_year_and_downloads_only_its_open_month(
     assert rewritten == sorted([f"{kind}/{dtype}/{month}/data.parquet" for kind in ("bronze", "quarantine")
                                 for dtype in TYPES for month in MONTHS[2:]]
                                + [f"reports/validation/{dtype}/{month}.json" for dtype in TYPES for month in MONTHS[2:]]
-                               + [f"landing/{dtype}/year=2024/_manifest.json" for dtype in TYPES])
+                               + [f"landing/{dtype}/year=2024/_manifest.json" for dtype in TYPES]
+                               + ["plan/year=2024/month=02/sessions.json"])  # the open month's expected sessions
     # landing files are never overwritten: the open windows of 2024-02-06 stay beside the new ones
     assert (run.lake / "landing/splits/year=2024/month=02/2024-02-01_2024-02-06.json.gz").exists()
     assert (run.lake / "landing/splits/year=2024/month=02/2024-02-01_2024-02-07.json.gz").exists()

@@ -24,7 +24,7 @@ from workflow_helpers import REPO, quantmini_cli, run_workflow, write_config
 
 TICKERS, SEED, START = 20, 7, "2025-01-02"
 TODAY = dt.date(2025, 3, 3)
-NOW = dt.datetime.combine(TODAY, dt.time(19), tzinfo=calendar.NY).isoformat()
+NOW = dt.datetime.combine(TODAY, dt.time(21), tzinfo=calendar.NY).isoformat()  # after the settle time (20:30)
 BACK = "2025-02-03"  # a month back: March leaves the range, February is the open month again
 CFG = dict(start=START, alpha158=False, options={"underlyings": ["IPY"], "rate": 0.04},
            minute={"stocks": 2, "options_per_stock": 1, "extended_hours": True, "months": 1, "gold": True})

@@ -107,7 +107,7 @@ def test_editing_a_rule_script_never_downloads_again(sim, tmp_path, built):
     # a private copy of the workflow, whose landing script we edit, run on the module's built lake
     wf = tmp_path / "wf"
     wf.mkdir()
-    for item in ("Snakefile", "rules", "workflow_scripts", "config", "profiles"):
+    for item in ("Snakefile", "rules", "workflow_scripts", "config", "profiles", "envs"):
         src = REPO / item
         if src.is_dir():
             shutil.copytree(src, wf / item, ignore=shutil.ignore_patterns("__pycache__"))
