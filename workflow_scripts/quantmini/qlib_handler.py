@@ -41,11 +41,12 @@ from qlib.contrib.data.handler import _DEFAULT_LEARN_PROCESSORS, check_transform
 from qlib.data import D
 from qlib.data.dataset.handler import DataHandlerLP
 from qlib.data.dataset.loader import DataLoader
-from qlib.data.dataset.processor import Fillna, RobustZScoreNorm, get_group_columns
-from qlib.log import TimeInspector
+from qlib.data.dataset.utils import fetch_df_by_col
 
 from quantmini.datatypes.stocks_daily import alpha158
 from quantmini.lake import LakePaths
+from quantmini.qlib_processors import rows_between
+from quantmini.qlib_processors import run as run_processors
 
 SOURCES = ("compute", "gold", "silver", "lake")
 FEATURES = list(alpha158.FEATURE_NAMES)
@@ -250,53 +251,6 @@ class QuantminiAlpha158DL(DataLoader):
             np.take(feats[f].to_numpy(), src, out=data[j])
 
 
-def _group_block(df: pd.DataFrame, cols) -> tuple[np.ndarray, slice | np.ndarray] | None:
-    """(a writable copy of df's values, the positions of `cols`) when df is one float dtype; else None."""
-    if len(set(df.dtypes)) != 1 or not np.issubdtype(df.dtypes.iloc[0], np.floating):
-        return None
-    idx = df.columns.get_indexer(cols)
-    if (idx < 0).any():
-        return None
-    if len(idx) and np.array_equal(idx, np.arange(idx[0], idx[0] + len(idx))):
-        idx = slice(int(idx[0]), int(idx[0]) + len(idx))
-    return df.to_numpy(copy=True), idx
-
-
-def _robust_zscore(proc: RobustZScoreNorm, df: pd.DataFrame) -> pd.DataFrame | None:
-    """RobustZScoreNorm.__call__ with numpy on the frame's one block: the same float ops in the same order
-    (x - median, / scaled MAD, clip to [-3, 3]) without pandas' per-column where/assign."""
-    got = _group_block(df, proc.cols)
-    if got is None:
-        return None
-    vals, idx = got
-    x = vals[:, idx]
-    x = x - proc.mean_train
-    x = x / proc.std_train
-    if proc.clip_outlier:
-        x = np.clip(x, -3, 3)
-    if x.dtype != vals.dtype:
-        return None
-    vals[:, idx] = x
-    return pd.DataFrame(vals, index=df.index, columns=df.columns, copy=False)
-
-
-def _fillna(proc: Fillna, df: pd.DataFrame) -> pd.DataFrame | None:
-    cols = df.columns if proc.fields_group is None else get_group_columns(df, proc.fields_group)
-    got = _group_block(df, cols)
-    if got is None:
-        return None
-    vals, idx = got
-    x = vals[:, idx]
-    x[np.isnan(x)] = proc.fill_value
-    vals[:, idx] = x
-    return pd.DataFrame(vals, index=df.index, columns=df.columns, copy=False)
-
-
-# Qlib's processors that pandas makes slow on 158 columns, applied with numpy (same results, bit for bit;
-# tests/test_qlib_research.py compares with Qlib's own handler and processors). Subclasses keep Qlib's code.
-_FAST_PROCESSORS = {RobustZScoreNorm: _robust_zscore, Fillna: _fillna}
-
-
 class QuantminiAlpha158(DataHandlerLP):
     """Qlib's `Alpha158` handler, with the features read from the lake (see the module docstring).
 
@@ -317,16 +271,36 @@ class QuantminiAlpha158(DataHandlerLP):
                          infer_processors=infer_processors, learn_processors=learn_processors,
                          process_type=process_type, **kwargs)
 
-    @staticmethod
-    def _run_proc_l(df: pd.DataFrame, proc_l: list, with_fit: bool, check_for_infer: bool) -> pd.DataFrame:
-        """DataHandlerLP._run_proc_l, with _FAST_PROCESSORS for the exact types they mirror."""
-        for proc in proc_l:
-            if check_for_infer and not proc.is_for_infer():
-                raise TypeError("Only processors usable for inference can be used in `infer_processors` ")
-            with TimeInspector.logt(f"{proc.__class__.__name__}"):
-                if with_fit:
-                    proc.fit(df)
-                fast = _FAST_PROCESSORS.get(type(proc))
-                out = fast(proc, df) if fast else None
-                df = proc(df) if out is None else out
-        return df
+    def process_data(self, with_fit: bool = False):
+        """DataHandlerLP.process_data with quantmini.qlib_processors.run for each processor list: Qlib's
+        standard processors take a numpy path, any other runs as Qlib's own object; no protective copies
+        (a fast path never writes into its input, a Qlib processor that writes gets a copy)."""
+        shared = run_processors(self._data, self.shared_processors, with_fit=with_fit, check_for_infer=True)
+        self._infer = run_processors(shared, self.infer_processors, with_fit=with_fit, check_for_infer=True)
+        if self.process_type == DataHandlerLP.PTYPE_I:
+            base = shared
+        elif self.process_type == DataHandlerLP.PTYPE_A:
+            base = self._infer
+        else:
+            raise NotImplementedError("This type of input is not supported")
+        self._learn = run_processors(base, self.learn_processors, with_fit=with_fit, check_for_infer=False)
+        if self.drop_raw:
+            del self._data
+
+    def fetch(self, selector=slice(None, None), level="datetime", col_set=DataHandlerLP.CS_ALL,
+              data_key=DataHandlerLP.DK_I, squeeze=False, proc_func=None):
+        """DataHandlerLP.fetch; a datetime range of a frame sorted by datetime is taken as one run of rows
+        (a view, which pandas' copy-on-write keeps read-only) instead of pandas' MultiIndex `.loc`."""
+        df = self._get_df_by_key(data_key)
+        sel = selector
+        if isinstance(sel, (tuple, list)) and len(sel) == 2:
+            sel = slice(*sel)
+        if (isinstance(df, pd.DataFrame) and proc_func is None and not squeeze and level == "datetime"
+                and isinstance(sel, slice) and sel.step is None):
+            rows = rows_between(df.index, sel.start, sel.stop)
+            if rows is not None:
+                if rows != slice(0, len(df)) or not self.fetch_orig:
+                    df = df.iloc[rows]
+                return fetch_df_by_col(df, col_set)
+        return super().fetch(selector=selector, level=level, col_set=col_set, data_key=data_key,
+                             squeeze=squeeze, proc_func=proc_func)
