@@ -142,8 +142,9 @@ class QuantminiAlpha158DL(DataLoader):
             p = np.arange(a, b + 1)
             if spans[s] is not None:
                 m = np.zeros(len(p), dtype=bool)
-                for begin, end in spans[s]:
-                    m |= (cal[p] >= pd.Timestamp(begin)) & (cal[p] <= pd.Timestamp(end))
+                for begin, end in spans[s]:  # the calendar positions of [begin, end]
+                    m |= (p >= cal.searchsorted(pd.Timestamp(begin), "left")) & (
+                        p < cal.searchsorted(pd.Timestamp(end), "right"))
                 p = p[m]
             if len(p):
                 keys.append(s)
@@ -159,7 +160,9 @@ class QuantminiAlpha158DL(DataLoader):
         order = np.lexsort((kidx, cpos))
         dest = np.empty(n, dtype=np.int64)
         dest[order] = np.arange(n)
-        data = np.full((len(FEATURES) + (1 if self.label else 0), n), np.nan, dtype=np.float32)
+        data = alpha158.anonymous_empty((len(FEATURES) + (1 if self.label else 0), n), np.float32)
+        if source != "compute":  # compute writes every feature of every row; the label is written below
+            data.fill(np.nan)
         if source == "gold":
             self._fill_gold(provider, keys, pos, offsets, dest, data)
         elif source == "silver":
@@ -228,25 +231,34 @@ class QuantminiAlpha158DL(DataLoader):
             data[c, rows] = j[f].cast(pl.Float32).fill_null(np.nan).to_numpy()
 
     def _fill_compute(self, provider, keys, pos, order, data, closes) -> None:
-        frames = []
+        if not keys:
+            return
+        cols = {f: [] for f in alpha158.FIELDS}
         for s in keys:
             d = _symbol_dir(provider, s)
             first, close = closes[s]
-            cols = {"close": close}
             for f in alpha158.FIELDS:
-                if f != "close":
-                    got = _read_bin(d / f"{f}.day.bin")
-                    if got is None or got[0] != first or len(got[1]) != len(close):
-                        raise QuantminiError(f"gold field {f} of {s} is missing or not aligned with its close")
-                    cols[f] = got[1]
-            frames.append(pl.DataFrame({"symbol": s, "k": np.arange(first, first + len(close), dtype=np.int64),
-                                        **cols}))
-        if not frames:
+                got = (first, close) if f == "close" else _read_bin(d / f"{f}.day.bin")
+                if got is None or got[0] != first or len(got[1]) != len(close):
+                    raise QuantminiError(f"gold field {f} of {s} is missing or not aligned with its close")
+                cols[f].append(got[1])
+        lengths = np.array([len(closes[s][1]) for s in keys], dtype=np.int64)
+        starts = np.array([closes[s][0] for s in keys], dtype=np.int64)
+        base = np.concatenate(([0], np.cumsum(lengths)))
+        # one frame, symbols as their (sorted) positions in keys; each file is dense, so the rows are
+        # already in compute's (symbol, k) order
+        bars = pl.DataFrame({"symbol": np.repeat(np.arange(len(keys), dtype=np.int32), lengths),
+                             "k": np.arange(base[-1], dtype=np.int64) - np.repeat(base[:-1] - starts, lengths),
+                             **{f: np.concatenate(v) for f, v in cols.items()}})
+        feats = alpha158.compute(bars, symbol_col="symbol", date_col="k")
+        rows = [base[k] + pos[k] - starts[k] for k in range(len(keys))]
+        if all(np.array_equal(p, pos[0]) for p in pos):
+            # every symbol has the same sessions: the frame's order is a transpose of (symbol, session)
+            r = np.stack(rows)
+            for j, f in enumerate(FEATURES):
+                data[j].reshape(len(pos[0]), len(keys))[:] = feats[f].to_numpy()[r].T
             return
-        # keys are sorted and each file is dense, so compute's (symbol, k) order is the frames' order
-        feats = alpha158.compute(pl.concat(frames), symbol_col="symbol", date_col="k")
-        base = np.concatenate(([0], np.cumsum([len(closes[s][1]) for s in keys])))
-        src = np.concatenate([base[k] + pos[k] - closes[s][0] for k, s in enumerate(keys)])[order]
+        src = np.concatenate(rows)[order]
         for j, f in enumerate(FEATURES):
             np.take(feats[f].to_numpy(), src, out=data[j])
 

@@ -35,6 +35,8 @@ from qlib.constant import EPS
 from qlib.data.dataset import processor as qp
 from qlib.log import TimeInspector
 
+from quantmini.datatypes.stocks_daily.alpha158 import anonymous_empty
+
 SMALL_FIT = 600  # np.nanmedian takes a masked-array path below this many rows
 
 
@@ -56,16 +58,26 @@ class Block:
         values = df.to_numpy().T
         if values.flags.c_contiguous:
             return cls(values, df.index, df.columns, owned=False)
-        return cls(np.ascontiguousarray(values), df.index, df.columns, owned=True)
+        return cls(_copy(values), df.index, df.columns, owned=True)
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.values.T, index=self.index, columns=self.columns, copy=False)
 
     def writable(self) -> np.ndarray:
         if not self.owned:
-            self.values = self.values.copy()
+            self.values = _copy(self.values)
             self.owned = True
         return self.values
+
+
+def _copy(a: np.ndarray) -> np.ndarray:
+    out = anonymous_empty(a.shape, a.dtype)
+    np.copyto(out, a)
+    return out
+
+
+def _is_run(pos: np.ndarray) -> bool:
+    return len(pos) > 0 and bool((np.diff(pos) == 1).all())
 
 
 def _positions(columns: pd.Index, group) -> np.ndarray | None:
@@ -106,91 +118,76 @@ def _kernels():
 
 
 def _middle_pair(x, u):
-    """(x_(k), x_(k+1), n) for k = (n-1)//2 over the n non-NaN values of float32 `x` (`u` its bits),
-    by radix select on the keys: 11 high bits, 11 more, then the few candidates left are sorted."""
+    """(x_(k), x_(k+1), n) for k = (n-1)//2 over the n non-NaN values of float32 `x` (`u` its bits;
+    x_(k+1) = x_(k) when n is odd): radix select on order-preserving keys of the bits, a histogram of
+    the 16 high bits, then the values of the one or two buckets holding those ranks are sorted."""
+    h = np.zeros(65536, np.int64)
     n = 0
-    h1 = np.zeros(2048, np.int64)
     for i in range(x.size):
         if x[i] == x[i]:
             r = np.int64(u[i])
-            k = 0xFFFFFFFF - r if r >= 0x80000000 else r + 0x80000000
-            h1[k >> 21] += 1
+            h[(r ^ (0x80000000 | ((r >> 31) * 0x7FFFFFFF))) >> 16] += 1
             n += 1
     if n == 0:
         return np.nan, np.nan, 0
-    out = np.empty(2, x.dtype)
     rank = (n - 1) // 2
-    b1, c = 0, 0
-    while c + h1[b1] <= rank:
-        c += h1[b1]
-        b1 += 1
+    b, c = 0, 0
+    while c + h[b] <= rank:
+        c += h[b]
+        b += 1
     rank -= c
-    h2 = np.zeros(2048, np.int64)
-    for i in range(x.size):
-        if x[i] == x[i]:
-            r = np.int64(u[i])
-            k = 0xFFFFFFFF - r if r >= 0x80000000 else r + 0x80000000
-            if (k >> 21) == b1:
-                h2[(k >> 10) & 0x7FF] += 1
-    b2, c = 0, 0
-    while c + h2[b2] <= rank:
-        c += h2[b2]
-        b2 += 1
-    rank -= c
-    top = (b1 << 11) | b2
-    cand = np.empty(h2[b2], x.dtype)
+    last = b
+    if n % 2 == 0 and rank + 1 == h[b]:  # x_(k+1) is the smallest value of the next bucket
+        last = b + 1
+        while h[last] == 0:
+            last += 1
+    cand = np.empty(h[b] + (h[last] if last != b else 0), x.dtype)
     m = 0
     for i in range(x.size):
         if x[i] == x[i]:
             r = np.int64(u[i])
-            k = 0xFFFFFFFF - r if r >= 0x80000000 else r + 0x80000000
-            if (k >> 10) == top:
+            top = (r ^ (0x80000000 | ((r >> 31) * 0x7FFFFFFF))) >> 16
+            if top >= b and top <= last:
                 cand[m] = x[i]
                 m += 1
     cand.sort()
-    out[0] = cand[rank]
-    if n % 2 == 1:
-        out[1] = out[0]
-    elif rank + 1 < m:
-        out[1] = cand[rank + 1]
-    else:  # the next order statistic is the smallest value above this bucket
-        best = np.inf
-        for i in range(x.size):
-            if x[i] == x[i]:
-                r = np.int64(u[i])
-                k = 0xFFFFFFFF - r if r >= 0x80000000 else r + 0x80000000
-                if (k >> 10) > top and x[i] < best:
-                    best = x[i]
-        out[1] = best
-    return out[0], out[1], n
+    return cand[rank], cand[rank + 1] if n % 2 == 0 else cand[rank], n
 
 
-def nanmedian_columns(x: np.ndarray) -> np.ndarray:
-    """np.nanmedian(x.T, axis=0) for x (columns x rows, C order, >= SMALL_FIT rows): the same values.
+def nanmedian_columns(x: np.ndarray, center: np.ndarray | None = None) -> np.ndarray:
+    """np.nanmedian(X, axis=0) for X = x.T (x: columns x rows, each row contiguous, >= SMALL_FIT
+    columns), or of X = np.abs(x.T - center) when `center` is given: the same values.
 
     np.nanmedian drops each column's NaNs and takes np.median: the middle order statistic, or the mean
     of the two middle ones. The order statistics are found here without sorting; their mean is
     numpy's own."""
     out = np.empty(x.shape[0], dtype=x.dtype)
-    if x.dtype == np.float32:
-        kern = _kernels()
-        for j in range(x.shape[0]):
-            col = x[j]
+    buf = np.empty(x.shape[1], dtype=x.dtype) if center is not None else None
+    kern = _kernels() if x.dtype == np.float32 else None
+    for j in range(x.shape[0]):
+        col = x[j]
+        if center is not None:
+            np.subtract(col, center[j], out=buf)
+            col = np.abs(buf, out=buf)
+        if kern is not None:
             lo, hi, n = kern(col, col.view(np.uint32))
             out[j] = np.nan if n == 0 else lo if n % 2 else np.mean(np.array([lo, hi], dtype=x.dtype))
-    else:
-        for j in range(x.shape[0]):
-            v = x[j][~np.isnan(x[j])]
+        else:
+            v = col[~np.isnan(col)]
             out[j] = np.median(v) if len(v) else np.nan
     return out
 
 
-def _nanmedian(x: np.ndarray) -> np.ndarray:
-    """Per column (row of `x`), as Qlib's np.nanmedian(X, axis=0) on X = x.T."""
-    if x.shape[1] < SMALL_FIT:
-        with np.errstate(all="ignore"), _quiet():
-            return np.nanmedian(x.T, axis=0)
-    return nanmedian_columns(x)
+def _nanmedians(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Qlib's np.nanmedian(X, axis=0) and np.nanmedian(np.abs(X - median), axis=0), X = x.T."""
+    with np.errstate(all="ignore"):
+        if x.shape[1] < SMALL_FIT:
+            with _quiet():
+                X = x.T
+                mean = np.nanmedian(X, axis=0)
+                return mean, np.nanmedian(np.abs(X - mean), axis=0)
+        mean = nanmedian_columns(x)
+        return mean, nanmedian_columns(x, mean)
 
 
 def _quiet():
@@ -208,10 +205,8 @@ def _robust_zscore(proc: qp.RobustZScoreNorm, b: Block, with_fit: bool) -> Block
         pos = _positions(b.columns, proc.fields_group)
         if rows is None or pos is None:
             return None
-        x = np.ascontiguousarray(b.values[pos, rows])
-        mean = _nanmedian(x)
-        with np.errstate(invalid="ignore"):
-            std = _nanmedian(np.abs(x - mean[:, None]))
+        x = b.values[pos[0]:pos[-1] + 1, rows] if _is_run(pos) else np.ascontiguousarray(b.values[pos, rows])
+        mean, std = _nanmedians(x)
         std += EPS
         std *= 1.4826
         proc.cols, proc.mean_train, proc.std_train = b.columns[pos], mean, std
@@ -219,7 +214,7 @@ def _robust_zscore(proc: qp.RobustZScoreNorm, b: Block, with_fit: bool) -> Block
     if (pos < 0).any() or proc.mean_train.dtype != b.values.dtype or proc.std_train.dtype != b.values.dtype:
         return None
     src = b.values
-    out = src if b.owned else np.empty_like(src)
+    out = src if b.owned else anonymous_empty(src.shape, src.dtype)
     if not b.owned:
         rest = np.setdiff1d(np.arange(len(b.columns)), pos)
         out[rest] = src[rest]
@@ -272,7 +267,7 @@ def _affine(b: Block, cols, sub: np.ndarray, div: np.ndarray) -> Block | None:
     if (pos < 0).any() or np.result_type(b.values, sub, div) != b.values.dtype:
         return None
     src = b.values
-    out = src if b.owned else src.copy()
+    out = src if b.owned else _copy(src)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         for i, j in enumerate(pos):
             np.subtract(src[j], sub[i], out=out[j])
@@ -304,7 +299,9 @@ def _dropna(proc: qp.DropnaProcessor, b: Block, with_fit: bool) -> Block | None:
         keep &= ~np.isnan(b.values[j])
     if keep.all():
         return b
-    return Block(np.compress(keep, b.values, axis=1), b.index[keep], b.columns, owned=True)
+    out = anonymous_empty((b.values.shape[0], int(keep.sum())), b.values.dtype)
+    np.compress(keep, b.values, axis=1, out=out)
+    return Block(out, b.index[keep], b.columns, owned=True)
 
 
 def _datetime_codes(index: pd.Index) -> np.ndarray | None:
