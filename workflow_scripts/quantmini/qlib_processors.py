@@ -119,9 +119,10 @@ def _kernels():
 
 def _middle_pair(x, u):
     """(x_(k), x_(k+1), n) for k = (n-1)//2 over the n non-NaN values of float32 `x` (`u` its bits;
-    x_(k+1) = x_(k) when n is odd): radix select on order-preserving keys of the bits, a histogram of
-    the 16 high bits, then the values of the one or two buckets holding those ranks are sorted."""
-    h = np.zeros(65536, np.int64)
+    x_(k+1) = x_(k) when n is odd): radix select on order-preserving keys of the bits, a histogram
+    of the keys' 16 high bits, then of the 16 low bits inside the one or two buckets holding those
+    ranks, which fixes the keys, hence the values."""
+    h = np.zeros(65536, np.int32)
     n = 0
     for i in range(x.size):
         if x[i] == x[i]:
@@ -136,22 +137,45 @@ def _middle_pair(x, u):
         c += h[b]
         b += 1
     rank -= c
-    last = b
+    b2 = b
     if n % 2 == 0 and rank + 1 == h[b]:  # x_(k+1) is the smallest value of the next bucket
-        last = b + 1
-        while h[last] == 0:
-            last += 1
-    cand = np.empty(h[b] + (h[last] if last != b else 0), x.dtype)
-    m = 0
+        b2 = b + 1
+        while h[b2] == 0:
+            b2 += 1
+    lo = np.zeros(65536, np.int32)
+    hi = np.zeros(65536, np.int32)
     for i in range(x.size):
         if x[i] == x[i]:
             r = np.int64(u[i])
-            top = (r ^ (0x80000000 | ((r >> 31) * 0x7FFFFFFF))) >> 16
-            if top >= b and top <= last:
-                cand[m] = x[i]
-                m += 1
-    cand.sort()
-    return cand[rank], cand[rank + 1] if n % 2 == 0 else cand[rank], n
+            key = r ^ (0x80000000 | ((r >> 31) * 0x7FFFFFFF))
+            top = key >> 16
+            if top == b:
+                lo[key & 0xFFFF] += 1
+            elif top == b2:
+                hi[key & 0xFFFF] += 1
+    keys = np.empty(2, np.uint32)
+    low, c = 0, 0
+    while c + lo[low] <= rank:
+        c += lo[low]
+        low += 1
+    keys[0] = (b << 16) | low
+    if n % 2 == 1 or rank + 1 < c + lo[low]:
+        keys[1] = keys[0]
+    elif b2 == b:  # the next non-empty low bucket of b
+        low += 1
+        while lo[low] == 0:
+            low += 1
+        keys[1] = (b << 16) | low
+    else:
+        low = 0
+        while hi[low] == 0:
+            low += 1
+        keys[1] = (b2 << 16) | low
+    for j in range(2):  # key -> bits: the inverse of the order-preserving map
+        k = np.int64(keys[j])
+        keys[j] = k ^ 0x80000000 if k >= 0x80000000 else k ^ 0xFFFFFFFF
+    v = keys.view(np.float32)
+    return v[0], v[1], n
 
 
 def nanmedian_columns(x: np.ndarray, center: np.ndarray | None = None) -> np.ndarray:
