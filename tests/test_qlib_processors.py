@@ -160,7 +160,10 @@ def test_subclass_runs_as_qlib_object():
     check(lambda: Shifted(fields_group="feature"), frame(13), fast=False)
 
 
-def test_nanmedian_columns_equals_numpy():
+@pytest.mark.parametrize("kernel", [True, False])
+def test_nanmedian_columns_equals_numpy(kernel, monkeypatch):
+    """With the radix select (numba) and with np.median per column."""
+    monkeypatch.setattr(fp, "_use_kernel", lambda x: kernel)
     rng = np.random.default_rng(14)
     cols = [rng.standard_normal(1001), rng.standard_normal(1000), np.round(rng.standard_normal(5000), 2),
             np.full(700, 3.0), np.r_[np.full(700, -0.0), np.full(700, 0.0)], rng.choice([-np.inf, np.inf, 1.0], 900),
