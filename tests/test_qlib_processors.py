@@ -94,7 +94,9 @@ FIT = dict(fit_start_time="2024-01-02", fit_end_time="2024-02-23")
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("clip", [True, False])
-def test_robust_zscore_norm(dtype, clip):
+@pytest.mark.parametrize("kernel", [True, False])
+def test_robust_zscore_norm(dtype, clip, kernel, monkeypatch):
+    monkeypatch.setattr(fp, "_use_kernel", lambda x: kernel and x.dtype == np.float32)
     check(lambda: qp.RobustZScoreNorm(fields_group="feature", clip_outlier=clip, **FIT), frame(1, dtype=dtype))
 
 
