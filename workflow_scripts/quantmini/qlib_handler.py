@@ -2,8 +2,12 @@
 
 Why: Qlib's `Alpha158` handler evaluates 158 expressions per instrument with pandas every time a
 dataset is prepared. `QuantminiAlpha158` is a drop-in replacement (same constructor, same label
-`Ref($close, -2)/Ref($close, -1) - 1`, same processors applied by Qlib's own `DataHandlerLP`) whose
-loader takes the features from the lake's fast path instead (bench/README.md has the figures).
+`Ref($close, -2)/Ref($close, -1) - 1`, same processors as configured) whose loader takes the features
+from the lake's fast path instead, and whose processing is numpy's (bench/README.md has the figures):
+the processors users configure (class name and kwargs in a qrun YAML, or objects) run through
+`quantmini.qlib_processors.run`, with fast paths equal to Qlib's for RobustZScoreNorm, ZScoreNorm,
+MinMaxNorm, Fillna, DropnaLabel/DropnaProcessor, CSRankNorm and CSZScoreNorm, and Qlib's own processor
+object for anything else (other classes, subclasses); segments are fetched as runs of rows.
 
 The loader returns exactly the frame `QlibDataLoader` would: index (datetime, instrument) with a row for
 every session of an instrument's span (instruments/<market>.txt) inside the range that its gold
@@ -267,7 +271,8 @@ class QuantminiAlpha158(DataHandlerLP):
     """Qlib's `Alpha158` handler, with the features read from the lake (see the module docstring).
 
     Same arguments as `qlib.contrib.data.handler.Alpha158` plus `source` and `data_root`; `inst_processors`
-    are not supported (they act on the expression frame Qlib would compute).
+    are not supported (they act on the expression frame Qlib would compute). Processors: Qlib's standard
+    ones take quantmini.qlib_processors' numpy paths (same results), any other runs as Qlib's object.
     """
 
     def __init__(self, instruments="all", start_time=None, end_time=None, freq="day", infer_processors=[],
