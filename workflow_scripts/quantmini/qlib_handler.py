@@ -2,8 +2,12 @@
 
 Why: Qlib's `Alpha158` handler evaluates 158 expressions per instrument with pandas every time a
 dataset is prepared. `QuantminiAlpha158` is a drop-in replacement (same constructor, same label
-`Ref($close, -2)/Ref($close, -1) - 1`, same processors applied by Qlib's own `DataHandlerLP`) whose
-loader takes the features from the lake's fast path instead (bench/README.md has the figures).
+`Ref($close, -2)/Ref($close, -1) - 1`, same processors as configured) whose loader takes the features
+from the lake's fast path instead, and whose processing is numpy's (bench/README.md has the figures):
+the processors users configure (class name and kwargs in a qrun YAML, or objects) run through
+`quantmini.qlib_processors.run`, with fast paths equal to Qlib's for RobustZScoreNorm, ZScoreNorm,
+MinMaxNorm, Fillna, DropnaLabel/DropnaProcessor, CSRankNorm and CSZScoreNorm, and Qlib's own processor
+object for anything else (other classes, subclasses); segments are fetched as runs of rows.
 
 The loader returns exactly the frame `QlibDataLoader` would: index (datetime, instrument) with a row for
 every session of an instrument's span (instruments/<market>.txt) inside the range that its gold
@@ -41,11 +45,12 @@ from qlib.contrib.data.handler import _DEFAULT_LEARN_PROCESSORS, check_transform
 from qlib.data import D
 from qlib.data.dataset.handler import DataHandlerLP
 from qlib.data.dataset.loader import DataLoader
-from qlib.data.dataset.processor import Fillna, RobustZScoreNorm, get_group_columns
-from qlib.log import TimeInspector
+from qlib.data.dataset.utils import fetch_df_by_col
 
 from quantmini.datatypes.stocks_daily import alpha158
 from quantmini.lake import LakePaths
+from quantmini.qlib_processors import rows_between
+from quantmini.qlib_processors import run as run_processors
 
 SOURCES = ("compute", "gold", "silver", "lake")
 FEATURES = list(alpha158.FEATURE_NAMES)
@@ -141,8 +146,9 @@ class QuantminiAlpha158DL(DataLoader):
             p = np.arange(a, b + 1)
             if spans[s] is not None:
                 m = np.zeros(len(p), dtype=bool)
-                for begin, end in spans[s]:
-                    m |= (cal[p] >= pd.Timestamp(begin)) & (cal[p] <= pd.Timestamp(end))
+                for begin, end in spans[s]:  # the calendar positions of [begin, end]
+                    m |= (p >= cal.searchsorted(pd.Timestamp(begin), "left")) & (
+                        p < cal.searchsorted(pd.Timestamp(end), "right"))
                 p = p[m]
             if len(p):
                 keys.append(s)
@@ -158,7 +164,9 @@ class QuantminiAlpha158DL(DataLoader):
         order = np.lexsort((kidx, cpos))
         dest = np.empty(n, dtype=np.int64)
         dest[order] = np.arange(n)
-        data = np.full((len(FEATURES) + (1 if self.label else 0), n), np.nan, dtype=np.float32)
+        data = alpha158.anonymous_empty((len(FEATURES) + (1 if self.label else 0), n), np.float32)
+        if source != "compute":  # compute writes every feature of every row; the label is written below
+            data.fill(np.nan)
         if source == "gold":
             self._fill_gold(provider, keys, pos, offsets, dest, data)
         elif source == "silver":
@@ -227,81 +235,44 @@ class QuantminiAlpha158DL(DataLoader):
             data[c, rows] = j[f].cast(pl.Float32).fill_null(np.nan).to_numpy()
 
     def _fill_compute(self, provider, keys, pos, order, data, closes) -> None:
-        frames = []
+        if not keys:
+            return
+        cols = {f: [] for f in alpha158.FIELDS}
         for s in keys:
             d = _symbol_dir(provider, s)
             first, close = closes[s]
-            cols = {"close": close}
             for f in alpha158.FIELDS:
-                if f != "close":
-                    got = _read_bin(d / f"{f}.day.bin")
-                    if got is None or got[0] != first or len(got[1]) != len(close):
-                        raise QuantminiError(f"gold field {f} of {s} is missing or not aligned with its close")
-                    cols[f] = got[1]
-            frames.append(pl.DataFrame({"symbol": s, "k": np.arange(first, first + len(close), dtype=np.int64),
-                                        **cols}))
-        if not frames:
+                got = (first, close) if f == "close" else _read_bin(d / f"{f}.day.bin")
+                if got is None or got[0] != first or len(got[1]) != len(close):
+                    raise QuantminiError(f"gold field {f} of {s} is missing or not aligned with its close")
+                cols[f].append(got[1])
+        lengths = np.array([len(closes[s][1]) for s in keys], dtype=np.int64)
+        starts = np.array([closes[s][0] for s in keys], dtype=np.int64)
+        base = np.concatenate(([0], np.cumsum(lengths)))
+        # one frame, symbols as their (sorted) positions in keys; each file is dense, so the rows are
+        # already in compute's (symbol, k) order
+        bars = pl.DataFrame({"symbol": np.repeat(np.arange(len(keys), dtype=np.int32), lengths),
+                             "k": np.arange(base[-1], dtype=np.int64) - np.repeat(base[:-1] - starts, lengths),
+                             **{f: np.concatenate(v) for f, v in cols.items()}})
+        feats = alpha158.compute(bars, symbol_col="symbol", date_col="k")
+        rows = [base[k] + pos[k] - starts[k] for k in range(len(keys))]
+        if all(np.array_equal(p, pos[0]) for p in pos):
+            # every symbol has the same sessions: the frame's order is a transpose of (symbol, session)
+            r = np.stack(rows)
+            for j, f in enumerate(FEATURES):
+                data[j].reshape(len(pos[0]), len(keys))[:] = feats[f].to_numpy()[r].T
             return
-        # keys are sorted and each file is dense, so compute's (symbol, k) order is the frames' order
-        feats = alpha158.compute(pl.concat(frames), symbol_col="symbol", date_col="k")
-        base = np.concatenate(([0], np.cumsum([len(closes[s][1]) for s in keys])))
-        src = np.concatenate([base[k] + pos[k] - closes[s][0] for k, s in enumerate(keys)])[order]
+        src = np.concatenate(rows)[order]
         for j, f in enumerate(FEATURES):
             np.take(feats[f].to_numpy(), src, out=data[j])
-
-
-def _group_block(df: pd.DataFrame, cols) -> tuple[np.ndarray, slice | np.ndarray] | None:
-    """(a writable copy of df's values, the positions of `cols`) when df is one float dtype; else None."""
-    if len(set(df.dtypes)) != 1 or not np.issubdtype(df.dtypes.iloc[0], np.floating):
-        return None
-    idx = df.columns.get_indexer(cols)
-    if (idx < 0).any():
-        return None
-    if len(idx) and np.array_equal(idx, np.arange(idx[0], idx[0] + len(idx))):
-        idx = slice(int(idx[0]), int(idx[0]) + len(idx))
-    return df.to_numpy(copy=True), idx
-
-
-def _robust_zscore(proc: RobustZScoreNorm, df: pd.DataFrame) -> pd.DataFrame | None:
-    """RobustZScoreNorm.__call__ with numpy on the frame's one block: the same float ops in the same order
-    (x - median, / scaled MAD, clip to [-3, 3]) without pandas' per-column where/assign."""
-    got = _group_block(df, proc.cols)
-    if got is None:
-        return None
-    vals, idx = got
-    x = vals[:, idx]
-    x = x - proc.mean_train
-    x = x / proc.std_train
-    if proc.clip_outlier:
-        x = np.clip(x, -3, 3)
-    if x.dtype != vals.dtype:
-        return None
-    vals[:, idx] = x
-    return pd.DataFrame(vals, index=df.index, columns=df.columns, copy=False)
-
-
-def _fillna(proc: Fillna, df: pd.DataFrame) -> pd.DataFrame | None:
-    cols = df.columns if proc.fields_group is None else get_group_columns(df, proc.fields_group)
-    got = _group_block(df, cols)
-    if got is None:
-        return None
-    vals, idx = got
-    x = vals[:, idx]
-    x[np.isnan(x)] = proc.fill_value
-    vals[:, idx] = x
-    return pd.DataFrame(vals, index=df.index, columns=df.columns, copy=False)
-
-
-# Qlib's processors that pandas makes slow on 158 columns, applied with numpy (same results, bit for bit;
-# tests/test_qlib_research.py compares with Qlib's own handler and processors). Subclasses keep Qlib's code.
-_FAST_PROCESSORS = {RobustZScoreNorm: _robust_zscore, Fillna: _fillna}
 
 
 class QuantminiAlpha158(DataHandlerLP):
     """Qlib's `Alpha158` handler, with the features read from the lake (see the module docstring).
 
     Same arguments as `qlib.contrib.data.handler.Alpha158` plus `source` and `data_root`; `inst_processors`
-    are not supported (they act on the expression frame Qlib would compute).
+    are not supported (they act on the expression frame Qlib would compute). Processors: Qlib's standard
+    ones take quantmini.qlib_processors' numpy paths (same results), any other runs as Qlib's object.
     """
 
     def __init__(self, instruments="all", start_time=None, end_time=None, freq="day", infer_processors=[],
@@ -317,16 +288,36 @@ class QuantminiAlpha158(DataHandlerLP):
                          infer_processors=infer_processors, learn_processors=learn_processors,
                          process_type=process_type, **kwargs)
 
-    @staticmethod
-    def _run_proc_l(df: pd.DataFrame, proc_l: list, with_fit: bool, check_for_infer: bool) -> pd.DataFrame:
-        """DataHandlerLP._run_proc_l, with _FAST_PROCESSORS for the exact types they mirror."""
-        for proc in proc_l:
-            if check_for_infer and not proc.is_for_infer():
-                raise TypeError("Only processors usable for inference can be used in `infer_processors` ")
-            with TimeInspector.logt(f"{proc.__class__.__name__}"):
-                if with_fit:
-                    proc.fit(df)
-                fast = _FAST_PROCESSORS.get(type(proc))
-                out = fast(proc, df) if fast else None
-                df = proc(df) if out is None else out
-        return df
+    def process_data(self, with_fit: bool = False):
+        """DataHandlerLP.process_data with quantmini.qlib_processors.run for each processor list: Qlib's
+        standard processors take a numpy path, any other runs as Qlib's own object; no protective copies
+        (a fast path never writes into its input, a Qlib processor that writes gets a copy)."""
+        shared = run_processors(self._data, self.shared_processors, with_fit=with_fit, check_for_infer=True)
+        self._infer = run_processors(shared, self.infer_processors, with_fit=with_fit, check_for_infer=True)
+        if self.process_type == DataHandlerLP.PTYPE_I:
+            base = shared
+        elif self.process_type == DataHandlerLP.PTYPE_A:
+            base = self._infer
+        else:
+            raise NotImplementedError("This type of input is not supported")
+        self._learn = run_processors(base, self.learn_processors, with_fit=with_fit, check_for_infer=False)
+        if self.drop_raw:
+            del self._data
+
+    def fetch(self, selector=slice(None, None), level="datetime", col_set=DataHandlerLP.CS_ALL,
+              data_key=DataHandlerLP.DK_I, squeeze=False, proc_func=None):
+        """DataHandlerLP.fetch; a datetime range of a frame sorted by datetime is taken as one run of rows
+        (a view, which pandas' copy-on-write keeps read-only) instead of pandas' MultiIndex `.loc`."""
+        df = self._get_df_by_key(data_key)
+        sel = selector
+        if isinstance(sel, (tuple, list)) and len(sel) == 2:
+            sel = slice(*sel)
+        if (isinstance(df, pd.DataFrame) and proc_func is None and not squeeze and level == "datetime"
+                and isinstance(sel, slice) and sel.step is None):
+            rows = rows_between(df.index, sel.start, sel.stop)
+            if rows is not None:
+                if rows != slice(0, len(df)) or not self.fetch_orig:
+                    df = df.iloc[rows]
+                return fetch_df_by_col(df, col_set)
+        return super().fetch(selector=selector, level=level, col_set=col_set, data_key=data_key,
+                             squeeze=squeeze, proc_func=proc_func)

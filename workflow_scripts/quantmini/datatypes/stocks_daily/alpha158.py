@@ -253,17 +253,22 @@ def _chunks(lengths: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _feature_buffer(rows: int) -> np.ndarray:
-    """(158, rows) float32 holding the result (the returned frame's columns are views of its rows).
+    """(158, rows) float32 holding the result (the returned frame's columns are views of its rows)."""
+    return anonymous_empty((len(FEATURE_NAMES), rows), np.float32)
 
-    A plain anonymous mapping rather than np.empty: numpy asks Linux for transparent huge pages on
-    large arrays, and where the kernel then compacts memory on each fault (defrag=madvise), filling
-    ~400 MB chunk by chunk costs several times the CPU of ordinary pages (bench/README.md).
+
+def anonymous_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """np.empty(shape, dtype) in a plain anonymous mapping, for arrays of hundreds of MB.
+
+    Why not np.empty: numpy asks Linux for transparent huge pages on large arrays, and where the
+    kernel then compacts memory on each fault (defrag=madvise), filling ~400 MB chunk by chunk costs
+    several times the CPU of ordinary pages (bench/README.md).
     """
-    shape = (len(FEATURE_NAMES), rows)
-    if not shape[1] or not hasattr(mmap, "MAP_ANONYMOUS"):
-        return np.empty(shape, dtype=np.float32)
-    buf = mmap.mmap(-1, 4 * shape[0] * shape[1], flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    return np.frombuffer(buf, dtype=np.float32).reshape(shape)
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if not size or not hasattr(mmap, "MAP_ANONYMOUS"):
+        return np.empty(shape, dtype=dtype)
+    buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    return np.frombuffer(buf, dtype=dtype).reshape(shape)
 
 
 def compute(
