@@ -169,7 +169,10 @@ def test_rate_limit_is_exact_at_the_server(sim):
     ends = sorted(line["ts"] for line in log_lines(sim, before))
     gaps = [b - a for a, b in zip(ends, ends[1:])]
     assert len(ends) == 11
-    assert min(gaps) >= 0.1 - 0.02  # server-side jitter of the logged (response) time
+    # The log's time is the response's: under a loaded machine one response may be late by ~30 ms and the
+    # next on time, so a single gap can shrink that far. A limiter that lets two through at once gives a
+    # gap near 0, and one that runs fast a span under 1 s: both still fail.
+    assert min(gaps) >= 0.1 / 2, gaps
     assert ends[-1] - ends[0] >= 1.0 - 0.02
 
 
