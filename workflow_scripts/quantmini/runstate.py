@@ -199,4 +199,5 @@ def stop_api() -> None:
     global _SIM
     if _SIM is not None:
         _SIM.stop()
+        _SIM.cleanup()  # its temporary folder (one a killed run leaves is removed by the next start)
         _SIM = None

@@ -12,6 +12,7 @@ import yaml
 
 from quantmini.cli.common import (
     DATA_TYPES,
+    INTERRUPTS,
     PROFILE,
     REPO,
     data_types,
@@ -111,6 +112,8 @@ def ingest(args, forcerun: list[str] = (), targets: list[str] | None = None) -> 
         run_snakemake(targets, configfile=args.config, overrides=overrides, cores=args.cores, forcerun=forcerun,
                       dry_run=args.dry_run)
     except Exception as exc:  # Snakemake reports the failed job's log above; we end with one line
+        if INTERRUPTS:  # Ctrl-C: Snakemake stopped its jobs; main says "interrupted"
+            raise KeyboardInterrupt from None
         from snakemake.exceptions import LockException
 
         error, locked = _snakemake_error(exc), isinstance(exc, LockException)
