@@ -36,35 +36,40 @@ qm_run.check_universe_at_planning(config, PARTITIONS[min(PARTITIONS)].sessions[0
 from quantmini import session_plans as qm_plans
 
 SETTINGS = {}  # name -> a config setting that decides what partitions hold (`setting`)
-_DAG_BUILD_DONE = []
+_DAG_BUILD_DONE = []  # [whether this run executes jobs], once at_dag_build ran
+_SETTINGS_KEPT = set()  # the settings whose file this run has kept current
 
 
 def at_dag_build():
     """Once per run, from the first input function that asks (Snakemake knows the run's mode by then, not
-    at parse time): keep the lake's plans current -- the months' expected sessions and the settings, so a
-    new session or a changed setting reruns what it must even when .snakemake/ (params metadata) is gone
-    (quantmini/session_plans.py) -- and remove the temporary files of killed writers, a run with nothing to
+    at parse time): keep the lake's plans current -- the months' expected sessions (and range stamps; the
+    settings: `setting`), so a new session reruns what it must even when .snakemake/ (params metadata) is
+    gone (quantmini/session_plans.py) -- and remove the temporary files of killed writers, a run with nothing to
     do included. Nothing in a dry run (-n) or a listing (no executor), nor in a job's own process."""
     if _DAG_BUILD_DONE:
-        return
-    _DAG_BUILD_DONE.append(True)
-    if workflow.executor_plugin is None or workflow.dryrun or workflow.exec_mode.name != "DEFAULT":
-        return
+        return _DAG_BUILD_DONE[0]
+    executing = workflow.executor_plugin is not None and not workflow.dryrun and workflow.exec_mode.name == "DEFAULT"
+    _DAG_BUILD_DONE.append(executing)
+    if not executing:
+        return False
     qm_plans.write_session_plans(LAKE.paths, PARTITIONS)
-    qm_plans.write_setting_plans(LAKE.paths, SETTINGS)
     qm_plans.write_changed({LAKE.range_stamp(n): qm_plans.setting_text(v) for n, v in RANGE_STAMPS.items()})
     qm_run.sweep_temp_files(config["data_root"])
+    return True
 
 
 def setting(name, value):
     """Input function: the lake's file of a config setting that decides what the job's partitions hold
     (`LakePaths.setting_plan`). A changed value rewrites it at DAG build, so the job reruns without
-    Snakemake's params metadata; the `setting_plan` rule creates it in a new lake."""
+    Snakemake's params metadata; the `setting_plan` rule creates it in a new lake. Kept current when a job
+    of this run's DAG asks (a disabled data type's settings are not written)."""
     SETTINGS[name] = value
     path = LAKE.setting_plan(name)
 
     def files(wildcards):
-        at_dag_build()
+        if at_dag_build() and name not in _SETTINGS_KEPT:
+            _SETTINGS_KEPT.add(name)
+            qm_plans.write_setting_plans(LAKE.paths, {name: value})
         return [path]
 
     return files
