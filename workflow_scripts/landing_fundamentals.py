@@ -12,7 +12,7 @@ smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)
 year, windows = int(smk.wildcards.year), list(smk.params.windows)
 with jobframe.failing_as(f"landing fundamentals {year:04d}", log,
-                         describe=lambda exc: plan.job_message(exc, cfg)):
+                         describe=lambda exc: plan.job_message(exc, smk.config)):
     fetched = land_year(LakePaths(smk.config["data_root"]), year, windows, Path(smk.output.manifest),
                         ClientOptions.from_config(smk.config))
 log.info("landing fundamentals %04d: %d window(s), %d chunk(s) downloaded now", year, len(windows), fetched)
