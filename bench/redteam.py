@@ -13,12 +13,14 @@ lake still read. Anything else is a defect and is printed with what happened. No
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gzip
 import hashlib
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -212,6 +214,131 @@ def config_attacks(lake: Path, scratch: Path) -> None:
     record(fam, "--memory-limit lots", proc.returncode == 2 and "memory size" in proc.stderr, proc.stderr)
 
 
+def listing(root: Path) -> dict[str, tuple[int, int]]:
+    """Every path under root with its mtime and size: a dry run must change none of them."""
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(root.rglob("*"))}
+
+
+def interrupted(args, cwd: Path, env: dict, ready) -> subprocess.CompletedProcess:
+    """`quantmini ARGS` in its own process group, sent SIGINT (Ctrl-C reaches the whole group) once
+    `ready()` holds (or after that many seconds)."""
+    proc = subprocess.Popen([sys.executable, "-m", "quantmini.cli", *args], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + (ready if not callable(ready) else 600)
+    while time.monotonic() < deadline and proc.poll() is None and not (callable(ready) and ready()):
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def signal_attacks(lake: Path, scratch: Path, tickers: int, start: str) -> None:
+    """SIGKILL of a build (its simulator must die with it, its temp folder be swept by the next run),
+    Ctrl-C of each command (one line, exit 130), dry runs (nothing written into the lake)."""
+    fam = "kills, Ctrl-C, dry runs"
+    work = scratch / "signals"
+    tmp = work / "tmp"
+    tmp.mkdir(parents=True)
+    base = yaml.safe_load((lake.parent / "config.yaml").read_text())
+    env = {k: v for k, v in os.environ.items() if k not in ("MASSIVE_API_KEY", "POLYGON_API_KEY",
+                                                             "QUANTMINI_API_URL")}
+    env["TMPDIR"] = str(tmp)
+    sims = lambda: sorted(tmp.glob("quantmini-sim-*"))  # noqa: E731
+    # a build with its own simulator, SIGKILLed once the simulator answers (and again once jobs run)
+    for k, moment in enumerate(("simulator ready", "jobs running")):
+        small = {**base, "data_root": str(work / f"lake{k}"), "data_types": ["stocks_daily"],
+                 "end": (calendar.to_date(start) + dt.timedelta(days=40)).isoformat(), "sim": {"tickers": 5, "seed": 3}}
+        (work / "config.yaml").write_text(yaml.safe_dump(small))
+        proc = subprocess.Popen([sys.executable, "-m", "quantmini.cli", "ingest", "--config", str(work / "config.yaml")],
+                                cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not [d for d in sims() if (d / "ready.json").exists()]:
+            time.sleep(0.05)
+        if moment == "jobs running":
+            while time.monotonic() < deadline and not list((work / f"lake{k}" / "logs").rglob("landing_*/**/*.log")):
+                time.sleep(0.05)
+        ready = [d / "ready.json" for d in sims() if (d / "ready.json").exists()]
+        pid = json.loads(ready[0].read_text())["pid"] if ready else 0
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        t0 = time.monotonic()
+        while alive(pid) and time.monotonic() - t0 < 10:
+            time.sleep(0.1)
+        record(fam, f"SIGKILL of a build ({moment}): its simulator stops", pid and not alive(pid),
+               f"simulator pid {pid} still running after 10 s")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the jobs it had started
+        stale = sims()
+        done = cli("ingest", "--config", str(work / "config.yaml"), cwd=work, env_extra={"TMPDIR": str(tmp)},
+                   timeout=900)
+        record(fam, f"SIGKILL of a build ({moment}): the next run sweeps its folder and completes",
+               stale and done.returncode == 0 and not sims(), f"stale {stale}, left {sims()}, rc {done.returncode}")
+    # killed writers' temporary files, swept by a run with nothing to do
+    part = next((work / "lake1" / "bronze" / "stocks_daily").glob("year=*/month=*"))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    leftover = part / f".data.parquet.{dead.pid}-abcd1234.tmp"
+    leftover.write_bytes(b"partial")
+    proc = cli("ingest", "--config", str(work / "config.yaml"), cwd=work, env_extra={"TMPDIR": str(tmp)})
+    record(fam, "a killed writer's temp file: swept by a run with nothing to do",
+           proc.returncode == 0 and not leftover.exists(), proc.stderr[-300:])
+    # Ctrl-C
+    for args, when in ((["status", "--data-root", str(lake)], 0.3), (["validate", "--data-root", str(lake)], 1.0),
+                       (["gaps", "--data-root", str(lake), "--config", str(lake.parent / "config.yaml")], 1.0),
+                       (["query", "--data-root", str(lake), "SELECT count(*) FROM range(10000000000) t(x)"], 4.0)):
+        proc = interrupted(args, work, env, when)
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        record(fam, f"Ctrl-C of {args[0]} after {when} s", proc.returncode == 130 and lines[-1:] ==
+               ["quantmini: interrupted"] and "Traceback" not in proc.stderr, f"rc={proc.returncode} {proc.stderr[-300:]}")
+    for args in (["ingest", "-e", (calendar.to_date(small["end"]) + dt.timedelta(days=30)).isoformat()],
+                 ["gaps", "--backfill", "-e", (calendar.to_date(small["end"]) + dt.timedelta(days=60)).isoformat()]):
+        t0 = time.time()
+        logs = work / "lake1" / "logs"
+        jobs = lambda: any(f.stat().st_mtime > t0 for f in logs.rglob("landing_*/**/*.log"))  # noqa: E731
+        proc = interrupted([*args, "--config", str(work / "config.yaml")], work, env, jobs)
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        time.sleep(1)
+        record(fam, f"Ctrl-C of {' '.join(args[:2])} while jobs run", proc.returncode == 130 and lines[-1:] ==
+               ["quantmini: interrupted"] and "Traceback" not in proc.stderr and not sims(),
+               f"rc={proc.returncode} sims={sims()} {proc.stderr[-300:]}")
+    # dry runs write nothing into the lake, .snakemake/ gone or not
+    root = fresh(lake, scratch, "dry")
+    cfg = {**base, "data_root": str(root), "sim": {"tickers": tickers, "seed": 11, "market_start": start}}
+    (root.parent / "config.yaml").write_text(yaml.safe_dump(cfg))
+    real = pl.read_parquet(next(root.glob("bronze/stocks_daily/year=*/month=*/data.parquet")))["ticker"][0]
+    later = (calendar.to_date(base["end"]) + dt.timedelta(days=20)).isoformat()
+    before = listing(root)
+    for name, args in (("a new session", ["-e", later]), ("a changed universe", []), ("the same range", [])):
+        if name == "a changed universe":
+            (root.parent / "config.yaml").write_text(yaml.safe_dump({**cfg, "universe": [real]}))
+        shutil.rmtree(root.parent / ".snakemake", ignore_errors=True)
+        proc = cli("ingest", "-n", *args, "--config", str(root.parent / "config.yaml"), cwd=root.parent,
+                   env_extra={"TMPDIR": str(tmp)})
+        (root.parent / "config.yaml").write_text(yaml.safe_dump(cfg))
+        record(fam, f"ingest -n ({name}) writes nothing into the lake", proc.returncode == 0 and
+               listing(root) == before, f"rc={proc.returncode} {proc.stderr[-200:]} changed: "
+               f"{sorted(set(listing(root).items()) ^ set(before.items()))[:3]}")
+    smk = [sys.executable, "-m", "snakemake", "-n", "-s", str(REPO / "Snakefile"), "--directory", str(root.parent),
+           "--profile", str(REPO / "profiles" / "default"), "--configfile", str(root.parent / "config.yaml"),
+           "--config", f"end={later}"]
+    proc = subprocess.run(smk, env=env, capture_output=True, text=True, timeout=600)
+    record(fam, "snakemake -n (a new session) writes nothing into the lake",
+           proc.returncode == 0 and listing(root) == before, proc.stderr[-300:])
+
+
 def vendor_attacks(scratch: Path) -> None:
     from quantmini.datatypes.stocks_daily import silver
     from quantmini.datatypes.stocks_daily.bronze import build_stocks_daily_month
@@ -262,7 +389,7 @@ def vendor_attacks(scratch: Path) -> None:
     clean, quarantine, lake = month("all-bad", lambda d: [bar("../x", d), bar("AAPL", d, v="x")])
     try:
         silver.build_month([lake.bronze("stocks_daily", 2025, 1)], [], [], [], 2025, 1, scratch / "s.parquet",
-                           scratch / "e.parquet", scratch / "q.parquet", sessions=days)
+                           scratch / "e.parquet", sessions=days)
         record(fam, "a month of only quarantined rows: silver", True)
     except Exception as exc:  # noqa: BLE001
         record(fam, "a month of only quarantined rows: silver", False, str(exc))
@@ -309,8 +436,8 @@ def main() -> int:
     p.add_argument("--start", default="2025-01-02")
     p.add_argument("--end", default="2025-03-31")
     p.add_argument("--reps", type=int, default=800, help="rewrites and reads per reader of the concurrency attack")
-    p.add_argument("--families", default="query,readers,config,vendor,concurrency",
-                   help="comma-separated subset of: query, readers, config, vendor, concurrency")
+    p.add_argument("--families", default="query,readers,config,vendor,concurrency,signals",
+                   help="comma-separated subset of: query, readers, config, vendor, concurrency, signals")
     p.add_argument("--out", help="keep the lake and scratch here (default: a temporary folder, removed)")
     args = p.parse_args()
     base = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="quantmini-redteam-"))
@@ -335,6 +462,8 @@ def main() -> int:
             vendor_attacks(scratch)
         if "concurrency" in families:
             concurrency_attack(lake, scratch, args.reps)
+        if "signals" in families:
+            signal_attacks(lake, scratch, args.tickers, args.start)
         print(f"\n{'family':<24} {'attempts':>8} {'OK':>5} {'defects':>8}   ({time.monotonic() - t0:.0f} s)")
         for fam in dict.fromkeys(r[0] for r in RESULTS):
             rows = [r for r in RESULTS if r[0] == fam]

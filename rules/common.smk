@@ -26,18 +26,55 @@ try:  # nested --config values arrive as strings (Snakemake's YAML BaseLoader): 
 except qm_config.ConfigError as exc:
     qm_die(str(exc))
 
-qm_run.check_writable(config["data_root"])
+qm_run.check_writable(config["data_root"], probe=False)  # parsing writes nothing (a dry run neither)
 KILLED_RUN = qm_run.clear_stale_lock()  # a killed run left locks (and maybe temporary files)
 
 LAKE = RulePaths(config["data_root"])  # every lake path of every rule comes from here
 PARTITIONS = {(p.year, p.month): p for p in qm_config.month_partitions(config)}
 qm_run.check_universe_at_planning(config, PARTITIONS[min(PARTITIONS)].sessions[0].isoformat())  # -n too
-# the months' expected sessions, in the lake: a landing job's input, so a new session reruns its month even
-# when .snakemake/ (params metadata) is gone (quantmini/session_plans.py)
-from quantmini.session_plans import write_session_plans as _write_plans
-from quantmini.lake import LakePaths as _LakePaths
 
-_write_plans(_LakePaths(config["data_root"]), PARTITIONS)
+from quantmini import session_plans as qm_plans
+
+SETTINGS = {}  # name -> a config setting that decides what partitions hold (`setting`)
+_DAG_BUILD_DONE = []  # [whether this run executes jobs], once at_dag_build ran
+_SETTINGS_KEPT = set()  # the settings whose file this run has kept current
+
+
+def at_dag_build():
+    """Once per run, from the first input function that asks (Snakemake knows the run's mode by then, not
+    at parse time): keep the lake's plans current -- the months' expected sessions (and range stamps; the
+    settings: `setting`), so a new session reruns what it must even when .snakemake/ (params metadata) is
+    gone (quantmini/session_plans.py) -- and remove the temporary files of killed writers, a run with nothing to
+    do included. Nothing in a dry run (-n) or a listing (no executor), nor in a job's own process."""
+    if _DAG_BUILD_DONE:
+        return _DAG_BUILD_DONE[0]
+    executing = workflow.executor_plugin is not None and not workflow.dryrun and workflow.exec_mode.name == "DEFAULT"
+    _DAG_BUILD_DONE.append(executing)
+    if not executing:
+        return False
+    qm_plans.write_session_plans(LAKE.paths, PARTITIONS)
+    qm_plans.write_changed({LAKE.range_stamp(n): qm_plans.setting_text(v) for n, v in RANGE_STAMPS.items()})
+    qm_run.sweep_temp_files(config["data_root"])
+    return True
+
+
+def setting(name, value):
+    """Input function: the lake's file of a config setting that decides what the job's partitions hold
+    (`LakePaths.setting_plan`). A changed value rewrites it at DAG build, so the job reruns without
+    Snakemake's params metadata; the `setting_plan` rule creates it in a new lake. Kept current when a job
+    of this run's DAG asks (a disabled data type's settings are not written)."""
+    SETTINGS[name] = value
+    path = LAKE.setting_plan(name)
+
+    def files(wildcards):
+        if at_dag_build() and name not in _SETTINGS_KEPT:
+            _SETTINGS_KEPT.add(name)
+            qm_plans.write_setting_plans(LAKE.paths, {name: value})
+        return [path]
+
+    return files
+
+
 MONTH = MONTH_WILDCARDS  # year={year}/month={month}: a rule's month partition (also its log's name)
 YEAR = "year={year}"  # a year job's unit (its log's name)
 Y, M = "{year}", "{month}"
@@ -56,6 +93,7 @@ def month_sessions(wildcards):
 
 def session_plans(wildcards):
     """The plan file(s) of a landing job: its month's, or those of its year's months in range."""
+    at_dag_build()
     y = int(wildcards.year)
     if hasattr(wildcards, "month"):
         return [LAKE.session_plan(y, int(wildcards.month))]
@@ -500,9 +538,10 @@ def revision_gate(wildcards, manifest):
 
 
 onstart:
+    qm_run.check_writable(config["data_root"])  # a job will write: probe with a real file
     qm_run.record_run()
-    if KILLED_RUN:  # only then: walking a big lake on every run would cost seconds
-        qm_run.sweep_temp_files(config["data_root"])
+    if KILLED_RUN:  # also the temporary files whose names carry no pid (written before names did)
+        qm_run.sweep_temp_files(config["data_root"], unowned=True)
     qm_run.start_api(config)
     qm_run.check_universe(config, PARTITIONS[min(PARTITIONS)].sessions[0].isoformat())
 

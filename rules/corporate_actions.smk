@@ -34,6 +34,7 @@ for _dtype in CA_TYPES:
                 f"bronze_{_dtype}_{_year}"
             input:
                 manifest=LAKE.landing_year_manifest(_dtype, _year),
+                universe=setting("universe", config["universe"]),
             output:
                 bronze=ca_month_files("bronze", _dtype, _year),
                 quarantine=ca_month_files("quarantine", _dtype, _year),

@@ -28,6 +28,7 @@ for _year in FUND_YEARS:
             f"bronze_fundamentals_{_year}"
         input:
             manifest=LAKE.landing_year_manifest("fundamentals", _year),
+            universe=setting("universe", config["universe"]),
         output:
             bronze=fund_files("bronze", _year),
             quarantine=fund_files("quarantine", _year),

@@ -6,6 +6,7 @@ rule gold_qlib:
         silver=per_month(rules.silver_stocks_daily.output.silver),
         events=per_month(rules.silver_corporate_actions.output.events),
         changes=bronze_months("ticker_changes"),
+        features=setting("gold_alpha158", config["gold"]["alpha158"]),
     output:
         stamp=LAKE.gold_stamp(),
     params:

@@ -9,6 +9,7 @@ for _dtype in ("stocks_minute", "options_minute"):
             f"bronze_{_dtype}"
         input:
             manifest=LAKE.landing_manifest(_dtype, Y, M),
+            extended_hours=setting("minute_extended_hours", MINUTE["extended_hours"]),
         output:
             bronze=directory(bronze_of(_dtype, Y, M)[0]),
             quarantine=quarantine_of(_dtype, Y, M)[0],
@@ -34,6 +35,7 @@ rule landing_stocks_minute:
         daily=lambda wc: revision_wait([(wc.year, wc.month)])  # rules/revisions.smk
         or LAKE.bronze("stocks_daily", wc.year, wc.month),
         plan=session_plans,
+        stocks=setting("minute_stocks", MINUTE["stocks"]),
     output:
         manifest=LAKE.landing_manifest("stocks_minute", Y, M),
     params:
@@ -77,6 +79,7 @@ rule landing_options_minute:
     input:
         unpack(minute_options_inputs),
         plan=session_plans,
+        per_stock=setting("minute_options_per_stock", MINUTE["options_per_stock"]),
     output:
         manifest=LAKE.landing_manifest("options_minute", Y, M),
     params:

@@ -29,6 +29,7 @@ for _year in NEWS_YEARS:
             f"bronze_news_{_year}"
         input:
             manifest=LAKE.landing_year_manifest("news", _year),
+            universe=setting("universe", config["universe"]),
         output:
             **{kind: [news_file(kind, y, m) for y, m in sorted(PARTITIONS) if y == _year] for kind in _NEWS_KINDS},
         params:

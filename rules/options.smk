@@ -5,6 +5,7 @@
 rule landing_options_daily:
     input:
         plan=session_plans,
+        underlyings=setting("options_underlyings", OPT_UNDERLYINGS),
     output:
         manifest=LAKE.landing_year_manifest("options_daily", Y),
     params:
@@ -52,6 +53,7 @@ for _name, _months, _manifest in (
             f"silver_options_daily_{_name}"
         input:
             **opt_silver_inputs(_months, _name == "open"),
+            rate=setting("options_rate", OPT_RATE),
         output:
             silver=[opt_silver_month(ym)["silver"] for ym in _months],
         params:

@@ -7,6 +7,7 @@ rule landing_ticker_details:
         stocks=lambda wc: revision_wait(td_months(int(wc.year)))  # rules/revisions.smk
         or [LAKE.landing_manifest("stocks_daily", y, m) for y, m in td_months(int(wc.year))],
         plan=session_plans,
+        universe=setting("universe", config["universe"]),
     output:
         manifest=LAKE.landing_year_manifest("ticker_details", Y),
     params:

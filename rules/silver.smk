@@ -28,6 +28,7 @@ rule silver_stocks_daily:
         events=history_files(lambda y, m: LAKE.silver("corporate_actions", y, m, "events")),
         changes=history_files(lambda y, m: LAKE.bronze("ticker_changes", y, m), "ticker_changes"),
         tickers=window_files("tickers", LOOKBACK_MONTHS, closed_months_ancient=True),
+        features=setting("alpha158", config["alpha158"]),  # the settings, in the lake (rules/common.smk)
     output:
         silver=LAKE.silver("stocks_daily", Y, M),
         securities=LAKE.silver("securities", Y, M),

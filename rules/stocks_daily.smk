@@ -40,6 +40,8 @@ rule bronze_stocks_daily:
     input:
         manifest=lambda wc: revision_gate(wc, rules.landing_stocks_daily.output.manifest),  # rules/revisions.smk
         universe_snapshot=lambda wc: universe_snapshot(wc),  # [] unless universe_filter (rules/common.smk)
+        universe=setting("universe", config["universe"]),  # the settings, in the lake (rules/common.smk)
+        universe_filter=setting("universe_filter", config.get("universe_filter")),
     output:
         bronze=LAKE.bronze("stocks_daily", Y, M),
         quarantine=LAKE.quarantine("stocks_daily", Y, M),

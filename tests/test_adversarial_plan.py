@@ -41,3 +41,22 @@ def test_the_rule_and_the_dag_build_write_the_same_text(tmp_path):
     sessions = parts(7)[(2024, 2)].sessions
     plan.write_plan(tmp_path / "p.json", [d.isoformat() for d in sessions])
     assert (tmp_path / "p.json").read_text() == plan.plan_text(sessions)
+
+
+def test_settings_files_follow_the_config_like_plans(tmp_path):
+    """The settings that decide what partitions hold (rules/common.smk `setting`): not written in a new
+    lake (the `setting_plan` rule makes them), created old in a landed lake, rewritten only on a change."""
+    lake = LakePaths(tmp_path / "lake")
+    assert plan.write_setting_plans(lake, {"universe": "all"}) == [] and not (tmp_path / "lake").exists()
+    lake.landing_dir("stocks_daily", 2024, 1).mkdir(parents=True)
+    assert plan.write_setting_plans(lake, {"universe": "all", "alpha158": True}) == ["alpha158", "universe"]
+    assert lake.setting_plan("universe").stat().st_mtime == plan.OLD  # an upgrade: nothing looks stale
+    assert plan.write_setting_plans(lake, {"universe": "all", "alpha158": True}) == []
+    assert plan.write_setting_plans(lake, {"universe": ["AAPL", "MSFT"]}) == ["universe"]
+    assert lake.setting_plan("universe").stat().st_mtime > plan.OLD
+    assert lake.setting_plan("universe").read_text() == plan.setting_text(["AAPL", "MSFT"]) == '["AAPL", "MSFT"]\n'
+    stamp = tmp_path / "stamp.json"
+    assert plan.write_changed({stamp: plan.setting_text(1)}) == [] and not stamp.exists()  # its rule makes it
+    stamp.write_text(plan.setting_text(1))
+    assert plan.write_changed({stamp: plan.setting_text(1)}) == []
+    assert plan.write_changed({stamp: plan.setting_text(2)}) == [stamp] and stamp.read_text() == "2\n"

@@ -82,8 +82,8 @@ def test_one_landing_and_one_bronze_job_per_type_and_year(run):
         for year in (2023, 2024):
             assert re.search(rf"^bronze_{dtype}_{year}\s+1$", run.build_output, re.M), f"no bronze_{dtype}_{year} job"
     # + the session plans' jobs (quantmini/session_plans.py): one per month of a new lake, one for a month a
-    # new session changes
-    assert run.jobs == {"build": 20, "next session": 9}
+    # new session changes; and the new lake's `universe` setting file (rules/common.smk `setting`)
+    assert run.jobs == {"build": 21, "next session": 9}
 
 
 def test_bronze_splits_and_dividends_equal_the_served_lists(run, market):

@@ -13,11 +13,13 @@ from pathlib import Path
 def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `final`; on success fsync it and rename it over `final`.
 
-    On any exception the temporary file is removed and `final` is left as it was.
+    On any exception the temporary file is removed and `final` is left as it was. The name carries the
+    writer's pid (`.<name>.<pid>-<random>.tmp`, see `temp_owner`) so the file of a killed writer can be
+    told from one being written and swept at any time (quantmini.runstate.sweep_temp_files).
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}-", suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -29,6 +31,20 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def is_temp_name(name: str) -> bool:
+    """A temporary file of ours (hidden, `.tmp`): never a final name."""
+    return name.startswith(".") and name.endswith(".tmp")
+
+
+def temp_owner(name: str) -> int | None:
+    """The pid of the process writing a temporary file named `.<name>.<pid>[-<random>].tmp`; None for a
+    name without one (written before names carried it)."""
+    if not is_temp_name(name):
+        return None
+    head = name[1:-4].rsplit(".", 1)[-1].split("-", 1)[0]
+    return int(head) if head.isdigit() else None
 
 
 def write_bytes(final: str | os.PathLike, data: bytes) -> None:

@@ -45,6 +45,11 @@ class LakePaths:
         """The month's expected XNYS sessions under the config's range: an input of every landing job."""
         return self.root / "plan" / month_dir(year, month) / "sessions.json"
 
+    def setting_plan(self, name: str) -> Path:
+        """A config setting that decides what partitions hold (e.g. the universe): an input of the jobs
+        whose output it changes (rules/common.smk `setting`)."""
+        return self.root / "plan" / "settings" / f"{name}.json"
+
     # ------------------------------------------------------------------ landing
     def landing_root(self) -> Path:
         return self.root / "landing"

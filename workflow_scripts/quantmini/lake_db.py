@@ -209,30 +209,76 @@ class Lake:
         """Read-only (see quantmini.readonly): the connection reads only the lake's table folders,
         writes nothing, and `query` runs only SELECT statements.
 
-        Each table's files are listed once, here, and each footer checked: a view is the explicit list of
-        readable files (`self.files`), so one corrupt file is named in `self.unreadable` (path -> reason)
-        instead of failing every view, and a partition written later is not half-seen by this reader.
+        Each table's files are listed once, here; a table's footers are checked, and its view created,
+        the first time a query names it (`prepare`): opening costs a glob, not a read of every footer
+        (bench/README.md, `lake_open.py`). A view is the explicit list of readable files (`files`), so
+        one corrupt file is named in `unreadable` (path -> reason) instead of failing every view, and a
+        partition written later is not half-seen by this reader.
         """
         self.root = Path(root).resolve()
-        self.files: dict[str, list[str]] = {}
-        self.unreadable: dict[str, str] = {}
         globs = table_globs(self.root)
-        for name, glob in globs.items():
-            good = []
-            for f in sorted(_glob(glob)):
-                problem = footer_problem(f)
-                if problem:
-                    self.unreadable[f] = problem
-                else:
-                    good.append(f)
-            if good:
-                self.files[name] = good
-        self.views = {name: globs[name] for name in self.files}
-        setup = [view_sql(name, files) for name, files in self.files.items()] + list(join_views(self.files).values())
-        from quantmini.adjusted_views import adjusted_view_sql  # the adjusted series by security
+        self.listed: dict[str, list[str]] = {name: sorted(_glob(glob)) for name, glob in globs.items()}
+        self.views = dict(globs)  # tables with files; one whose every file is unreadable drops out when checked
+        self._files: dict[str, list[str]] = {}
+        self._unreadable: dict[str, str] = {}
+        self._checked: set[str] = set()
+        self._derived = False  # the join and adjusted views (over every table): made by prepare(None)
+        self.con = readonly.connect([self.root / layer for layer in LAYERS], memory_limit=memory_limit)
 
-        self.con = readonly.connect([self.root / layer for layer in LAYERS], memory_limit=memory_limit, setup=setup,
-                                    optional=adjusted_view_sql(self.files))
+    @property
+    def files(self) -> dict[str, list[str]]:
+        """Every table's readable files (all footers checked)."""
+        self.prepare()
+        return self._files
+
+    @property
+    def unreadable(self) -> dict[str, str]:
+        """Every file whose footer does not parse -> why (all footers checked)."""
+        self.prepare()
+        return self._unreadable
+
+    def prepare(self, sql: str | None = None) -> None:
+        """Check the footers of, and create the views of, the tables `sql` names (every table, and the
+        join and adjusted views, when `sql` is None or names anything else: a derived view, a macro's
+        table, a name DuckDB cannot tell without running it)."""
+        names = None
+        if sql is not None:
+            try:
+                names = set(duckdb.get_table_names(sql))
+            except Exception:  # noqa: BLE001 -- unparsable here: prepare everything, DuckDB reports the rest
+                names = None
+        if names and names <= set(self.listed):  # none named (SELECT 1, a table macro): everything
+            for name in sorted(names - self._checked):
+                self._check(name)
+            return
+        for name in sorted(set(self.listed) - self._checked):
+            self._check(name)
+        if not self._derived:
+            self._derived = True
+            for sql_ in join_views(self._files).values():
+                self.con.execute(sql_)
+            from quantmini.adjusted_views import adjusted_view_sql
+
+            for sql_ in adjusted_view_sql(self._files):  # the adjusted series by security
+                try:
+                    self.con.execute(sql_)
+                except duckdb.BinderException:  # a silver older than its columns: the rest skipped
+                    break
+
+    def _check(self, name: str) -> None:
+        self._checked.add(name)
+        good = []
+        for f in self.listed[name]:
+            problem = footer_problem(f)
+            if problem:
+                self._unreadable[f] = problem
+            else:
+                good.append(f)
+        if good:
+            self._files[name] = good
+            self.con.execute(view_sql(name, good))
+        else:
+            self.views.pop(name, None)
 
     def __enter__(self) -> Lake:
         return self
@@ -255,7 +301,14 @@ class Lake:
         while nothing changed (a genuinely bad file, a SQL mistake) fails at once.
         """
         readonly.check_statement(sql)
-        return self.consistent(lambda: self.con.sql(sql, params=params or None).pl())
+        self.prepare(sql)
+        try:
+            return self.consistent(lambda: self.con.sql(sql, params=params or None).pl())
+        except duckdb.CatalogException:
+            if self._derived:
+                raise
+            self.prepare()  # a name only a full set-up defines (e.g. a macro of the adjusted views)
+            return self.consistent(lambda: self.con.sql(sql, params=params or None).pl())
 
     def consistent(self, read):
         """`read()` until it ran while none of the listed files changed (see `query`)."""
@@ -277,7 +330,7 @@ class Lake:
 
     def _identity(self) -> tuple:
         out = []
-        for files in self.files.values():
+        for files in self._files.values():
             for f in files:
                 try:
                     st = os.stat(f)
@@ -287,6 +340,7 @@ class Lake:
         return tuple(out)
 
     def explain_analyze(self, sql: str, params: Sequence | dict | None = None) -> str:
+        self.prepare(sql)
         return "\n".join(row[1] for row in self.con.execute("EXPLAIN ANALYZE " + sql, params or []).fetchall())
 
     def stocks_daily_sql(

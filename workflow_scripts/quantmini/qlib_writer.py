@@ -455,7 +455,7 @@ def publish(
         if dn not in existing:
             (features / dn).mkdir(parents=True, exist_ok=True)
     sym_dirs = [os.path.join(features, dn) for dn in dirnames]
-    tmp_suffix = f"{secrets.token_hex(4)}.tmp"
+    tmp_suffix = f"{os.getpid()}-{secrets.token_hex(4)}.tmp"  # the writer's pid: see atomic.temp_owner
     counts = np.zeros(5, dtype=np.int64)
     blocks = _blocks(lay)
     order = None if lay.order is None else lay.order.to_numpy()

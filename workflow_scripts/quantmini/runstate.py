@@ -13,29 +13,33 @@ from pathlib import Path
 
 from quantmini import atomic
 from quantmini.jobframe import die
+from quantmini.processes import alive, me
 from quantmini.settings import API_URL_ENV, api_url, api_verify
 
 log = logging.getLogger("quantmini.runstate")
 _SIM = None
+_KNOWN: set[str] = set()  # tickers this process found the vendor knows (the planning check, then onstart)
 
 RUN_FILE = Path(".snakemake") / "quantmini-run.json"
 
 
-def _process_start(pid: int) -> str | None:
-    """The start time of a live process (field 22 of /proc/PID/stat), None if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def check_writable(data_root: str | os.PathLike) -> None:
+def check_writable(data_root: str | os.PathLike, probe: bool = True) -> None:
     """Stop with one line before any job when data_root cannot be written (read-only mount, no permission).
 
-    Probed by creating the directory and a temporary file in it, so the answer is the filesystem's own.
+    `probe`: by creating the directory and a temporary file in it, so the answer is the filesystem's own
+    (once jobs will run). Without: asked of the kernel (access(2), the mount's read-only flag) for data_root
+    or its nearest existing parent, writing nothing (while Snakemake parses, a dry run included).
     """
     root = Path(data_root)
+    if not probe:
+        here = root.absolute()
+        while not here.exists() and here != here.parent:
+            here = here.parent
+        if not os.access(here, os.W_OK):
+            why = "Read-only file system" if os.statvfs(here).f_flag & os.ST_RDONLY else "Permission denied"
+            die(f"data_root {root} is not writable ({why}); fix its mount or permissions, "
+                "or point data_root elsewhere")
+        return
     try:
         root.mkdir(parents=True, exist_ok=True)
         atomic.write_text(root / ".quantmini-write-probe", "")
@@ -58,7 +62,7 @@ def clear_stale_lock(workdir: Path = Path(".")) -> bool:
         run = json.loads(run_file.read_text())
     except (OSError, ValueError):
         return False
-    if _process_start(int(run.get("pid", 0))) == run.get("start"):
+    if alive(int(run.get("pid", 0)), run.get("start")):
         return False  # the run is alive: leave its locks alone
     removed = 0
     for lock in locks.glob("*.lock") if locks.is_dir() else []:
@@ -70,21 +74,26 @@ def clear_stale_lock(workdir: Path = Path(".")) -> bool:
     return bool(removed)
 
 
-SWEPT_DIRS = ("landing", "bronze", "silver", "gold", "quarantine", "reports")
+SWEPT_DIRS = ("landing", "bronze", "silver", "gold", "quarantine", "reports", "plan")
 
 
-def sweep_temp_files(data_root: str | os.PathLike) -> int:
-    """Remove the temporary files (`.<name>.<random>.tmp`, see atomic.atomic_path) a killed run left.
+def sweep_temp_files(data_root: str | os.PathLike, *, unowned: bool = False) -> int:
+    """Remove the temporary files (`.<name>.<pid>-<random>.tmp`, see atomic.atomic_path) killed writers left.
 
-    Called once the run holds the workflow lock, after a killed run's stale lock was cleared, so no
-    other workflow run is writing them; never a final name, only hidden *.tmp files under the layers.
-    Returns how many were removed.
+    A file whose writer (the pid in its name) is gone is removed on every run, a run with nothing to do
+    included: safe without the workflow lock, since a live writer's file is kept. `unowned`: also remove
+    the files whose name has no pid (written before names carried it); only once the run holds the lock
+    after a killed run's stale lock was cleared. Never a final name, only hidden *.tmp files under the
+    lake's folders. Returns how many were removed.
     """
     removed = 0
     for sub in SWEPT_DIRS:
         for dirpath, _, files in os.walk(Path(data_root) / sub):
             for name in files:
-                if name.startswith(".") and name.endswith(".tmp"):
+                if not atomic.is_temp_name(name):
+                    continue
+                pid = atomic.temp_owner(name)
+                if (pid is None and unowned) or (pid is not None and not alive(pid)):
                     Path(dirpath, name).unlink(missing_ok=True)
                     removed += 1
     if removed:
@@ -94,16 +103,16 @@ def sweep_temp_files(data_root: str | os.PathLike) -> int:
 
 def record_run(workdir: Path = Path(".")) -> None:
     """Note that this process holds the workflow lock (see clear_stale_lock)."""
-    pid = os.getpid()
-    atomic.write_text(workdir / RUN_FILE, json.dumps({"pid": pid, "start": _process_start(pid)}))
+    atomic.write_text(workdir / RUN_FILE, json.dumps(me()))
 
 
 def forget_run(workdir: Path = Path(".")) -> None:
     (workdir / RUN_FILE).unlink(missing_ok=True)
 
 
-def start_api(cfg: dict) -> None:
-    """Decide the endpoint of this run; start the bundled simulator when `source: sim` needs one."""
+def start_api(cfg: dict, in_lake: bool = True) -> None:
+    """Decide the endpoint of this run; start the bundled simulator when `source: sim` needs one (its
+    request log in the lake's .sim/ when `in_lake`, else in its temporary folder)."""
     global _SIM
     if os.environ.get(API_URL_ENV):
         return  # an outer caller (tests, the CLI) already provides the endpoint
@@ -117,7 +126,8 @@ def start_api(cfg: dict) -> None:
     from quantmini.sim.server import SimProcess
 
     state = Path(cfg["data_root"]) / ".sim"
-    state.mkdir(parents=True, exist_ok=True)
+    if in_lake:
+        state.mkdir(parents=True, exist_ok=True)
     _SIM = SimProcess(
         tickers=sim["tickers"],
         seed=sim["seed"],
@@ -126,31 +136,36 @@ def start_api(cfg: dict) -> None:
         latency_ms=sim.get("latency_ms") or 0,
         plan_start=sim.get("plan_start") or None,
         delayed_minutes=sim.get("delayed_minutes") or 0,
-        request_log=str(state / "requests.jsonl"),
+        request_log=str(state / "requests.jsonl") if in_lake else None,
     )
     _SIM.start()
     os.environ[API_URL_ENV] = _SIM.url
     log.info("simulator listening on %s", _SIM.url)
 
 
-def check_universe(cfg: dict, first_session: str) -> None:
+def check_universe(cfg: dict, first_session: str, remember: bool = True) -> None:
     """Stop the run with one line when `universe` names a ticker the vendor does not know (onstart,
-    once the endpoint is up, before any job; see quantmini.universe)."""
+    once the endpoint is up, before any job; see quantmini.universe). `remember`: note the known
+    tickers in the lake (not while planning: a dry run writes nothing)."""
     checks = [] if cfg["universe"] == "all" else [(cfg["universe"], "universe")]
     if "options_daily" in cfg["data_types"]:  # an underlying the vendor never listed builds empty options data
         checks.append(((cfg.get("options") or {}).get("underlyings") or [], "options.underlyings"))
     if not any(names for names, _ in checks):
         return
     from quantmini.client import ApiError, resolve_api_key
-    from quantmini.universe import UnknownTickerError
+    from quantmini.universe import UnknownTickerError, remember_known
     from quantmini.universe import check_universe as check
 
     try:
         for names, key in checks:
-            if names:
-                check(names, first_session, cfg["data_root"], base_url=api_url(cfg), api_key=resolve_api_key(),
+            todo = [n for n in names if n not in _KNOWN]  # not already checked while planning
+            if todo:
+                check(todo, first_session, cfg["data_root"], base_url=api_url(cfg), api_key=resolve_api_key(),
                       verify=api_verify(), retries=cfg["retries"], rate_per_minute=cfg["rate_limit_per_minute"],
-                      key=key)
+                      key=key, remember=False)
+                _KNOWN.update(todo)
+            if remember and names:
+                remember_known(cfg["data_root"], names)
     except (UnknownTickerError, ApiError) as exc:
         stop_api()
         forget_run()
@@ -171,9 +186,9 @@ def check_universe_at_planning(cfg: dict, first_session: str) -> None:
     if set(cfg["universe"]) <= known:
         return
     outer = os.environ.get(API_URL_ENV)
-    start_api(cfg)
+    start_api(cfg, in_lake=False)
     try:
-        check_universe(cfg, first_session)
+        check_universe(cfg, first_session, remember=False)
     finally:
         if outer is None:
             stop_api()
@@ -184,4 +199,5 @@ def stop_api() -> None:
     global _SIM
     if _SIM is not None:
         _SIM.stop()
+        _SIM.cleanup()  # its temporary folder (one a killed run leaves is removed by the next start)
         _SIM = None

@@ -32,20 +32,31 @@ async def _known(client, ticker: str, first_session: str) -> bool:
     return False
 
 
+def _remembered(data_root) -> set[str]:
+    try:
+        return set(json.loads(LakePaths(data_root).universe_record().read_text())["known"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def remember_known(data_root, tickers) -> None:
+    """Add tickers found known to the lake's record (rewritten only when it grows)."""
+    known = _remembered(data_root)
+    if not set(tickers) <= known:
+        atomic.write_text(LakePaths(data_root).universe_record(),
+                          json.dumps({"known": sorted(known | set(tickers))}, indent=1) + "\n")
+
+
 def check_universe(universe, first_session: str, data_root: str | Path, *, base_url: str, api_key: str | None,
                    verify: bool | str = True, retries: int = 8, rate_per_minute: float | None = None,
-                   key: str = "universe") -> list[str]:
+                   key: str = "universe", remember: bool = True) -> list[str]:
     """Raise UnknownTickerError naming every ticker of `universe` the vendor does not know; return the
-    tickers checked now (those not remembered from an earlier run)."""
+    tickers checked now (those not remembered from an earlier run; remembered in the lake if `remember`)."""
     if universe == "all":
         return []
     from quantmini.client import PolygonClient
 
-    memo = LakePaths(data_root).universe_record()
-    try:
-        known = set(json.loads(memo.read_text())["known"])
-    except (OSError, ValueError, KeyError, TypeError):
-        known = set()
+    known = _remembered(data_root)
     todo = [t for t in universe if t not in known]
     if not todo:
         return []
@@ -58,8 +69,8 @@ def check_universe(universe, first_session: str, data_root: str | Path, *, base_
 
     found = asyncio.run(run())
     unknown = [t for t in todo if not found[t]]
-    if not unknown:  # written only on success: a refused run leaves the lake as it was
-        atomic.write_text(memo, json.dumps({"known": sorted(known | set(todo))}, indent=1) + "\n")
+    if not unknown and remember:  # written only on success: a refused run leaves the lake as it was
+        remember_known(data_root, todo)
     if unknown:
         raise UnknownTickerError(
             f"{key}: unknown ticker(s) {', '.join(unknown)}: the vendor's reference lists none of them "

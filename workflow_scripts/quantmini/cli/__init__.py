@@ -5,18 +5,40 @@ lake; `sim` is the simulator's own CLI. Bad input: one line on stderr, exit 2; a
 
 from __future__ import annotations
 
-import argparse
+import os
+import signal
 import sys
 
-from quantmini import config as qm_config
-from quantmini.argtypes import number
-from quantmini.cli.bars import bars
-from quantmini.cli.common import DATA_TYPES, LAYERS, UsageError, date_arg, fail, memory_size, positive
-from quantmini.cli.ingest import ingest
-from quantmini.cli.inspect import accept, gaps, status, validate
-from quantmini.cli.prune import prune
-from quantmini.cli.query import query
-from quantmini.cli.sim import sim
+
+def _interrupted_while_starting(signum, frame):  # Ctrl-C during the imports below: nothing to clean up yet
+    print("quantmini: interrupted", file=sys.stderr, flush=True)
+    os._exit(130)
+
+
+if sys.argv[:1] == ["-m"] or os.path.basename(sys.argv[0] if sys.argv else "") == "quantmini":
+    signal.signal(signal.SIGINT, _interrupted_while_starting)  # started as the command, not imported
+
+import argparse  # noqa: E402
+
+from quantmini import config as qm_config  # noqa: E402
+from quantmini.argtypes import number  # noqa: E402
+from quantmini.cli.bars import bars  # noqa: E402
+from quantmini.cli.common import (  # noqa: E402
+    DATA_TYPES,
+    INTERRUPTS,
+    LAYERS,
+    UsageError,
+    date_arg,
+    fail,
+    memory_size,
+    on_interrupt,
+    positive,
+)
+from quantmini.cli.ingest import ingest  # noqa: E402
+from quantmini.cli.inspect import accept, gaps, status, validate  # noqa: E402
+from quantmini.cli.prune import prune  # noqa: E402
+from quantmini.cli.query import query  # noqa: E402
+from quantmini.cli.sim import sim  # noqa: E402
 
 
 class _Parser(argparse.ArgumentParser):
@@ -115,6 +137,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command. Ctrl-C (SIGINT) ends any of them with one line, `quantmini: interrupted`, exit 130."""
+    INTERRUPTS.clear()
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        code = _main(argv)
+        return fail("interrupted", 130) if INTERRUPTS else code  # e.g. Snakemake stopped its jobs itself
+    except BaseException as exc:
+        if INTERRUPTS or isinstance(exc, KeyboardInterrupt):
+            return fail("interrupted", 130)
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["sim"]:  # everything after `sim` is the simulator's (--help included: REMAINDER
         return sim(argparse.Namespace(sim_args=argv[1:]))  # would leave a leading option to our parser)
@@ -124,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, qm_config.ConfigError) as exc:
         return fail(str(exc), 2)
     except (LookupError, ValueError, OSError) as exc:
+        if INTERRUPTS:
+            raise
         return fail(f"{args.command}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", 1)
-    except KeyboardInterrupt:
-        return fail("interrupted", 130)
 
 
 if __name__ == "__main__":

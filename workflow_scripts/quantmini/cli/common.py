@@ -27,6 +27,16 @@ class UsageError(Exception):
     """Bad input, phrased as one line."""
 
 
+INTERRUPTS: list[int] = []  # SIGINTs received by this command (quantmini.cli.main)
+
+
+def on_interrupt(signum, frame):
+    """Ctrl-C: remembered (a library may turn the KeyboardInterrupt into its own error, e.g. DuckDB's
+    "Query interrupted", or Snakemake into a failed run), then raised so `finally` blocks clean up."""
+    INTERRUPTS.append(signum)
+    raise KeyboardInterrupt
+
+
 def fail(message: str, code: int) -> int:
     print(f"quantmini: {message}", file=sys.stderr, flush=True)
     return code

@@ -3,7 +3,9 @@ same lock; no second pipeline), with an optional PIPELINE_SUMMARY.md of the run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,6 +14,7 @@ import yaml
 
 from quantmini.cli.common import (
     DATA_TYPES,
+    INTERRUPTS,
     PROFILE,
     REPO,
     data_types,
@@ -30,6 +33,26 @@ def _profile() -> dict:
 def run_snakemake(targets: list[str], *, configfile: str | None, overrides: dict, cores: int | None,
                   forcerun: list[str] = (), dry_run: bool = False) -> None:
     """Build `targets` with Snakemake's Python API in this directory; raise on failure."""
+    with _quiet_jobs():
+        _run(targets, configfile=configfile, overrides=overrides, cores=cores, forcerun=forcerun, dry_run=dry_run)
+
+
+@contextlib.contextmanager
+def _quiet_jobs():
+    """The run's jobs end quietly on Ctrl-C: quiet_interrupt/sitecustomize.py first on their PYTHONPATH."""
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).with_name("quiet_interrupt")),
+                                                           before) if p)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
+def _run(targets, *, configfile, overrides, cores, forcerun, dry_run) -> None:
     from snakemake.api import SnakemakeApi
     from snakemake.scheduling.greedy import SchedulerSettings as GreedySchedulerSettings
     from snakemake.settings.enums import RerunTrigger
@@ -111,6 +134,8 @@ def ingest(args, forcerun: list[str] = (), targets: list[str] | None = None) -> 
         run_snakemake(targets, configfile=args.config, overrides=overrides, cores=args.cores, forcerun=forcerun,
                       dry_run=args.dry_run)
     except Exception as exc:  # Snakemake reports the failed job's log above; we end with one line
+        if INTERRUPTS:  # Ctrl-C: Snakemake stopped its jobs; main says "interrupted"
+            raise KeyboardInterrupt from None
         from snakemake.exceptions import LockException
 
         error, locked = _snakemake_error(exc), isinstance(exc, LockException)

@@ -27,6 +27,7 @@ def query(args) -> int:
     limit = args.limit or (TABLE_LIMIT if args.format == "table" else None)
     with Lake(lake_root(args), memory_limit=args.memory_limit) as lake:
         try:
+            lake.prepare(args.sql)  # the footers and views of the tables it names
             rel = lake.con.sql(args.sql)
             if rel is None:
                 return 0

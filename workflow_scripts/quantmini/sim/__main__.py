@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve that session's grouped bars revised from the (N+1)-th request on (default N=0)")
     s.add_argument("--request-log", default=None, help="append one JSON line per request")
     s.add_argument("--ready-file", default=None, help="written (atomically) once the server answers")
+    s.add_argument("--parent-fd", type=int, default=None,
+                   help="a pipe's read end inherited from the owner: stop when it reaches EOF (the owner died)")
     t = sub.add_parser("truth", help="export the ground truth as Parquet files")
     t.add_argument("--out", required=True)
     _market_args(t)
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                         latency_ms=args.latency_ms, gzip_level=args.gzip_level, request_log=args.request_log,
                         plan_start=args.plan_start, delayed_minutes=args.delayed_minutes,
                         legacy_shapes=args.legacy_shapes, bad_month=args.bad_month, revise=args.revise,
-                        ready_file=args.ready_file)
+                        ready_file=args.ready_file, parent_fd=args.parent_fd)
     try:
         serve(opts)
     except ValueError as err:  # e.g. a range without sessions

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Self
 
 from quantmini.atomic import write_text
+from quantmini.processes import alive, me
 
 
 @dataclass
@@ -52,6 +53,7 @@ class ServeOptions:
     request_log: str | None = None
     ready_file: str | None = None
     tls_dir: str | None = None
+    parent_fd: int | None = None  # read end of a pipe held by the owner: EOF (the owner died) stops the server
 
 
 def _listen_socket(host: str, port: int) -> socket.socket:
@@ -137,6 +139,15 @@ def serve(opts: ServeOptions) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        if opts.parent_fd is not None:  # the owner holds the write end: EOF = it is gone, even SIGKILLed
+            def parent_gone() -> None:
+                with contextlib.suppress(OSError):
+                    if os.read(opts.parent_fd, 4096):
+                        return
+                loop.remove_reader(opts.parent_fd)
+                stop.set()
+
+            loop.add_reader(opts.parent_fd, parent_gone)
         server = asyncio.create_task(hypercorn_serve(app, config, shutdown_trigger=stop.wait))
         await _wait_until_serving(opts.host, plain.getsockname()[1])
         if opts.ready_file:
@@ -148,10 +159,34 @@ def serve(opts: ServeOptions) -> None:
     asyncio.run(main())
 
 
+TMP_PREFIX = "quantmini-sim-"
+OWNER_FILE = "owner.json"
+
+
+def sweep_stale_dirs(root: str | os.PathLike | None = None) -> list[Path]:
+    """Remove the `quantmini-sim-*` temporary folders whose owner process is gone (SIGKILLed before its
+    cleanup): the owner's pid and start time are recorded in the folder, so a live owner's folder, or
+    one that reused a pid, is kept. Folders of other users cannot be removed and are skipped."""
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{TMP_PREFIX}*"):
+        try:
+            owner = json.loads((folder / OWNER_FILE).read_text())
+            live = alive(int(owner["pid"]), owner["start"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not ours to judge (no owner record yet, or another user's)
+        if not live:
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                removed.append(folder)
+    return removed
+
+
 class SimProcess:
     """Start `python -m quantmini.sim serve ...` as a child (own process group) and wait until it answers.
 
-    Options are those of `ServeOptions`. The API key goes through the environment, never argv.
+    Options are those of `ServeOptions`. The API key goes through the environment, never argv. The child
+    stops by itself when this process dies, however (its inherited pipe reaches EOF), and the temporary
+    folder records its owner so the next start removes the folders of dead owners.
     """
 
     def __init__(self, ready_timeout: float = 180.0, **options):
@@ -161,6 +196,7 @@ class SimProcess:
         self.returncode: int | None = None  # the child's exit code once stopped (0 = clean shutdown)
         self.info: dict = {}
         self._tmp: Path | None = None
+        self._lifeline: int | None = None  # write end of the pipe the child watches
 
     @property
     def url(self) -> str:
@@ -193,6 +229,8 @@ class SimProcess:
                 "--fault-slow-s", str(o.fault_slow_s), "--latency-ms", str(o.latency_ms),
                 "--gzip-level", str(o.gzip_level),
                 "--request-log", str(o.request_log), "--ready-file", str(ready)]
+        if o.parent_fd is not None:
+            argv += ["--parent-fd", str(o.parent_fd)]
         if o.end:
             argv += ["--end", str(o.end)]
         if o.tls:
@@ -218,7 +256,9 @@ class SimProcess:
         return argv
 
     def start(self) -> SimProcess:
-        self._tmp = Path(tempfile.mkdtemp(prefix="quantmini-sim-"))
+        sweep_stale_dirs()
+        self._tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX))
+        write_text(self._tmp / OWNER_FILE, json.dumps(me()))
         if not self.options.request_log:
             self.options.request_log = str(self._tmp / "requests.jsonl")
         if self.options.tls and not self.options.tls_dir:
@@ -230,9 +270,17 @@ class SimProcess:
         if self.options.api_key:
             env["QUANTMINI_SIM_API_KEY"] = self.options.api_key
         self._stderr_path = self._tmp / "stderr.log"
-        with open(self._stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(self._argv(ready), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=err, env=env, start_new_session=True)
+        # a lifeline: only the child inherits the read end (pass_fds); the write end is not inheritable, so
+        # it closes when this process dies (even SIGKILLed) and the child sees EOF and stops
+        child_end, self._lifeline = os.pipe()
+        self.options.parent_fd = child_end
+        try:
+            with open(self._stderr_path, "wb") as err:
+                self.proc = subprocess.Popen(self._argv(ready), stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.DEVNULL, stderr=err, env=env,
+                                             start_new_session=True, pass_fds=(child_end,))
+        finally:
+            os.close(child_end)
         deadline = time.monotonic() + self.ready_timeout
         while not ready.exists():
             if self.proc.poll() is not None:
@@ -265,6 +313,9 @@ class SimProcess:
         if self.proc is not None:
             self.returncode = self.proc.returncode
         self.proc = None
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
 
     def cleanup(self) -> None:
         """Remove the temporary directory (ready file, default request log, TLS files)."""
