@@ -10,6 +10,7 @@ rule gold_qlib:
         stamp=LAKE.gold_stamp(),
     params:
         provider_dir=lambda wc, output: str(Path(output.stamp).parent),
+        state=str(LAKE.gold_state()),
         first=lambda wc: PARTITIONS[min(PARTITIONS)].sessions[0].isoformat(),
         last=lambda wc: PARTITIONS[max(PARTITIONS)].sessions[-1].isoformat(),
         features=config["gold"]["alpha158"],

@@ -20,7 +20,7 @@ with jobframe.failing_as("gold qlib", log, traceback=True,
     stats = publish(
         [Path(p) for p in smk.input.silver], [Path(p) for p in smk.input.events],
         [Path(p) for p in smk.input.changes], calendar.sessions(smk.params.first, smk.params.last),
-        Path(smk.params.provider_dir), features=features,
+        Path(smk.params.provider_dir), features=features, state_file=Path(smk.params.state),
     )
     summary = dataclasses.asdict(stats)
     atomic.write_text(smk.output.stamp, json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n")
