@@ -607,7 +607,7 @@ def _write_fields(features: Path, bars: pl.DataFrame, lay: _Layout, dirnames: li
                     for k in range(lo, hi)
                 ]
                 tasks = [jobs[i : i + _FILES_PER_TASK] for i in range(0, len(jobs), _FILES_PER_TASK)]
-                for c in threads.map(lambda t: _sync_files(raw, t, tmp_suffix, fsync_each), tasks):
+                for c in threads.map(lambda t, raw=raw: _sync_files(raw, t, tmp_suffix, fsync_each), tasks):
                     counts += c
                 del buf, raw
     return counts
