@@ -143,3 +143,13 @@ def test_a_lost_or_stale_state_publishes_in_full(run, tmp_path):
     state.unlink()
     stats = _publish(files, len(CAL), provider, state)
     assert stats.files_unchanged == stats.symbols * 8 and state.exists() and _tree(provider) == want
+
+
+def test_a_forced_rerun_checks_every_file(run):
+    """No silver month changed (`-R gold_qlib` after `quantmini validate` found a cut file): a full publish."""
+    steps, lake, files = run
+    provider, state = lake.gold_dir(), lake.gold_state()
+    cut = provider / "features/gap/open.day.bin"
+    cut.write_bytes(cut.read_bytes()[:-6])
+    stats = _publish(files, len(CAL), provider, state)
+    assert stats.files_rewritten == 1 and _tree(provider) == steps[CAL[-1]][2]

@@ -13,7 +13,8 @@ whole history of just the securities whose events or symbols changed. Their file
 other symbol keeps its files' bytes up to the first changed month and gets the rest appended. Anything
 the state cannot vouch for (no or another version of the state, a vanished month, a calendar that does
 not extend the published one, a symbol whose bars vanished, a file shorter than recorded) publishes in
-full. The state is deleted before a publish writes anything and written after it ends, so a crash
+full, and so does a run in which no silver month changed (a forced rerun, e.g. to rewrite a file
+`quantmini validate` found cut). The state is deleted before a publish writes anything and written after it ends, so a crash
 leaves no state and the next run publishes in full.
 """
 
@@ -206,10 +207,10 @@ def _update(state: dict, silver_files: list[Path], event_files: list[Path], chan
     if set(state["silver"]) - set(ids):
         return None  # a month went away
     changed = [f for f in silver_files if state["silver"].get(str(f)) != ids[str(f)]]
+    if not changed:
+        return None  # a forced rerun (e.g. to repair a file `quantmini validate` found cut): check every file
     starts = {str(f): _month_start(f) for f in silver_files}
-    keep_before = n_old
-    if changed:
-        keep_before = min(keep_before, bisect.bisect_left(sessions, min(starts[str(f)] for f in changed)))
+    keep_before = min(n_old, bisect.bisect_left(sessions, min(starts[str(f)] for f in changed)))
 
     events, symbols = _events_and_symbols(event_files, change_files)
     old_map, new_map = {tuple(r) for r in state["symbol_map"]}, _map_rows(symbols)
