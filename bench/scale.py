@@ -15,7 +15,7 @@ and the size on disk per layer. Figures go to <out>/result.json too; bench/READM
 
 Then the shares issue 21 sets targets on: the update's and the no-op's share of the full build, and where
 the update's time went (each job's wall from its benchmark file). `--revisions` runs the same daily update
-a second time on a copy of the lake with `revision_sessions: 0` beside the config's default (issue 18's
+a second time from a copy of the pre-update lake with `revision_sessions: 0` beside the config's default (issue 18's
 cost of the revision window). `--baseline REV` first builds the same lake with commit REV checked out in
 a temporary `git worktree` (its workflow and package, this environment and simulator), so old and new
 are measured back to back in one run, and prints the ratios: the machine's speed varies 2x over hours.
@@ -219,13 +219,19 @@ def build_and_update(label: str, repo: Path, workdir: Path, sim, args, days: lis
           flush=True)
 
     runs = [("update", {})]
-    if args.revisions:
-        copy = workdir.parent / f"{workdir.name}-rev0"
-        shutil.rmtree(copy, ignore_errors=True)
-        shutil.copytree(workdir, copy, symlinks=True)
+    if args.revisions:  # the same update from the same lake: a copy, swapped in at the same absolute path
+        # afterwards (Snakemake's metadata is keyed by absolute paths: a lake at another path reruns otherwise)
+        pre = workdir.parent / f"{workdir.name}-pre-update"
+        shutil.rmtree(pre, ignore_errors=True)
+        shutil.copytree(workdir, pre, symlinks=True)
         runs.append(("update_rev0", {"revision_sessions": 0}))
     for key, overrides in runs:
-        wd = workdir if key == "update" else copy
+        wd = workdir
+        if key != "update":
+            post = workdir.parent / f"{workdir.name}-post-update"
+            shutil.rmtree(post, ignore_errors=True)
+            workdir.rename(post)
+            pre.rename(workdir)
         n_before = len(sim.requests())
         write_config(wd, args, final, **overrides)
         since = time.time()
@@ -245,8 +251,9 @@ def build_and_update(label: str, repo: Path, workdir: Path, sim, args, days: lis
         print("    jobs (wall s / CPU s): " + ", ".join(f"{j} {w:.1f}/{c:.1f}" for j, w, c in jobs[:8])
               + (f", {len(jobs) - 8} more {sum(w for _, w, _ in jobs[8:]):.1f} s" if len(jobs) > 8 else ""),
               flush=True)
-        if key != "update":
-            shutil.rmtree(wd, ignore_errors=True)
+        if key != "update":  # the default update's lake back in place
+            shutil.rmtree(workdir)
+            post.rename(workdir)
 
     sizes = {layer: du(lake / layer) for layer in ("landing", "bronze", "silver", "gold")}
     result["disk_gb"] = {k: round(v / 2**30, 2) for k, v in sizes.items()}
