@@ -11,7 +11,8 @@ workflow reaches it through QUANTMINI_API_URL. The lake is first built to the se
 then `end` advances by one session for the update. Per layer it prints wall time, the peak memory of the
 whole Snakemake process tree (sampled from /proc every 0.1 s: concurrent jobs add up) and the largest
 single job (Snakemake's benchmark max_rss); then the no-op time, the update time and its request count,
-and the size on disk per layer. Figures go to <out>/result.json too; bench/README.md discusses them.
+and the size on disk per layer. Figures go to <out>/result.json too (the lake is <out>/this/lake, a baseline's
+<out>/baseline/lake); bench/README.md discusses them.
 
 Then the shares issue 21 sets targets on: the update's and the no-op's share of the full build, and where
 the update's time went (each job's wall from its benchmark file). `--revisions` runs the same daily update
@@ -352,7 +353,7 @@ def main() -> None:
             finally:
                 remove_checkout(checkout)
             summary["baseline"] = baseline
-        result = build_and_update("this checkout", REPO, out / "lake-this" if args.baseline else out, sim, args, days)
+        result = build_and_update("this checkout", REPO, out / "this", sim, args, days)
     finally:
         sim.stop()
         sim.cleanup()
