@@ -1,7 +1,7 @@
 """Snakemake script: publish the Qlib provider directory from silver, adjusted as of the lake's end.
 
 The sessions come from the rule (Snakemake has the calendar loaded): importing exchange_calendars here
-would cost the job ~1 s of CPU."""
+would be most of the job's CPU in a daily update (bench/README.md, issue 21)."""
 
 import dataclasses
 import datetime as dt

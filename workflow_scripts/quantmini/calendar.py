@@ -1,8 +1,8 @@
 """XNYS trading sessions, from exchange_calendars, so no one requests a weekend or a holiday.
 
 exchange_calendars (and pandas) are imported when a session is first asked for, not with this module:
-most Snakemake jobs import it through the catalog without ever needing a session, and the import costs
-~0.8 s of CPU per job (bench/README.md).
+most Snakemake jobs import it through the catalog without ever needing a session, and the import is a
+large part of a small job's start-up (bench/README.md, issue 21).
 """
 
 from __future__ import annotations
