@@ -11,8 +11,8 @@ rule gold_qlib:
         stamp=LAKE.gold_stamp(),
     params:
         provider_dir=lambda wc, output: str(Path(output.stamp).parent),
-        first=lambda wc: PARTITIONS[min(PARTITIONS)].sessions[0].isoformat(),
-        last=lambda wc: PARTITIONS[max(PARTITIONS)].sessions[-1].isoformat(),
+        state=str(LAKE.gold_state()),
+        sessions=lambda wc: [d.isoformat() for k in sorted(PARTITIONS) for d in PARTITIONS[k].sessions],
         features=config["gold"]["alpha158"],
     log:
         log_of("gold_qlib"),

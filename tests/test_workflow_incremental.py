@@ -24,7 +24,7 @@ STEPS = ["2024-03-05", "2024-03-07", "2024-04-01"]
 
 def layer(lake, name):
     files = tree_bytes(lake / name)
-    return {k: v for k, v in files.items() if not k.endswith(".published.json")}
+    return {k: v for k, v in files.items() if not k.endswith((".published.json", ".publish_state.json"))}
 
 
 @pytest.fixture(scope="module")

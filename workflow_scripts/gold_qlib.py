@@ -1,10 +1,14 @@
-"""Snakemake script: publish the Qlib provider directory from silver, adjusted as of the lake's end."""
+"""Snakemake script: publish the Qlib provider directory from silver, adjusted as of the lake's end.
+
+The sessions come from the rule (Snakemake has the calendar loaded): importing exchange_calendars here
+would be most of the job's CPU in a daily update (bench/README.md, issue 21)."""
 
 import dataclasses
+import datetime as dt
 import json
 from pathlib import Path
 
-from quantmini import atomic, calendar, jobframe
+from quantmini import atomic, jobframe
 from quantmini.datatypes.stocks_daily.gold import publish
 from quantmini.parquet_io import UnreadableFileError
 
@@ -19,8 +23,8 @@ with jobframe.failing_as("gold qlib", log, traceback=True,
         features = list(FEATURE_NAMES)
     stats = publish(
         [Path(p) for p in smk.input.silver], [Path(p) for p in smk.input.events],
-        [Path(p) for p in smk.input.changes], calendar.sessions(smk.params.first, smk.params.last),
-        Path(smk.params.provider_dir), features=features,
+        [Path(p) for p in smk.input.changes], [dt.date.fromisoformat(d) for d in smk.params.sessions],
+        Path(smk.params.provider_dir), features=features, state_file=Path(smk.params.state),
     )
     summary = dataclasses.asdict(stats)
     atomic.write_text(smk.output.stamp, json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n")

@@ -1,14 +1,20 @@
-"""XNYS trading sessions, from exchange_calendars, so no one requests a weekend or a holiday."""
+"""XNYS trading sessions, from exchange_calendars, so no one requests a weekend or a holiday.
+
+exchange_calendars (and pandas) are imported when a session is first asked for, not with this module:
+most Snakemake jobs import it through the catalog without ever needing a session, and the import is a
+large part of a small job's start-up (bench/README.md, issue 21).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import exchange_calendars as xc
-import pandas as pd
+if TYPE_CHECKING:
+    import exchange_calendars as xc
 
 NY = ZoneInfo("America/New_York")
 _CAL_START = "1980-01-01"
@@ -46,9 +52,17 @@ def to_date(value: DateLike) -> dt.date:
     return dt.date.fromisoformat(str(value))
 
 
+def _timestamp(day):
+    import pandas as pd
+
+    return pd.Timestamp(day)
+
+
 @lru_cache(maxsize=1)
 def xnys() -> xc.ExchangeCalendar:
     """The XNYS calendar from 1990 on (half days included)."""
+    import exchange_calendars as xc
+
     return xc.get_calendar("XNYS", start=_CAL_START)
 
 
@@ -61,7 +75,7 @@ def _sessions(start: dt.date, end: dt.date) -> tuple[dt.date, ...]:
     hi = min(end, cal.last_session.date())
     if hi < lo:
         return ()
-    return tuple(d.date() for d in cal.sessions_in_range(pd.Timestamp(lo), pd.Timestamp(hi)))
+    return tuple(d.date() for d in cal.sessions_in_range(_timestamp(lo), _timestamp(hi)))
 
 
 def sessions(start: DateLike, end: DateLike) -> list[dt.date]:
@@ -70,12 +84,12 @@ def sessions(start: DateLike, end: DateLike) -> list[dt.date]:
 
 
 def is_session(day: DateLike) -> bool:
-    return xnys().is_session(pd.Timestamp(to_date(day)))
+    return xnys().is_session(_timestamp(to_date(day)))
 
 
 def session_bounds_utc(day: DateLike) -> tuple[dt.datetime, dt.datetime]:
     """(open, close) of a session as aware UTC datetimes; the close is 13:00 ET on half days."""
-    ts = pd.Timestamp(to_date(day))
+    ts = _timestamp(to_date(day))
     cal = xnys()
     return cal.session_open(ts).to_pydatetime(), cal.session_close(ts).to_pydatetime()
 
@@ -97,7 +111,7 @@ def last_completed_session(now: dt.datetime | None = None) -> dt.date:
     cal = xnys()
     day = now.astimezone(NY).date()
     for _ in range(15):
-        ts = pd.Timestamp(day)
+        ts = _timestamp(day)
         if cal.is_session(ts) and cal.session_close(ts).to_pydatetime() <= now:
             return day
         day -= dt.timedelta(days=1)

@@ -121,6 +121,10 @@ class LakePaths:
     def gold_stamp(self, freq: str = "day") -> Path:
         return self.gold_dir() / (".published.json" if freq == "day" else f".published_{freq}.json")
 
+    def gold_state(self) -> Path:
+        """What the incremental publish of the daily provider knows about it (datatypes/stocks_daily/gold.py)."""
+        return self.gold_dir() / ".publish_state.json"
+
     def gaps_dir(self) -> Path:
         return self.root / "reports" / "gaps"
 

@@ -69,6 +69,10 @@ class PublishError(ValueError):
     """Input that cannot be published; the message names the problem in one line."""
 
 
+class StaleState(RuntimeError):
+    """An update found the provider directory unlike its publish state says: publish in full instead."""
+
+
 @dataclasses.dataclass
 class PublishStats:
     symbols: int = 0
@@ -319,18 +323,30 @@ def _create_file(path: str, data: memoryview, tmp_suffix: str, fsync_each: bool)
     os.close(fd)
 
 
-def _sync_file(path: str, data: memoryview, exists: bool, tmp_suffix: str, fsync_each: bool) -> tuple[int, int]:
-    """Make `path` hold exactly `data`, touching it as little as possible: (outcome, bytes written)."""
-    n = len(data)
+def _sync_file(path: str, data: memoryview, exists: bool, tmp_suffix: str, fsync_each: bool,
+               keep: int = 0) -> tuple[int, int]:
+    """Make `path` hold exactly `data`, touching it as little as possible: (outcome, bytes written).
+
+    `keep` > 0 (an update, `update`): `data` holds the file's bytes from offset `keep` on, and the file's
+    first `keep` bytes are known to be right already (they are taken from it); a file shorter than that,
+    or missing, raises StaleState."""
     fd = -1
-    if exists:
+    if exists or keep:
         with contextlib.suppress(FileNotFoundError):
             fd = os.open(path, os.O_RDWR | os.O_APPEND)  # one open serves the compare and the append
     if fd < 0:
+        if keep:
+            raise StaleState(f"{path}: missing, the publish state says it has {keep} bytes")
         _create_file(path, data, tmp_suffix, fsync_each)
-        return _CREATED, n
+        return _CREATED, len(data)
     try:
-        old = os.pread(fd, n + 1, 0)
+        if keep:
+            old = os.pread(fd, keep + len(data) + 1, 0)
+            if len(old) < keep:
+                raise StaleState(f"{path}: {len(old)} bytes, the publish state says at least {keep}")
+            data = memoryview(old[:keep] + bytes(data))
+        n = len(data)
+        old = os.pread(fd, n + 1, 0) if not keep else old
         m = len(old)
         blob = bytes(data)  # bytes compare with memcmp; memoryview compares element by element (~20x slower)
         if m == n and blob == old:
@@ -346,11 +362,12 @@ def _sync_file(path: str, data: memoryview, exists: bool, tmp_suffix: str, fsync
     return _REWRITTEN, n
 
 
-def _sync_files(raw: memoryview, jobs: list[tuple[str, int, int, bool]], tmp_suffix: str, fsync_each: bool) -> np.ndarray:
-    """_sync_file for (path, byte offset, byte end, exists) slices of `raw`: counts per outcome + bytes."""
+def _sync_files(raw: memoryview, jobs: list[tuple[str, int, int, bool, int]], tmp_suffix: str,
+                fsync_each: bool) -> np.ndarray:
+    """_sync_file for (path, byte offset, byte end, exists, keep) slices of `raw`: counts per outcome + bytes."""
     out = np.zeros(5, dtype=np.int64)
-    for path, a, b, exists in jobs:
-        outcome, nbytes = _sync_file(path, raw[a:b], exists, tmp_suffix, fsync_each)
+    for path, a, b, exists, keep in jobs:
+        outcome, nbytes = _sync_file(path, raw[a:b], exists, tmp_suffix, fsync_each, keep)
         out[outcome] += 1
         out[4] += nbytes
     return out
@@ -440,6 +457,14 @@ def publish(
     `market`: the instruments file written (instruments/<market>.txt); another freq sharing the provider
     dir (e.g. 1min beside day) names its own market so the two never overwrite each other's spans.
     """
+    return publish_with_spans(provider_dir, bars, calendar, fields, freq, fsync_each=fsync_each,
+                              io_threads=io_threads, market=market)[0]
+
+
+def publish_with_spans(provider_dir: Path, bars: pl.DataFrame, calendar: list[date], fields: list[str],
+                       freq: str = "day", *, fsync_each: bool = False, io_threads: int | None = None,
+                       market: str = "all") -> tuple[PublishStats, pl.DataFrame]:
+    """`publish`, and the published spans (symbol, first, last: calendar indexes), the state `update` needs."""
     t0 = time.perf_counter()
     provider_dir = Path(provider_dir)
     fields = list(fields)
@@ -447,67 +472,15 @@ def publish(
     cal = _calendar_series(calendar, freq, bars.schema["date"])
     lay = _layout(bars, cal)
     stats = PublishStats(symbols=len(lay.symbols), fields=len(fields), sessions=len(cal))
-
     features = provider_dir / "features"
     existing = _existing(features, freq)
     dirnames = _dirnames(pl.Series(lay.symbols, dtype=pl.String)).to_list()
-    for dn in dirnames:
-        if dn not in existing:
-            (features / dn).mkdir(parents=True, exist_ok=True)
-    sym_dirs = [os.path.join(features, dn) for dn in dirnames]
-    tmp_suffix = f"{os.getpid()}-{secrets.token_hex(4)}.tmp"  # the writer's pid: see atomic.temp_owner
-    counts = np.zeros(5, dtype=np.int64)
-    blocks = _blocks(lay)
-    order = None if lay.order is None else lay.order.to_numpy()
-    with _IoThreads(io_threads) as threads:
-        for lo, hi in blocks:
-            r0, r1 = int(lay.row_start[lo]), int(lay.row_start[hi])
-            offs = np.concatenate(([0], np.cumsum(lay.file_len[lo:hi])))
-            # flat position of each row's value: its symbol's offset + 1 (header) + index within its span
-            sym_of_row = np.repeat(np.arange(hi - lo), np.diff(lay.row_start[lo : hi + 1]))
-            pos = offs[:-1][sym_of_row] + 1 + (lay.cal_idx[r0:r1] - lay.first[lo:hi][sym_of_row])
-            del sym_of_row
-            if order is not None and len(blocks) == 1:  # scatter straight from the unsorted columns
-                pos_in_bars_order = np.empty_like(pos)
-                pos_in_bars_order[order] = pos
-                pos, rows = pos_in_bars_order, None
-            else:
-                rows = None if order is None else pl.Series(order[r0:r1])
-            byte_offs = (4 * offs).tolist()
-            for field in fields:
-                col = bars.get_column(field)
-                col = col.slice(r0, r1 - r0) if order is None else col if rows is None else col.gather(rows)
-                if not col.dtype.is_float():
-                    col = col.cast(pl.Float64)
-                buf = np.full(int(offs[-1]), np.nan, dtype="<f4")
-                buf[offs[:-1]] = lay.first[lo:hi]
-                buf[pos] = col.to_numpy()  # float64 -> float32 rounds to nearest, as Qlib's astype("<f"); null -> NaN
-                raw = memoryview(buf).cast("B")
-                name = f"{field}.{freq}.bin"
-                jobs = [
-                    (f"{sym_dirs[k]}/{name}", byte_offs[k - lo], byte_offs[k - lo + 1], name in existing.get(dirnames[k], ()))
-                    for k in range(lo, hi)
-                ]
-                tasks = [jobs[i : i + _FILES_PER_TASK] for i in range(0, len(jobs), _FILES_PER_TASK)]
-                for c in threads.map(lambda t: _sync_files(raw, t, tmp_suffix, fsync_each), tasks):
-                    counts += c
-                del buf, raw
-    stats.files_unchanged, stats.files_appended, stats.files_rewritten, stats.files_created = map(int, counts[:4])
-    stats.bytes_written = int(counts[4])
-    changed = stats.bytes_written > 0 or counts[1:4].sum() > 0
-
-    if changed and not fsync_each:
-        t = time.perf_counter()
-        _syncfs(features)  # durability barrier: feature bytes reach disk before the calendar can refer to them
-        stats.sync_seconds = time.perf_counter() - t
-
-    fmt = time_format(freq)
-    cal_text = "".join(f"{s}\n" for s in cal.dt.strftime(fmt).to_list())
-    starts = cal.gather(lay.first).dt.strftime(fmt).to_list() if len(cal) else []
-    ends = cal.gather(lay.last).dt.strftime(fmt).to_list() if len(cal) else []
-    inst_text = "".join(f"{s}\t{a}\t{b}\n" for s, a, b in zip(lay.symbols, starts, ends))
-    stats.instruments_written = _write_if_changed(provider_dir / "instruments" / f"{market}.txt", inst_text)
-    stats.calendar_written = _write_if_changed(provider_dir / "calendars" / f"{freq}.txt", cal_text)
+    counts = _write_fields(features, bars, lay, dirnames, lambda k, name: name in existing.get(dirnames[k], ()),
+                           np.zeros(len(lay.symbols), dtype=np.int64), fields, freq, fsync_each, io_threads,
+                           make_dirs=[dn for dn in dirnames if dn not in existing])
+    spans = pl.DataFrame({"symbol": lay.symbols, "first": lay.first, "last": lay.last},
+                         schema={"symbol": pl.String, "first": pl.Int64, "last": pl.Int64})
+    _finish(provider_dir, stats, counts, cal, spans, freq, market, fsync_each)
 
     # Last: drop files of this freq that a fresh build would not have (vanished symbols/fields, temp files).
     keep_dirs = set(dirnames)
@@ -525,7 +498,140 @@ def publish(
             except OSError:
                 pass
     stats.seconds = time.perf_counter() - t0
-    return stats
+    return stats, spans
+
+
+def update(provider_dir: Path, bars: pl.DataFrame, calendar: list[date], fields: list[str], freq: str = "day",
+           *, spans: pl.DataFrame, keep_before: int, rewrite: Sequence[str] = (), remove: Sequence[str] = (),
+           fsync_each: bool = False,
+           io_threads: int | None = None, market: str = "all") -> tuple[PublishStats, pl.DataFrame]:
+    """Bring a provider published with `spans` (symbol, first, last) to the state a full `publish` of the
+    whole lake would leave, given only what changed: the result is byte-identical to that publish.
+
+    `bars` holds, for every symbol it names, either its whole history (symbols named in `rewrite`, or new:
+    their files are written like `publish` does) or only its bars from calendar index `keep_before` on
+    (a symbol of `spans` whose bars before that index are unchanged: its files keep their bytes up to
+    there and get the rest appended, or rewritten when a revised bar differs). Symbols of `spans` not in
+    `bars` stay as they are; `remove` names symbols whose files of this freq go. Raises StaleState when a
+    file is shorter than `spans` says (the caller then publishes in full). Returns the stats and the new
+    spans.
+    """
+    t0 = time.perf_counter()
+    provider_dir = Path(provider_dir)
+    fields = list(fields)
+    _check_inputs(bars, fields, freq)
+    cal = _calendar_series(calendar, freq, bars.schema["date"])
+    lay = _layout(bars, cal)
+    old = spans.filter(~pl.col("symbol").is_in(list(remove)))
+    known = dict(zip(old["symbol"].to_list(), zip(old["first"].to_list(), old["last"].to_list())))
+    keep = np.zeros(len(lay.symbols), dtype=np.int64)
+    full = set(rewrite)
+    for k, sym in enumerate(lay.symbols):
+        if sym in known and sym not in full:  # a tail: the file's prefix is kept
+            first, last = known[sym]
+            if first >= keep_before:  # every bar of it is in `bars`: written whole
+                continue
+            if int(lay.first[k]) < keep_before:
+                raise PublishError(f"update: {sym!r} has a bar before the kept prefix ends")
+            keep[k] = min(last + 1, keep_before) - first + 1  # floats, header included
+            lay.first[k] = first
+    features = provider_dir / "features"
+    dirnames = _dirnames(pl.Series(lay.symbols, dtype=pl.String)).to_list()
+    counts = _write_fields(features, bars, lay, dirnames, lambda k, name: True, keep, fields, freq, fsync_each,
+                           io_threads, make_dirs=[dn for k, dn in enumerate(dirnames) if lay.symbols[k] not in known])
+    new = pl.DataFrame({"symbol": lay.symbols, "first": lay.first, "last": lay.last},
+                       schema={"symbol": pl.String, "first": pl.Int64, "last": pl.Int64})
+    merged = pl.concat([old.filter(~pl.col("symbol").is_in(lay.symbols)), new]).sort("symbol")
+    stats = PublishStats(symbols=merged.height, fields=len(fields), sessions=len(cal))
+    _finish(provider_dir, stats, counts, cal, merged, freq, market, fsync_each)
+    suffix = f".{freq}.bin"
+    for sym in remove:
+        if sym in lay.symbols:
+            continue
+        d = features / symbol_dirname(sym)
+        if not d.is_dir():
+            continue
+        for e in os.scandir(d):
+            if e.name.endswith(suffix) or (e.name.startswith(".") and e.name.endswith(".tmp") and suffix + "." in e.name):
+                os.unlink(e.path)
+                stats.files_removed += not e.name.endswith(".tmp")
+        with contextlib.suppress(OSError):
+            d.rmdir()
+    stats.seconds = time.perf_counter() - t0
+    return stats, merged
+
+
+def _write_fields(features: Path, bars: pl.DataFrame, lay: _Layout, dirnames: list[str], exists, keep: np.ndarray,
+                  fields: list[str], freq: str, fsync_each: bool, io_threads: int | None,
+                  make_dirs: list[str]) -> np.ndarray:
+    """Write every field file of the layout's symbols; a symbol's file from float `keep[k]` on (see update).
+    Returns the counts per outcome and the bytes written."""
+    for dn in make_dirs:
+        (features / dn).mkdir(parents=True, exist_ok=True)
+    sym_dirs = [os.path.join(features, dn) for dn in dirnames]
+    tmp_suffix = f"{os.getpid()}-{secrets.token_hex(4)}.tmp"  # the writer's pid: see atomic.temp_owner
+    counts = np.zeros(5, dtype=np.int64)
+    blocks = _blocks(lay)
+    order = None if lay.order is None else lay.order.to_numpy()
+    with _IoThreads(io_threads) as threads:
+        for lo, hi in blocks:
+            r0, r1 = int(lay.row_start[lo]), int(lay.row_start[hi])
+            kept = keep[lo:hi]
+            offs = np.concatenate(([0], np.cumsum(lay.file_len[lo:hi] - kept)))
+            # flat position of each row's value: its symbol's offset + 1 (header) + index within its span
+            # - the floats of the file kept as they are
+            sym_of_row = np.repeat(np.arange(hi - lo), np.diff(lay.row_start[lo : hi + 1]))
+            pos = offs[:-1][sym_of_row] + 1 + (lay.cal_idx[r0:r1] - lay.first[lo:hi][sym_of_row]) - kept[sym_of_row]
+            del sym_of_row
+            if order is not None and len(blocks) == 1:  # scatter straight from the unsorted columns
+                pos_in_bars_order = np.empty_like(pos)
+                pos_in_bars_order[order] = pos
+                pos, rows = pos_in_bars_order, None
+            else:
+                rows = None if order is None else pl.Series(order[r0:r1])
+            byte_offs = (4 * offs).tolist()
+            headed = kept == 0
+            for field in fields:
+                col = bars.get_column(field)
+                col = col.slice(r0, r1 - r0) if order is None else col if rows is None else col.gather(rows)
+                if not col.dtype.is_float():
+                    col = col.cast(pl.Float64)
+                buf = np.full(int(offs[-1]), np.nan, dtype="<f4")
+                buf[offs[:-1][headed]] = lay.first[lo:hi][headed]
+                buf[pos] = col.to_numpy()  # float64 -> float32 rounds to nearest, as Qlib's astype("<f"); null -> NaN
+                raw = memoryview(buf).cast("B")
+                name = f"{field}.{freq}.bin"
+                jobs = [
+                    (f"{sym_dirs[k]}/{name}", byte_offs[k - lo], byte_offs[k - lo + 1], exists(k, name),
+                     4 * int(kept[k - lo]))
+                    for k in range(lo, hi)
+                ]
+                tasks = [jobs[i : i + _FILES_PER_TASK] for i in range(0, len(jobs), _FILES_PER_TASK)]
+                for c in threads.map(lambda t, raw=raw: _sync_files(raw, t, tmp_suffix, fsync_each), tasks):
+                    counts += c
+                del buf, raw
+    return counts
+
+
+def _finish(provider_dir: Path, stats: PublishStats, counts: np.ndarray, cal: pl.Series, spans: pl.DataFrame,
+            freq: str, market: str, fsync_each: bool) -> None:
+    """Count the file outcomes, run the durability barrier, then write instruments and calendar."""
+    stats.files_unchanged, stats.files_appended, stats.files_rewritten, stats.files_created = map(int, counts[:4])
+    stats.bytes_written = int(counts[4])
+    changed = stats.bytes_written > 0 or counts[1:4].sum() > 0
+    if changed and not fsync_each:
+        t = time.perf_counter()
+        _syncfs(provider_dir / "features")  # feature bytes reach disk before the calendar can refer to them
+        stats.sync_seconds = time.perf_counter() - t
+    fmt = time_format(freq)
+    cal_text = "".join(f"{s}\n" for s in cal.dt.strftime(fmt).to_list())
+    first = spans["first"].to_numpy()
+    last = spans["last"].to_numpy()
+    starts = cal.gather(first).dt.strftime(fmt).to_list() if len(cal) else []
+    ends = cal.gather(last).dt.strftime(fmt).to_list() if len(cal) else []
+    inst_text = "".join(f"{s}\t{a}\t{b}\n" for s, a, b in zip(spans["symbol"].to_list(), starts, ends))
+    stats.instruments_written = _write_if_changed(provider_dir / "instruments" / f"{market}.txt", inst_text)
+    stats.calendar_written = _write_if_changed(provider_dir / "calendars" / f"{freq}.txt", cal_text)
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
