@@ -6,6 +6,7 @@ rule gold_qlib:
         silver=per_month(rules.silver_stocks_daily.output.silver),
         events=per_month(rules.silver_corporate_actions.output.events),
         changes=bronze_months("ticker_changes"),
+        revised=revision_inputs(("ticker_changes",), sorted(PARTITIONS)),  # rules/revisions.smk
     output:
         stamp=LAKE.gold_stamp(),
     params:
