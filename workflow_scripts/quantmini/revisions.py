@@ -104,7 +104,7 @@ def units(dtype: DataType, lake: LakePaths, sessions: list[dt.date], manifests: 
     spec = dtype.revised
     lo, hi = sessions[0], sessions[-1]
     if spec.body == "grouped":
-        return [Unit(lake.landing_dir(dtype.name, d.year, d.month) / "_manifest.json", lake.landing_day(dtype.name, d),
+        return [Unit(lake.landing_manifest(dtype.name, d.year, d.month), lake.landing_day(dtype.name, d),
                      d, d, [(GROUPED_PATH.format(day=d.isoformat()), {"adjusted": "false"})]) for d in sessions]
     wanted = {d.isoformat() for d in sessions}
     out = []
