@@ -27,6 +27,9 @@ LAYERS = ("bronze", "silver", "gold", "quarantine")
 TYPES = ["stocks_daily", "splits", "dividends", "ticker_changes", "tickers", "stocks_minute", "options_daily",
          "options_minute"]
 NEWLY_REVISED = ("stocks_minute", "options_daily", "options_minute", "dividends")
+# five workflow runs of eight types: about 4 minutes on a quiet 2-core machine, several times that when
+# it is shared (the suite's default of 900 s per test cuts the module fixture short)
+pytestmark = pytest.mark.timeout(2700)
 
 
 def config(work, end, underlyings):
