@@ -205,11 +205,19 @@ def sweep(dtype: str | DataType, *, lake: LakePaths, sessions: list[dt.date], ma
 
 
 def latest(root: str | os.PathLike, limit: int = 10) -> list[dict]:
-    """The most recent revisions recorded under reports/revisions/, newest first."""
-    entries = []
+    """The most recent revisions recorded under reports/revisions/, newest first: one per type, session
+    and sweep, its files' rows summed (a session of minute bars is a file per ticker)."""
+    groups: dict[tuple, dict] = {}
     for report in sorted(LakePaths(root).revisions_dir().glob("*/*.json")):
         try:
-            entries += json.loads(report.read_text()).get("revised", [])
+            entries = json.loads(report.read_text()).get("revised", [])
         except (OSError, ValueError):
             continue
-    return sorted(entries, key=lambda e: (e["replaced_at"], e["session"]), reverse=True)[:limit]
+        for e in entries:
+            g = groups.setdefault((e["replaced_at"], e["session"], e["type"]), {
+                "type": e["type"], "session": e["session"], "replaced_at": e["replaced_at"], "files": 0,
+                "rows_changed": 0, "added": 0, "removed": 0, "changed": 0})
+            g["files"] += 1
+            for k in ("rows_changed", "added", "removed", "changed"):
+                g[k] += e[k]
+    return [groups[k] for k in sorted(groups, reverse=True)][:limit]
