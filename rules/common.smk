@@ -515,20 +515,51 @@ def gold_targets():
 
 
 # ------------------------------------------------------------------ revisions (rules/revisions.smk)
+import os as _os
+
 REVISION_SESSIONS = sorted(d for p in PARTITIONS.values() for d in p.sessions)[-config["revision_sessions"]:] \
     if config["revision_sessions"] else []
 REVISION_MONTHS = sorted({(d.year, d.month) for d in REVISION_SESSIONS})
-REVISIONS_ON = enabled("stocks_daily") and bool(REVISION_SESSIONS)
+REVISABLE = [t.name for t in qm_catalog.revised(config)]  # enabled types the vendor revises (catalog)
 
 
-def revision_wait(months):
-    """For input functions reading stocks_daily landing or bronze of `months` ((year, month) pairs): wait
-    for the sweep when one is in the window. Every such reader must wait: a job whose input another job
-    might rewrite is scheduled to rerun, and only waiting lets Snakemake re-evaluate it after the sweep
-    (so an unchanged month rebuilds nothing downstream). Returns None (usable as `revision_wait(...) or path`)."""
-    if REVISIONS_ON and any((int(y), int(m)) in REVISION_MONTHS for y, m in months):
-        checkpoints.revisions_stocks_daily.get()
+def revision_window(dtype):
+    """(months, sessions) of the revision window a type covers (minute types: inside their own months)."""
+    own = set(qm_catalog.data_type(dtype).months(sorted(PARTITIONS), config))
+    months = [ym for ym in REVISION_MONTHS if ym in own]
+    return months, [d for d in REVISION_SESSIONS if (d.year, d.month) in months]
+
+
+REVISED_TYPES = [d for d in REVISABLE if revision_window(d)[1]]  # the types swept in this run
+REVISIONS_ON = "stocks_daily" in REVISED_TYPES
+
+
+def revision_wait(months, dtypes=("stocks_daily",)):
+    """For input functions reading the landing or bronze of `dtypes` for `months` ((year, month) pairs):
+    wait for those types' sweeps when a month is in the window. Every such reader must wait: a job whose
+    input another job might rewrite is scheduled to rerun, and only waiting lets Snakemake re-evaluate it
+    after the sweep (so an unchanged month rebuilds nothing downstream). Returns None (usable as
+    `revision_wait(...) or path`)."""
+    wanted = {(int(y), int(m)) for y, m in months}
+    for dtype in dtypes:
+        if dtype in REVISED_TYPES and wanted & set(revision_window(dtype)[0]):
+            getattr(checkpoints, f"revisions_{dtype}").get()
     return None
+
+
+def revision_inputs(dtypes, months_of):
+    """Input function for a job reading `dtypes` of the months `months_of(wildcards)` (or a list): waits
+    for their sweeps (revision_wait), then lists the months' revision stamps that exist. A job reading a
+    closed month as `ancient` (its per-year producer rewrites it unchanged) thus still rebuilds when a
+    revision replaced that month's landing (the stamp is new), and never otherwise."""
+
+    def inputs(wildcards):
+        months = months_of(wildcards) if callable(months_of) else months_of
+        revision_wait(months, dtypes)
+        stamps = (LAKE.revision_stamp(d, int(y), int(m)) for d in dtypes if d in REVISABLE for y, m in months)
+        return [p for p in stamps if _os.path.exists(p)]
+
+    return inputs
 
 
 def revision_gate(wildcards, manifest):

@@ -10,6 +10,9 @@ for _dtype in CA_TYPES:
         input:
             unpack(ca_landing_inputs(_dtype)),
             plan=session_plans,
+            # ticker_changes reads the tickers snapshots (rules/revisions.smk)
+            revised=revision_inputs(("tickers",) if _dtype == "ticker_changes" else (),
+                                    lambda wc: ca_months(int(wc.year))),
         output:
             manifest=LAKE.landing_year_manifest(_dtype, Y),
         params:
@@ -35,6 +38,7 @@ for _dtype in CA_TYPES:
             input:
                 manifest=LAKE.landing_year_manifest(_dtype, _year),
                 universe=setting("universe", config["universe"]),
+                revised=revision_inputs((_dtype,), ca_months(_year)),  # rules/revisions.smk
             output:
                 bronze=ca_month_files("bronze", _dtype, _year),
                 quarantine=ca_month_files("quarantine", _dtype, _year),

@@ -57,6 +57,7 @@ rule silver_fundamentals:
         splits=fund_inputs("splits", FILINGS_LOOKBACK_MONTHS),
         split_quarantine=fund_inputs("corporate_actions", FILINGS_LOOKBACK_MONTHS),
         changes=fund_inputs("ticker_changes", FILINGS_LOOKBACK_MONTHS),
+        revised=revision_inputs(("splits", "dividends", "ticker_changes"), months_upto),  # rules/revisions.smk
     output:
         silver=LAKE.silver("fundamentals_daily", Y, M),
     params:

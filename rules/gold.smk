@@ -7,6 +7,7 @@ rule gold_qlib:
         events=per_month(rules.silver_corporate_actions.output.events),
         changes=bronze_months("ticker_changes"),
         features=setting("gold_alpha158", config["gold"]["alpha158"]),
+        revised=revision_inputs(("ticker_changes",), sorted(PARTITIONS)),  # rules/revisions.smk
     output:
         stamp=LAKE.gold_stamp(),
     params:

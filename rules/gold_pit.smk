@@ -7,6 +7,7 @@ rule gold_qlib_pit:
     input:
         financials=[f for y in FUND_YEARS for f in fund_files("bronze", y) if "/bronze/financials/" in f],
         changes=bronze_months("ticker_changes"),
+        revised=revision_inputs(("ticker_changes",), sorted(PARTITIONS)),  # rules/revisions.smk
         gold=rules.gold_qlib.output.stamp,
     output:
         stamp=str(Path(LAKE.gold_dir()) / ".pit.json"),

@@ -10,6 +10,7 @@ for _dtype in ("stocks_minute", "options_minute"):
         input:
             manifest=LAKE.landing_manifest(_dtype, Y, M),
             extended_hours=setting("minute_extended_hours", MINUTE["extended_hours"]),
+            revised=revision_inputs((_dtype,), lambda wc: [(wc.year, wc.month)]),  # rules/revisions.smk
         output:
             bronze=directory(bronze_of(_dtype, Y, M)[0]),
             quarantine=quarantine_of(_dtype, Y, M)[0],
@@ -57,6 +58,7 @@ rule landing_stocks_minute:
 rule gold_qlib_minute:
     input:
         bronze=minute_months(bronze_of("stocks_minute", Y, M)[0]),
+        revised=revision_inputs(("stocks_minute",), MINUTE_MONTHS),  # rules/revisions.smk
     output:
         stamp=LAKE.gold_stamp("1min"),
     params:
@@ -80,6 +82,7 @@ rule landing_options_minute:
         unpack(minute_options_inputs),
         plan=session_plans,
         per_stock=setting("minute_options_per_stock", MINUTE["options_per_stock"]),
+        revised=revision_inputs(("options_daily",), lambda wc: [(wc.year, wc.month)]),  # rules/revisions.smk
     output:
         manifest=LAKE.landing_manifest("options_minute", Y, M),
     params:

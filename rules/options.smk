@@ -35,6 +35,7 @@ for _name, _months, _manifest in (
             manifest=_manifest,
             # the closed months' set (the open job's manifest input is not ancient: it needs none)
             months=[range_stamp(f"options_daily_{_name}", opt_sessions(_months))] if _name != "open" else [],
+            revised=revision_inputs(("options_daily",), _months),  # rules/revisions.smk
         output:
             **{k: [opt_path(p, ym) for ym in _months] for k, p in OPT_OUT.items()},
         params:
@@ -54,6 +55,9 @@ for _name, _months, _manifest in (
         input:
             **opt_silver_inputs(_months, _name == "open"),
             rate=setting("options_rate", OPT_RATE),
+            # the dividends and renames of every month up to the job's last (rules/revisions.smk)
+            revised=revision_inputs(("options_daily", "stocks_daily", "dividends", "ticker_changes"),
+                                    [ym for ym in sorted(PARTITIONS) if ym <= max(_months)]),
         output:
             silver=[opt_silver_month(ym)["silver"] for ym in _months],
         params:

@@ -1,30 +1,36 @@
-# Revisions (README "Settle time and revisions"): once per new range end, re-fetch the grouped daily of the
-# last `revision_sessions` sessions, replace the landed bodies whose content changed (the old ones kept
-# under the month's revisions/ folder) and rewrite those months' manifests. It is a checkpoint: the bronze
-# months of the window wait for it, and Snakemake re-evaluates them after it, so a month whose landing
-# changed rebuilds (its manifest is newer) and one that did not change does not.
+# Revisions (README "Settle time and revisions"): once per new range end, for every enabled type the
+# catalog marks `revised`, re-fetch what was landed for the last `revision_sessions` sessions, replace the
+# landed files whose content changed (the old ones kept under their manifest folder's revisions/), bring
+# the manifests in line and touch the revised months' stamps (quantmini/revisions.py). Each sweep is a
+# checkpoint: the jobs reading the window's landing or bronze wait for it (revision_wait /
+# revision_inputs in rules/common.smk), and Snakemake re-evaluates them after it, so a month whose landing
+# changed rebuilds (its manifest, or stamp, is newer) and one that did not change does not.
 
-checkpoint revisions_stocks_daily:
-    input:
-        manifests=[rules.landing_stocks_daily.output.manifest.format(year=f"{y:04d}", month=f"{m:02d}")
-                   for y, m in REVISION_MONTHS],
-    output:
-        report=LAKE.revision_report("stocks_daily", REVISION_SESSIONS[-1].isoformat() if REVISION_SESSIONS else "none"),
-    params:
-        sessions=[d.isoformat() for d in REVISION_SESSIONS],
-    resources:
-        api=1,
-    log:
-        log_of("revisions_stocks_daily"),
-    benchmark:
-        benchmark_of("revisions_stocks_daily")
-    conda:
-        "../envs/quantmini.yaml"
-    script:
-        "../workflow_scripts/revisions_stocks_daily.py"
+for _dtype in REVISED_TYPES:
+    _months, _sessions = revision_window(_dtype)
 
+    checkpoint:
+        name:
+            f"revisions_{_dtype}"
+        input:
+            manifests=[str(p) for p in qm_catalog.data_type(_dtype).landing_manifests(LAKE.paths, _months)],
+        output:
+            report=LAKE.revision_report(_dtype, _sessions[-1].isoformat()),
+        params:
+            sessions=[d.isoformat() for d in _sessions],
+            dtype=_dtype,
+        resources:
+            api=1,
+        log:
+            log_of(f"revisions_{_dtype}"),
+        benchmark:
+            benchmark_of(f"revisions_{_dtype}")
+        conda:
+            "../envs/quantmini.yaml"
+        script:
+            "../workflow_scripts/revisions_sweep.py"
 
-if REVISIONS_ON:  # every layer's target runs the sweep (a bronze month up to date would not ask for it)
-    for targets in (TARGETS, SILVER_TARGETS, GOLD_TARGETS):
-        if "stocks_daily" in targets:
-            targets["stocks_daily"] = [*targets["stocks_daily"], rules.revisions_stocks_daily.output.report]
+    # every layer's target runs the sweep (a bronze month up to date would not ask for it)
+    for _targets in (TARGETS, SILVER_TARGETS, GOLD_TARGETS):
+        if _dtype in _targets:
+            _targets[_dtype] = [*_targets[_dtype], LAKE.revision_report(_dtype, _sessions[-1].isoformat())]

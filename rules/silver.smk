@@ -8,6 +8,7 @@ rule silver_corporate_actions:
         bronze=window_files("stocks_daily", 1),
         splits=window_files("splits", 0, closed_months_ancient=True),
         dividends=window_files("dividends", 0, closed_months_ancient=True),
+        revised=revision_inputs(("splits", "dividends"), lambda wc: window(wc, 0)),  # rules/revisions.smk
     output:
         events=LAKE.silver("corporate_actions", Y, M, "events"),
         quarantine=LAKE.quarantine("corporate_actions", Y, M),
@@ -29,6 +30,8 @@ rule silver_stocks_daily:
         changes=history_files(lambda y, m: LAKE.bronze("ticker_changes", y, m), "ticker_changes"),
         tickers=window_files("tickers", LOOKBACK_MONTHS, closed_months_ancient=True),
         features=setting("alpha158", config["alpha158"]),  # the settings, in the lake (rules/common.smk)
+        # every earlier month's events and renames (rules/revisions.smk)
+        revised=revision_inputs(("splits", "dividends", "ticker_changes", "tickers"), months_upto),
     output:
         silver=LAKE.silver("stocks_daily", Y, M),
         securities=LAKE.silver("securities", Y, M),

@@ -103,6 +103,7 @@ def test_a_sweep_killed_before_its_manifest_is_repaired_by_the_next(runs, tmp_pa
     import shutil
 
     from quantmini.lake import LakePaths
+    from quantmini.landing_documents import ClientOptions
     from quantmini.revisions import sweep
 
     lake = tmp_path / "lake"
@@ -113,9 +114,9 @@ def test_a_sweep_killed_before_its_manifest_is_repaired_by_the_next(runs, tmp_pa
     entry["sha256"] = hashlib.sha256(runs["original"]).hexdigest()  # as it was before the revision
     manifest.write_text(json.dumps(doc))
     with SimProcess(**MARKET, revise=S) as sim:
-        report = sweep(base_url=sim.url, api_key=None, lake=LakePaths(lake), sessions=[
-            dt.date.fromisoformat(d) for d in ("2024-01-29", S, E1)],
-            max_concurrency=2, rate_per_minute=None, retries=2)
+        report = sweep("stocks_daily", lake=LakePaths(lake), sessions=[
+            dt.date.fromisoformat(d) for d in ("2024-01-29", S, E1)], manifests=[manifest],
+            opts=ClientOptions(sim.url, None, max_concurrency=2, retries=2))
     assert report["revised"] == []
     landed = (lake / "landing/stocks_daily" / JAN / f"{S}.json.gz").read_bytes()
     fixed = next(f for f in json.loads(manifest.read_text())["files"] if f["date"] == S)

@@ -47,6 +47,24 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Revised:
+    """How the vendor revises a type after landing it: what the revision sweep (quantmini.revisions) asks
+    again for the last `revision_sessions` sessions, and how it tells rows apart to count them.
+
+    body "grouped": a raw grouped-daily body per session (stocks_daily); "document": a landing document
+    (quantmini.landing_documents) whose recorded requests are asked again, for the manifest entries of
+    `kinds` (all when empty) whose window meets the revision window. `listing`: follow next_url pages.
+    `row_key`: the fields naming a row inside one request (a change of such a row counts as changed,
+    not removed and added).
+    """
+
+    body: str = "document"
+    row_key: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    listing: bool = True
+
+
+@dataclass(frozen=True)
 class DataType:
     name: str
     family: str                      # the package folder whose code builds it
@@ -60,6 +78,7 @@ class DataType:
     #                                      or to landing/ ("landing") when a type lands into several folders
     requires: tuple[str, ...] = ()   # config keys that must be set when the type is enabled
     window: str | None = None        # config key limiting the type to the range's last N months
+    revised: Revised | None = None   # the vendor revises it after landing (None: a landed file is final)
 
     @property
     def report_dirs(self) -> tuple[str, ...]:
@@ -149,17 +168,21 @@ def history_months(first: tuple[int, int], n: int = HISTORY_MONTHS) -> list[tupl
     return out[::-1]
 
 
-def _corporate(name: str) -> DataType:
-    return DataType(name, "corporate_actions", "year", (Table(name),), SPARSE)
+def _corporate(name: str, revised: Revised) -> DataType:
+    return DataType(name, "corporate_actions", "year", (Table(name),), SPARSE, revised=revised)
+
+
+_BARS = Revised(row_key=("t",))  # aggregate bars of one ticker: a bar is named by its start time
 
 
 CATALOG: dict[str, DataType] = {t.name: t for t in (
     DataType("stocks_daily", "stocks_daily", "month", (Table("stocks_daily"),), EVERY_SESSION,
-             silver=(Table("stocks_daily"), Table("corporate_actions", "events"), Table("securities"))),
-    _corporate("splits"),
-    _corporate("dividends"),
-    _corporate("ticker_changes"),
-    _corporate("tickers"),
+             silver=(Table("stocks_daily"), Table("corporate_actions", "events"), Table("securities")),
+             revised=Revised("grouped", row_key=("T",))),
+    _corporate("splits", Revised(row_key=("id",))),
+    _corporate("dividends", Revised(row_key=("id",))),
+    _corporate("ticker_changes", Revised(kinds=("events",), listing=False)),
+    _corporate("tickers", Revised(row_key=("ticker",))),
     DataType("news", "news", "year", (Table("news", "articles"), Table("news", "article_tickers")), SPARSE,
              reports=("news",), silver=(Table("news_daily"),)),
     DataType("ticker_details", "ticker_details", "year", (Table("ticker_details"),), SPARSE),
@@ -169,11 +192,12 @@ CATALOG: dict[str, DataType] = {t.name: t for t in (
              landing_dirs=("fundamentals", "financials", "short_interest", "short_volume"),
              files_relative_to="landing"),
     DataType("stocks_minute", "minute", "month", (Table("stocks_minute", grain="session"),), MINUTE_WINDOW,
-             window="minute.months"),
+             window="minute.months", revised=_BARS),
     DataType("options_daily", "options", "year", (Table("options_daily"), Table("options_contracts")),
-             LISTING_SPAN, silver=(Table("options_daily"),), requires=("options.underlyings",)),
+             LISTING_SPAN, silver=(Table("options_daily"),), requires=("options.underlyings",),
+             revised=Revised(row_key=("t",), kinds=("bars",))),
     DataType("options_minute", "minute", "month", (Table("options_minute", grain="session"),), MINUTE_WINDOW,
-             requires=("options.underlyings",), window="minute.months"),
+             requires=("options.underlyings",), window="minute.months", revised=_BARS),
 )}
 DATA_TYPES = tuple(CATALOG)
 
@@ -192,6 +216,11 @@ def enabled(cfg: dict) -> list[DataType]:
     """The config's data types, in catalog order (the order every reader lists them in)."""
     wanted = set(cfg.get("data_types") or ())
     return [t for t in CATALOG.values() if t.name in wanted]
+
+
+def revised(cfg: dict) -> list[DataType]:
+    """The enabled types the vendor revises (each gets a revision sweep when revision_sessions > 0)."""
+    return [t for t in enabled(cfg) if t.revised is not None]
 
 
 def missing_requirements(cfg: dict) -> list[str]:

@@ -68,10 +68,6 @@ class LakePaths:
         """A session's folder of per-ticker files (minute bars)."""
         return self.landing_dir(dtype, day.year, day.month) / session_dir(day)
 
-    def landing_revisions_dir(self, dtype: str, day: dt.date) -> Path:
-        """Where a revised session's replaced landing body is kept (the month's revisions/ folder)."""
-        return self.landing_dir(dtype, day.year, day.month) / "revisions"
-
     def landing_year_dir(self, dtype: str, year: int | str) -> Path:
         return self.root / "landing" / dtype / _year(year)
 
@@ -134,6 +130,18 @@ class LakePaths:
     def revision_report(self, dtype: str, end: str) -> Path:
         """What the revision sweep of a range ending at `end` checked and replaced."""
         return self.revisions_dir() / dtype / f"{end}.json"
+
+    def revision_stamp(self, dtype: str, year: int | str, month: int | str) -> Path:
+        """Touched when a revision replaced landing of the type's month: an input of the jobs that read that
+        month as `ancient` (their per-year producers rewrite closed months unchanged), so they rebuild."""
+        return self.revisions_dir() / dtype / "stamps" / f"{month_dir(year, month)}.stamp"
+
+    @staticmethod
+    def landing_revision(folder: Path, relative: str, replaced_at: dt.datetime) -> Path:
+        """Where the revision sweep keeps a replaced landing file: `folder` (its manifest's) /revisions/,
+        same relative path, the replacement time (UTC) before `.json.gz`."""
+        name = relative[: -len(".json.gz")] if relative.endswith(".json.gz") else relative
+        return folder / "revisions" / f"{name}.{replaced_at:%Y%m%dT%H%M%SZ}.json.gz"
 
     def range_stamp(self, name: str) -> Path:
         """A job set's record of the months it covers (see rules/common.smk `range_stamp`): rewritten when

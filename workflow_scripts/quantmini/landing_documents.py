@@ -53,7 +53,7 @@ class ClientOptions:
                    rate_per_minute=cfg["rate_limit_per_minute"], retries=cfg["retries"], verify=settings.api_verify())
 
 
-async def _fetch(client: PolygonClient, requests: list[Request], listing: bool) -> list[list[bytes]]:
+async def fetch_pages(client: PolygonClient, requests: list[Request], listing: bool) -> list[list[bytes]]:
     """Every page of every request (a 404 of a single-object request counts as no page)."""
 
     async def one(path: str, params: dict) -> list[bytes]:
@@ -100,7 +100,7 @@ def land_files(opts: ClientOptions, todo: list[Landed], listing: bool) -> None:
             t0 = time.monotonic()
 
             async def one(path: Path, dtype: str, window: list[str], requests: list[Request]) -> int:
-                pages = await _fetch(client, requests, listing)
+                pages = await fetch_pages(client, requests, listing)
                 doc = landing_document(dtype, window, requests, pages)
                 atomic.write_bytes(path, gzip.compress(doc, 6, mtime=0))
                 return sum(map(len, pages))

@@ -48,7 +48,7 @@ def status(args) -> int:
     for entry in latest(root):
         con.print(f"revised: {entry['type']} {entry['session']} at {entry['replaced_at']}: "
                   f"{entry['rows_changed']} rows ({entry['added']} added, {entry['removed']} removed, "
-                  f"{entry['changed']} changed)")
+                  f"{entry['changed']} changed) in {entry['files']} file(s)")
     for folder in foreign_folders(root):
         con.print(f"[yellow]ignored[/yellow]: {folder} is not a table of the catalog (no reader uses it)")
     for path, why in unreadable.items():

@@ -90,7 +90,7 @@ class SimApp:
                  plan: Plan | None = None, shapes: LegacyShapes | None = None,
                  revision: Revision | None = None):
         self.market = market
-        self.revision = revision or Revision()
+        self.revision = (revision or Revision()).bind(market)
         self._served = 0  # requests answered (health probes aside): the clock of `revision`
         self.plan = plan or Plan()
         self.shapes = shapes or LegacyShapes()
