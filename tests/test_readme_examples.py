@@ -15,7 +15,6 @@ import re
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import polars as pl
 import pytest

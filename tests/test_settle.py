@@ -20,7 +20,7 @@ import pytest
 from quantmini import calendar
 from quantmini.catalog import DATA_TYPES
 from quantmini.sim.server import SimProcess
-from workflow_helpers import REPO, quantmini_cli, run_workflow, write_config
+from workflow_helpers import REPO, run_workflow, write_config
 
 TICKERS, SEED, START = 20, 7, "2025-01-02"
 TODAY = dt.date(2025, 3, 3)
