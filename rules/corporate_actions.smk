@@ -11,7 +11,7 @@ for _dtype in CA_TYPES:
             unpack(ca_landing_inputs(_dtype)),
             plan=session_plans,
         output:
-            manifest=LAKE.landing_year_manifest(_dtype, Y),
+            **landing_output(LAKE.landing_year_manifest(_dtype, Y), LAKE.landing_year_dir(_dtype, Y)),
         params:
             sessions=lambda wc: ca_sessions(int(wc.year)),
             windows=lambda wc: ca_windows(int(wc.year)),
@@ -33,7 +33,8 @@ for _dtype in CA_TYPES:
             name:
                 f"bronze_{_dtype}_{_year}"
             input:
-                manifest=LAKE.landing_year_manifest(_dtype, _year),
+                landing=(LAKE.landing_year_dir(_dtype, _year) if STORAGE
+                         else LAKE.landing_year_manifest(_dtype, _year)),
             output:
                 bronze=ca_month_files("bronze", _dtype, _year),
                 quarantine=ca_month_files("quarantine", _dtype, _year),

@@ -7,7 +7,7 @@ rule gold_qlib:
         events=per_month(rules.silver_corporate_actions.output.events),
         changes=bronze_months("ticker_changes"),
     output:
-        stamp=LAKE.gold_stamp(),
+        stamp=local(LAKE.gold_stamp()),  # gold stays on disk, even with storage: (pyqlib reads files)
     params:
         provider_dir=lambda wc, output: str(Path(output.stamp).parent),
         first=lambda wc: PARTITIONS[min(PARTITIONS)].sessions[0].isoformat(),

@@ -6,7 +6,7 @@
 
 checkpoint revisions_stocks_daily:
     input:
-        manifests=[rules.landing_stocks_daily.output.manifest.format(year=f"{y:04d}", month=f"{m:02d}")
+        manifests=[fill(landing_input(rules.landing_stocks_daily), year=f"{y:04d}", month=f"{m:02d}")
                    for y, m in REVISION_MONTHS],
     output:
         report=LAKE.revision_report("stocks_daily", REVISION_SESSIONS[-1].isoformat() if REVISION_SESSIONS else "none"),
