@@ -33,8 +33,8 @@ for _dtype in CA_TYPES:
             name:
                 f"bronze_{_dtype}_{_year}"
             input:
-                landing=(LAKE.landing_year_dir(_dtype, _year) if STORAGE
-                         else LAKE.landing_year_manifest(_dtype, _year)),
+                **({"landing": LAKE.landing_year_dir(_dtype, _year)} if STORAGE  # rules/common.smk
+                   else {"manifest": LAKE.landing_year_manifest(_dtype, _year)}),
             output:
                 bronze=ca_month_files("bronze", _dtype, _year),
                 quarantine=ca_month_files("quarantine", _dtype, _year),

@@ -13,6 +13,7 @@ rule gold_qlib:
         first=lambda wc: PARTITIONS[min(PARTITIONS)].sessions[0].isoformat(),
         last=lambda wc: PARTITIONS[max(PARTITIONS)].sessions[-1].isoformat(),
         features=config["gold"]["alpha158"],
+    localrule: bool(STORAGE)  # on object storage gold is written where the run is started (it stays local)
     log:
         log_of("gold_qlib"),
     benchmark:

@@ -38,7 +38,8 @@ rule landing_stocks_daily:
 # lakes built without it keep their params (and do not rebuild).
 rule bronze_stocks_daily:
     input:
-        landing=lambda wc: revision_gate(wc, landing_input(rules.landing_stocks_daily)),  # rules/revisions.smk
+        **{("landing" if STORAGE else "manifest"):  # the folder on object storage (rules/common.smk)
+           lambda wc: revision_gate(wc, landing_input(rules.landing_stocks_daily))},  # rules/revisions.smk
         universe_snapshot=lambda wc: universe_snapshot(wc),  # [] unless universe_filter (rules/common.smk)
     output:
         bronze=LAKE.bronze("stocks_daily", Y, M),

@@ -101,6 +101,18 @@ def _root(args, cfg: dict | None = None) -> Path | str:
     return Path(cfg["data_root"])
 
 
+def disk_only(args, command: str) -> None:
+    """Commands that read a lake on disk only: with `storage:` set they stop with one line (README, Object
+    storage: what is not on object storage yet) instead of judging an empty local folder."""
+    if getattr(args, "data_root", None):
+        return
+    cfg = load_config(args.config)
+    if cfg.get("storage"):
+        raise ValueError(f"{command} reads a lake on disk only, not yet one on object storage ({cfg['storage']}); "
+                         f"the gaps report every run writes is under {cfg['storage'].rstrip('/')}/"
+                         f"{cfg['data_root'].strip('/')}/reports/gaps/")
+
+
 def lake_root(args) -> Path | str:
     """The lake a read-only command reads; none there fails the command (main: "CMD: no lake at ROOT", exit 1)."""
     root = _root(args)

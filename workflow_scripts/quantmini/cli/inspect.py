@@ -10,6 +10,7 @@ from pathlib import Path
 from quantmini.cli.common import (
     console,
     data_types,
+    disk_only,
     fail,
     lake_root,
     load_config,
@@ -86,6 +87,7 @@ def _settled_line(args) -> str:
 
 
 def gaps(args) -> int:
+    disk_only(args, "gaps")
     from quantmini.gaps import THIN_RATIO, find_gaps
     from quantmini.lake_report import write_gaps_report
 
@@ -141,6 +143,7 @@ def gaps(args) -> int:
 
 
 def validate(args) -> int:
+    disk_only(args, "validate")
     from quantmini.gaps import check_lake
 
     from quantmini.accepted import flags, report_accepted
@@ -174,6 +177,7 @@ def validate(args) -> int:
 
 
 def accept(args) -> int:
+    disk_only(args, "accept")
     from quantmini.accepted import accept as record
 
     root = lake_root(args)
