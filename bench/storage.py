@@ -22,13 +22,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 
-from s3_server import S3Server  # noqa: E402
-from test_storage import TYPES, CountingS3, compared, disk_files  # noqa: E402
-from workflow_helpers import run_workflow, write_config  # noqa: E402
-
 from quantmini import calendar  # noqa: E402
 from quantmini.lake_db import Lake  # noqa: E402
 from quantmini.sim.server import SimProcess  # noqa: E402
+from s3_server import S3Server  # noqa: E402
+from test_storage import TYPES, CountingS3, compared, disk_files  # noqa: E402
+from workflow_helpers import run_workflow, write_config  # noqa: E402
 
 STEPS = ("bronze", "silver", "gold", "all")
 

@@ -27,16 +27,15 @@ from urllib.parse import quote_plus
 import pyarrow.parquet as pq
 import pytest
 import s3fs
-from s3_server import S3Server
-from workflow_helpers import quantmini_cli, run_workflow, snakemake_cmd, write_config
-
 from quantmini.lake_db import Lake
 from quantmini.sim.server import SimProcess
+from s3_server import S3Server
+from workflow_helpers import quantmini_cli, run_workflow, snakemake_cmd, write_config
 
 START, END, UPDATED_END = "2025-01-02", "2025-02-26", "2025-02-27"
 TYPES = ["stocks_daily", "splits", "dividends", "ticker_changes", "tickers"]
 PREFIX = "t"
-COMPARED = ("landing", "bronze", "silver", "quarantine", "reports/validation", "reports/gaps/gaps.json")
+COMPARED = ("landing", "bronze", "silver", "quarantine", "reports/validation")
 
 
 def config(work: Path, storage: str | None, end: str) -> None:
@@ -67,8 +66,13 @@ def disk_files(lake: Path) -> dict[str, bytes]:
 
 def compared(files: dict[str, bytes]) -> dict[str, bytes]:
     """The lake's data objects: landing bodies and manifests, bronze, silver, quarantine, validation
-    reports, the gaps summary (not logs, benchmarks or Snakemake's folder markers)."""
-    return {k: v for k, v in files.items() if k.startswith(COMPARED) and not k.endswith(".snakemake_timestamp")}
+    reports (not logs, benchmarks or Snakemake's folder markers), and the gaps summary's verdict (its
+    `root` and paths name where it was read)."""
+    out = {k: v for k, v in files.items() if k.startswith(COMPARED) and not k.endswith(".snakemake_timestamp")}
+    if "reports/gaps/gaps.json" in files:
+        summary = json.loads(files["reports/gaps/gaps.json"])
+        out["gaps verdict"] = json.dumps([summary["complete"], summary["counts"], summary["types"]]).encode()
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +144,15 @@ def test_a_one_session_update_runs_the_same_jobs_as_on_disk(built):
     assert remote_jobs == disk_jobs
     on_disk = compared(disk_files(built.disk / "lake"))
     in_bucket = compared({k.removeprefix("lake/"): v for k, v in built.updated_objects.items()})
-    assert sorted(on_disk) == sorted(in_bucket)
-    assert not sorted(k for k in on_disk if on_disk[k] != in_bucket[k])
+    assert not sorted(k for k in in_bucket if on_disk.get(k) != in_bucket[k])
+    # a corporate-action listing of the open month is landed again under its new window's name: on disk
+    # the superseded file stays beside it (land once), on object storage the rerun job's landing folder
+    # output was replaced whole; no manifest names the superseded files
+    superseded = sorted(on_disk.keys() - in_bucket.keys())
+    assert superseded and all(k.startswith("landing/") and "2025-02-26" in k for k in superseded), superseded
+    for k in superseded:  # not in its type's manifest (corporate actions: one per year)
+        manifest = in_bucket["/".join(k.split("/")[:3]) + "/_manifest.json"]
+        assert k.rsplit("/", 1)[1].encode() not in manifest, k
     january = [k for k in built.objects if "month=01" in k and not k.startswith("lake/logs/")]
     assert january and all(built.updated_objects[k] == built.objects[k] for k in january)
 
@@ -153,14 +164,14 @@ class CountingS3(s3fs.S3FileSystem):
 
     def _open(self, path, mode="rb", **kwargs):
         f = super()._open(path, mode, **kwargs)
-        fetch = f._fetch_range
+        fetch = f.cache.fetcher  # every GET of the file goes through its block cache's fetcher
 
         def counted(start, end):
             data = fetch(start, end)
             CountingS3.fetched[path] = CountingS3.fetched.get(path, 0) + len(data)
             return data
 
-        f._fetch_range = counted
+        f.cache.fetcher = counted
         return f
 
 
@@ -252,8 +263,8 @@ def test_bad_storage_settings_stop_before_any_job_with_one_line(s3, tmp_path):
         assert proc.returncode != 0, name
         assert len(lines) == 1 and want in lines[0], (name, err[-2000:])
         assert "Traceback" not in out + err and "Building DAG" not in out + err, name
-        for secret in (env.get("AWS_SECRET_ACCESS_KEY"), good["AWS_SECRET_ACCESS_KEY"]):
-            assert secret and secret not in out + err, name
+        for secret in {env.get("AWS_SECRET_ACCESS_KEY"), good["AWS_SECRET_ACCESS_KEY"]} - {None}:
+            assert secret not in out + err, name
         assert not list((work / name.replace(" ", "_")).glob("lake/landing")), name
 
 

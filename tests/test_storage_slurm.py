@@ -15,12 +15,11 @@ import sys
 
 import polars as pl
 import pytest
+from quantmini.sim.market import Market, MarketConfig
+from quantmini.sim.server import SimProcess
 from s3_server import S3Server
 from test_cli_slurm import BARS, slurm  # noqa: F401 (the single-node SLURM fixture)
 from workflow_helpers import REPO, write_config
-
-from quantmini.sim.market import Market, MarketConfig
-from quantmini.sim.server import SimProcess
 
 pytestmark = pytest.mark.skipif(os.environ.get("QUANTMINI_SLURM_TEST") != "1",
                                 reason="opt-in: QUANTMINI_SLURM_TEST=1 uv run --group slurm pytest ... "
