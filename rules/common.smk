@@ -31,6 +31,8 @@ except qm_config.ConfigError as exc:
 # is read, so every relative input and output lives in the bucket (gold is flagged local()); a bucket that
 # cannot be used stops the run here, before any job, with one line.
 STORAGE = config.get("storage")
+if not STORAGE and workflow.storage_settings.default_storage_provider == "s3":  # e.g. profiles/slurm-s3
+    STORAGE = config["storage"] = (workflow.storage_settings.default_storage_prefix or "").rstrip("/") or None
 if STORAGE:
     try:
         qm_storage.check_config(config)

@@ -111,6 +111,7 @@ def enable(workflow, url: str) -> None:
     every relative input and output of every rule then lives in the bucket unless flagged local()."""
     if endpoint() and not os.environ.get("AWS_ENDPOINT_URL"):
         os.environ["AWS_ENDPOINT_URL"] = endpoint()  # boto3 (the plugin, and every job) reads this one
+    _recheck_missing_folders()
     settings = workflow.storage_settings
     if settings.default_storage_provider is None:
         settings.default_storage_provider = "s3"
@@ -120,6 +121,24 @@ def enable(workflow, url: str) -> None:
     elif settings.default_storage_provider != "s3" or (settings.default_storage_prefix or "").rstrip("/") != url.rstrip("/"):
         raise StorageError(f"storage: {url} and --default-storage-prefix {settings.default_storage_prefix} disagree: "
                            "set only storage: in the config")
+
+
+def _recheck_missing_folders() -> None:
+    """snakemake-storage-plugin-s3 0.3.6 caches `is_dir() == False` for an object it once found missing,
+    so a folder output uploaded by a job on another node (profiles/slurm-s3) stays "missing" for the
+    submitting Snakemake. A folder found missing is listed again on the next check (one LIST per 404)."""
+    from snakemake_storage_plugin_s3 import StorageObject
+
+    if getattr(StorageObject, "_quantmini_rechecks", False):
+        return
+
+    def is_dir(self):
+        if not self._is_dir:
+            self._is_dir = any(self.get_subkeys())
+        return self._is_dir
+
+    StorageObject.is_dir = is_dir
+    StorageObject._quantmini_rechecks = True
 
 
 def local_root(workflow, url: str, data_root: str):
