@@ -52,7 +52,7 @@ qm_run.check_universe_at_planning(config, PARTITIONS[min(PARTITIONS)].sessions[0
 from quantmini.session_plans import write_session_plans as _write_plans
 from quantmini.lake import LakePaths as _LakePaths
 
-if not STORAGE:  # on object storage rule session_plan writes them (params: a new session reruns it)
+if not STORAGE:  # on object storage the session_plan rule writes them; a new session reruns it by params
     _write_plans(_LakePaths(config["data_root"]), PARTITIONS)
 if STORAGE:  # a job's LakePaths point into the local copy of the bucket, where its declared inputs are
     config["data_root"] = str(qm_storage.local_root(workflow, STORAGE, config["data_root"]))
