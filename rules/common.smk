@@ -529,6 +529,10 @@ def report_storage_inputs():
             out["quarantine"] += quarantine_of(t.name, y, m)
             out["reports"] += report_of(t.name, y, m)
         out["silver_tables"] += [str(p) for _, _, p in t.expected_silver(LAKE.paths, months, config)]
+    for side, owner in qm_catalog.SILVER_SIDE_TABLES.items():  # silver's own quarantine (catalog)
+        if enabled(owner):
+            out["quarantine"] += [LAKE.quarantine(side, y, m) for y, m in months]
+            out["reports"] += [LAKE.validation_report(side, y, m) for y, m in months]
     return {k: sorted(set(v)) for k, v in out.items()}
 
 
