@@ -56,7 +56,7 @@ def main() -> int:
         objects = {k.removeprefix("lake/"): v for k, v in s3.objects("bench").items()}
         on_disk = compared(disk_files(works["disk"] / "lake"))
         same = compared(objects) == on_disk
-        fs = CountingS3(endpoint_url=s3.endpoint, skip_instance_cache=True, default_block_size=64 * 1024,
+        fs = CountingS3(endpoint_url=s3.endpoint, skip_instance_cache=True, default_block_size=256,
                         key=s3.env["AWS_ACCESS_KEY_ID"], secret=s3.env["AWS_SECRET_ACCESS_KEY"])
         with Lake("s3://lake/bench/lake", filesystem=fs) as lake:
             last_month = dt.date.fromisoformat(following.isoformat()).replace(day=1)

@@ -181,7 +181,8 @@ def test_the_lake_api_reads_the_bucket_in_place_and_prunes_months(built, s3, mon
     with Lake(built.disk / "lake") as lake:
         want_all, want_feb = lake.stocks_daily(), lake.stocks_daily(start="2025-02-01", end="2025-02-28")
         want_silver = lake.stocks_daily(layer="silver", start="2025-02-01")
-    fs = CountingS3(endpoint_url=s3.endpoint, skip_instance_cache=True, default_block_size=64 * 1024)
+    # small blocks: a read of a footer fetches little more than the footer (these objects are ~10 KB)
+    fs = CountingS3(endpoint_url=s3.endpoint, skip_instance_cache=True, default_block_size=256)
     with Lake(f"s3://lake/{PREFIX}/lake", filesystem=fs) as lake:
         CountingS3.fetched.clear()
         got_feb = lake.stocks_daily(start="2025-02-01", end="2025-02-28")
@@ -195,8 +196,9 @@ def test_the_lake_api_reads_the_bucket_in_place_and_prunes_months(built, s3, mon
     feb = jan.replace("month=01", "month=02")
     jan_size = len(built.updated_objects[jan.split(f"{PREFIX}/", 1)[1]])
     assert all_reads.get(jan, 0) >= jan_size / 2 and all_reads.get(feb, 0) > 0
-    # the one-month query reads February's object and at most January's footer (view binding)
-    assert feb_reads.get(feb, 0) > 0 and feb_reads.get(jan, 0) < jan_size / 2, feb_reads
+    # the one-month query reads February's object and only January's footer (binding the view)
+    assert feb_reads.get(feb, 0) >= all_reads[feb] / 2 and feb_reads.get(jan, 0) < all_reads[jan] / 2, \
+        (feb_reads, all_reads, jan_size)
     assert sum(feb_reads.values()) < sum(all_reads.values())
     print(f"bytes read: one month {sum(feb_reads.values())}, whole table {sum(all_reads.values())}")
 
