@@ -55,7 +55,11 @@ def main() -> int:
                 times[(where, step)] = time.perf_counter() - t0
         objects = {k.removeprefix("lake/"): v for k, v in s3.objects("bench").items()}
         on_disk = compared(disk_files(works["disk"] / "lake"))
-        same = compared(objects) == on_disk
+        in_bucket = compared(objects)
+        # every object equals the disk lake's file; the disk keeps superseded landing windows beside their
+        # replacements (land once), the bucket's rerun landing folders do not (tests/test_storage.py)
+        same = all(on_disk.get(k) == v for k, v in in_bucket.items()) and \
+            all(k.startswith("landing/") for k in on_disk.keys() - in_bucket.keys())
         fs = CountingS3(endpoint_url=s3.endpoint, skip_instance_cache=True, default_block_size=256,
                         key=s3.env["AWS_ACCESS_KEY_ID"], secret=s3.env["AWS_SECRET_ACCESS_KEY"])
         with Lake("s3://lake/bench/lake", filesystem=fs) as lake:
