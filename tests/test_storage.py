@@ -179,28 +179,27 @@ def test_the_lake_api_reads_the_bucket_in_place_and_prunes_months(built, s3, mon
     for k, v in s3.env.items():
         monkeypatch.setenv(k, v)
     with Lake(built.disk / "lake") as lake:
-        want_all, want_feb = lake.stocks_daily(), lake.stocks_daily(start="2025-02-01", end="2025-02-28")
+        want_all, want_jan = lake.stocks_daily(), lake.stocks_daily(start="2025-01-01", end="2025-01-31")
         want_silver = lake.stocks_daily(layer="silver", start="2025-02-01")
     # small blocks: a read of a footer fetches little more than the footer (these objects are ~10 KB)
     fs = CountingS3(endpoint_url=s3.endpoint, skip_instance_cache=True, default_block_size=256)
     with Lake(f"s3://lake/{PREFIX}/lake", filesystem=fs) as lake:
         CountingS3.fetched.clear()
-        got_feb = lake.stocks_daily(start="2025-02-01", end="2025-02-28")
-        feb_reads = dict(CountingS3.fetched)
+        got_jan = lake.stocks_daily(start="2025-01-01", end="2025-01-31")
+        jan_reads = dict(CountingS3.fetched)
         CountingS3.fetched.clear()
         got_all = lake.stocks_daily()
         all_reads = dict(CountingS3.fetched)
         assert lake.stocks_daily(layer="silver", start="2025-02-01").equals(want_silver)
-    assert got_feb.equals(want_feb) and got_all.equals(want_all)
+    assert got_jan.equals(want_jan) and got_all.equals(want_all)
     jan = f"lake/{PREFIX}/lake/bronze/stocks_daily/year=2025/month=01/data.parquet"
     feb = jan.replace("month=01", "month=02")
-    jan_size = len(built.updated_objects[jan.split(f"{PREFIX}/", 1)[1]])
-    assert all_reads.get(jan, 0) >= jan_size / 2 and all_reads.get(feb, 0) > 0
-    # the one-month query reads February's object and only January's footer (binding the view)
-    assert feb_reads.get(feb, 0) >= all_reads[feb] / 2 and feb_reads.get(jan, 0) < all_reads[jan] / 2, \
-        (feb_reads, all_reads, jan_size)
-    assert sum(feb_reads.values()) < sum(all_reads.values())
-    print(f"bytes read: one month {sum(feb_reads.values())}, whole table {sum(all_reads.values())}")
+    # the whole table reads both months' objects; a January query does not touch February's (DuckDB
+    # prunes the view's file list on year/month; the view's first object is read to bind it in any case)
+    assert all_reads.get(jan, 0) > 0 and all_reads.get(feb, 0) > 0, all_reads
+    assert jan_reads.get(jan, 0) > 0 and feb not in jan_reads, jan_reads
+    sum_jan, sum_all = sum(jan_reads.values()), sum(all_reads.values())
+    print(f"bytes read: one month {sum_jan}, whole table {sum_all}")
 
 
 def test_quantmini_query_and_status_read_the_bucket(built, s3):
