@@ -9,6 +9,7 @@ from quantmini import catalog as qm_catalog
 from quantmini import config as qm_config
 from quantmini import config_cli as qm_config_cli
 from quantmini import runstate as qm_run
+from quantmini import storage as qm_storage
 from quantmini.jobframe import die as qm_die
 from quantmini.lake import MONTH_WILDCARDS, RulePaths
 
@@ -25,6 +26,20 @@ try:  # nested --config values arrive as strings (Snakemake's YAML BaseLoader): 
     config.update(qm_config.validate(qm_config_cli.coerce(config, qm_config._schema())))
 except qm_config.ConfigError as exc:
     qm_die(str(exc))
+
+# Object storage (README "Object storage"): the S3 plugin becomes Snakemake's default storage before any rule
+# is read, so every relative input and output lives in the bucket (gold is flagged local()); a bucket that
+# cannot be used stops the run here, before any job, with one line.
+STORAGE = config.get("storage")
+if not STORAGE and workflow.storage_settings.default_storage_provider == "s3":  # e.g. profiles/slurm-s3
+    STORAGE = config["storage"] = (workflow.storage_settings.default_storage_prefix or "").rstrip("/") or None
+if STORAGE:
+    try:
+        qm_storage.check_config(config)
+        qm_storage.check_bucket(STORAGE)
+        qm_storage.enable(workflow, STORAGE)
+    except qm_storage.StorageError as exc:
+        qm_die(str(exc))
 
 qm_run.check_writable(config["data_root"], probe=False)  # parsing writes nothing (a dry run neither)
 KILLED_RUN = qm_run.clear_stale_lock()  # a killed run left locks (and maybe temporary files)
@@ -52,6 +67,8 @@ def at_dag_build():
     _DAG_BUILD_DONE.append(executing)
     if not executing:
         return False
+    if STORAGE:  # the lake is the bucket: its plans are the session_plan / setting_plan rules' outputs
+        return True
     qm_plans.write_session_plans(LAKE.paths, PARTITIONS)
     qm_plans.write_changed({LAKE.range_stamp(n): qm_plans.setting_text(v) for n, v in RANGE_STAMPS.items()})
     qm_run.sweep_temp_files(config["data_root"])
@@ -67,7 +84,7 @@ def setting(name, value):
     path = LAKE.setting_plan(name)
 
     def files(wildcards):
-        if at_dag_build() and name not in _SETTINGS_KEPT:
+        if at_dag_build() and not STORAGE and name not in _SETTINGS_KEPT:
             _SETTINGS_KEPT.add(name)
             qm_plans.write_setting_plans(LAKE.paths, {name: value})
         return [path]
@@ -75,6 +92,8 @@ def setting(name, value):
     return files
 
 
+if STORAGE:  # a job's LakePaths point into the local copy of the bucket, where its declared inputs are
+    config["data_root"] = str(qm_storage.local_root(workflow, STORAGE, config["data_root"]))
 MONTH = MONTH_WILDCARDS  # year={year}/month={month}: a rule's month partition (also its log's name)
 YEAR = "year={year}"  # a year job's unit (its log's name)
 Y, M = "{year}", "{month}"
@@ -104,12 +123,32 @@ def month_keys():
     return [(f"{y:04d}", f"{m:02d}") for (y, m) in sorted(PARTITIONS)]
 
 
+def fill(pattern, **wildcards):
+    """A path pattern with its wildcards filled in. A rule's output on object storage is storage-flagged,
+    and str.format would drop its storage query: apply_wildcards keeps it."""
+    if getattr(pattern, "is_storage", False):
+        return pattern.apply_wildcards(wildcards)
+    return pattern.format(**wildcards)
+
+
 def per_month(pattern):
-    return [pattern.format(year=y, month=m) for y, m in month_keys()]
+    return [fill(pattern, year=y, month=m) for y, m in month_keys()]
 
 
 def enabled(dtype):
     return dtype in config["data_types"]
+
+
+def landing_output(manifest, folder):
+    """A landing job's output: its manifest on disk; on object storage its whole landing folder, so the
+    files it lands are uploaded and its readers get them as a declared input (a folder output is removed
+    before the job reruns, so there a rerun lands the folder's units again)."""
+    return {"landing": directory(folder)} if STORAGE else {"manifest": manifest}
+
+
+def landing_input(rule):
+    """What a reader of a landing job declares: the manifest, or on object storage the landing folder."""
+    return rule.output.landing if STORAGE else rule.output.manifest
 
 
 def log_of(rule, unit=None):
@@ -305,7 +344,7 @@ MINUTE_MONTHS = [(f"{y:04d}", f"{m:02d}") for y, m in qm_catalog.data_type("stoc
 
 
 def minute_months(pattern):
-    return [pattern.format(year=y, month=m) for y, m in MINUTE_MONTHS]
+    return [fill(pattern, year=y, month=m) for y, m in MINUTE_MONTHS]
 
 
 def minute_options_inputs(wildcards):
@@ -511,7 +550,29 @@ def silver_targets():
 
 
 def gold_targets():
-    return [f for dtype, files in GOLD_TARGETS.items() if enabled(dtype) for f in files]
+    """Gold stays on disk (flagged local(), so object storage does not take it over)."""
+    return [local(str(f)) for dtype, files in GOLD_TARGETS.items() if enabled(dtype) for f in files]
+
+
+def report_storage_inputs():
+    """What the gaps report reads beyond bronze and silver targets (landing folders, quarantine, validation
+    reports, every silver table), declared on object storage, where a job sees only its declared inputs.
+    On disk the report reads the lake in place and must not wait on these."""
+    if not STORAGE:
+        return {}
+    months = sorted(PARTITIONS)
+    out = {"landing": [], "quarantine": [], "reports": [], "silver_tables": []}
+    for t in qm_catalog.enabled(config):
+        out["landing"] += [str(p.parent) for p in t.landing_manifests(LAKE.paths, months, config)]
+        for y, m in t.months(months, config):
+            out["quarantine"] += quarantine_of(t.name, y, m)
+            out["reports"] += report_of(t.name, y, m)
+        out["silver_tables"] += [str(p) for _, _, p in t.expected_silver(LAKE.paths, months, config)]
+    for side, owner in qm_catalog.SILVER_SIDE_TABLES.items():  # silver's own quarantine (catalog)
+        if enabled(owner):
+            out["quarantine"] += [LAKE.quarantine(side, y, m) for y, m in months]
+            out["reports"] += [LAKE.validation_report(side, y, m) for y, m in months]
+    return {k: sorted(set(v)) for k, v in out.items()}
 
 
 # ------------------------------------------------------------------ revisions (rules/revisions.smk)
@@ -563,9 +624,10 @@ def revision_inputs(dtypes, months_of):
 
 
 def revision_gate(wildcards, manifest):
-    """bronze_stocks_daily's manifest input, after the sweep when the month is in the window."""
+    """bronze_stocks_daily's landing input (manifest, or folder on object storage), after the sweep when
+    the month is in the window."""
     revision_wait([(wildcards.year, wildcards.month)])
-    return manifest.format(**wildcards)
+    return fill(manifest, **wildcards)
 
 
 onstart:

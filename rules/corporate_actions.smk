@@ -14,7 +14,7 @@ for _dtype in CA_TYPES:
             revised=revision_inputs(("tickers",) if _dtype == "ticker_changes" else (),
                                     lambda wc: ca_months(int(wc.year))),
         output:
-            manifest=LAKE.landing_year_manifest(_dtype, Y),
+            **landing_output(LAKE.landing_year_manifest(_dtype, Y), LAKE.landing_year_dir(_dtype, Y)),
         params:
             sessions=lambda wc: ca_sessions(int(wc.year)),
             windows=lambda wc: ca_windows(int(wc.year)),
@@ -36,7 +36,8 @@ for _dtype in CA_TYPES:
             name:
                 f"bronze_{_dtype}_{_year}"
             input:
-                manifest=LAKE.landing_year_manifest(_dtype, _year),
+                **({"landing": LAKE.landing_year_dir(_dtype, _year)} if STORAGE  # rules/common.smk
+                   else {"manifest": LAKE.landing_year_manifest(_dtype, _year)}),
                 universe=setting("universe", config["universe"]),
                 revised=revision_inputs((_dtype,), ca_months(_year)),  # rules/revisions.smk
             output:

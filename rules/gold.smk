@@ -9,12 +9,13 @@ rule gold_qlib:
         features=setting("gold_alpha158", config["gold"]["alpha158"]),
         revised=revision_inputs(("ticker_changes",), sorted(PARTITIONS)),  # rules/revisions.smk
     output:
-        stamp=LAKE.gold_stamp(),
+        stamp=local(LAKE.gold_stamp()),  # gold stays on disk, even with storage: (pyqlib reads files)
     params:
         provider_dir=lambda wc, output: str(Path(output.stamp).parent),
         state=str(LAKE.gold_state()),
         sessions=lambda wc: [d.isoformat() for k in sorted(PARTITIONS) for d in PARTITIONS[k].sessions],
         features=config["gold"]["alpha158"],
+    localrule: bool(STORAGE)  # on object storage gold is written where the run is started (it stays local)
     log:
         log_of("gold_qlib"),
     benchmark:

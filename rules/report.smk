@@ -6,6 +6,7 @@ rule gaps_report:
     input:
         bronze=lambda wc: bronze_targets(),
         silver=lambda wc: silver_targets(),
+        **report_storage_inputs(),  # on object storage: everything else the report reads (rules/common.smk)
     output:
         html=report(f"{LAKE.gaps_dir()}/gaps.html", category="Completeness",
                     caption="report/gaps.rst"),

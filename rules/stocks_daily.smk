@@ -19,7 +19,7 @@ rule landing_stocks_daily:
     input:
         plan=session_plans,  # the month's sessions, in the lake (quantmini/session_plans.py)
     output:
-        manifest=LAKE.landing_manifest("stocks_daily", Y, M),
+        **landing_output(LAKE.landing_manifest("stocks_daily", Y, M), LAKE.landing_dir("stocks_daily", Y, M)),
     params:
         sessions=month_sessions,
     resources:
@@ -38,7 +38,8 @@ rule landing_stocks_daily:
 # lakes built without it keep their params (and do not rebuild).
 rule bronze_stocks_daily:
     input:
-        manifest=lambda wc: revision_gate(wc, rules.landing_stocks_daily.output.manifest),  # rules/revisions.smk
+        **{("landing" if STORAGE else "manifest"):  # the folder on object storage (rules/common.smk)
+           lambda wc: revision_gate(wc, landing_input(rules.landing_stocks_daily))},  # rules/revisions.smk
         universe_snapshot=lambda wc: universe_snapshot(wc),  # [] unless universe_filter (rules/common.smk)
         universe=setting("universe", config["universe"]),  # the settings, in the lake (rules/common.smk)
         universe_filter=setting("universe_filter", config.get("universe_filter")),

@@ -19,7 +19,7 @@ def paths(files) -> list[Path]:
 with jobframe.failing_as(f"bronze {dtype} {year:04d}", log):
     reports = build_bronze_year(
         dtype, year, [Window.from_params(p) for p in smk.params.windows], smk.params.universe,
-        Path(smk.input.manifest),
+        jobframe.landing_manifest(smk.input),
         list(zip(paths(smk.output.bronze), paths(smk.output.quarantine), paths(smk.output.report), strict=True)),
     )
 log.info("bronze %s %04d (%d month(s)): %d rows valid, %d quarantined", dtype, year, len(reports),

@@ -27,9 +27,9 @@ with jobframe.failing_as(f"landing {dtype} {year:04d}", log,
     if dtype == "ticker_changes":
         previous = paths(getattr(smk.input, "previous", []))
         figis = land_ticker_changes_year(lake, year, windows, paths(smk.input.snapshots),
-                                         previous[0] if previous else None, Path(smk.output.manifest), opts)
+                                         previous[0] if previous else None, jobframe.landing_manifest(smk.output), opts)
         done = f"{len(figis)} renamed security(ies) (one events request each, unless landed already)"
     else:
-        fetched = land_listing_year(dtype, lake, year, windows, Path(smk.output.manifest), opts)
+        fetched = land_listing_year(dtype, lake, year, windows, jobframe.landing_manifest(smk.output), opts)
         done = f"{fetched} of {len(windows)} month window(s) downloaded now"
 log.info("landing %s %04d (%d month(s)): %s", dtype, year, len(windows), done)

@@ -1,7 +1,6 @@
 """Snakemake script: fill landing/stocks_daily for one month (only the sessions not yet landed)."""
 
 import datetime as dt
-from pathlib import Path
 
 from quantmini import jobframe, plan, settings
 from quantmini.datatypes.stocks_daily.landing import land_month
@@ -16,7 +15,7 @@ with jobframe.failing_as(f"landing stocks_daily {year:04d}-{month:02d}", log,
                          describe=lambda exc: plan.job_message(exc, cfg)):
     fetched = land_month(
         base_url=settings.api_url(cfg), api_key=settings.api_key(), lake=LakePaths(cfg["data_root"]),
-        dtype="stocks_daily", year=year, month=month, days=days, manifest=Path(smk.output.manifest),
+        dtype="stocks_daily", year=year, month=month, days=days, manifest=jobframe.landing_manifest(smk.output),
         max_concurrency=cfg["max_concurrency"], rate_per_minute=cfg["rate_limit_per_minute"],
         retries=cfg["retries"], verify=settings.api_verify(), settle_hours=cfg["settle"],
     )

@@ -38,6 +38,15 @@ def job_logging(log_path: str | None) -> logging.Logger:
     return logger
 
 
+def landing_manifest(files) -> Path:
+    """A landing job's manifest (its output, or a bronze job's input): the declared file on disk; on object
+    storage the job declares the whole landing folder (rules/common.smk, landing_output) and the manifest
+    is inside it."""
+    from quantmini.lake import MANIFEST
+
+    return Path(files.manifest) if "manifest" in files.keys() else Path(files.landing) / MANIFEST
+
+
 def start(smk) -> logging.Logger:
     """A rule script's logger, writing to the job's log file (the first `log:` entry, if any)."""
     return job_logging(smk.log[0] if smk.log else None)

@@ -202,10 +202,50 @@ def partition_of(path: Path) -> str | None:
     return y.group(1) if y else None
 
 
-class Lake:
-    """The lake as SQL: `Lake(root).query("SELECT ...")`, `Lake(root).stocks_daily(...)` -> polars."""
+def is_remote(root) -> bool:
+    """A lake on object storage (`s3://bucket/prefix/<data_root>`, README "Object storage")."""
+    return isinstance(root, str) and root.startswith("s3://")
 
-    def __init__(self, root: str | os.PathLike, memory_limit: str = readonly.DEFAULT_MEMORY_LIMIT):
+
+def remote_table_files(fs, root: str) -> dict[str, list[str]]:
+    """View name -> the table's object URLs under a remote lake root, as table_globs does on disk: one
+    listing per table folder (no object is opened)."""
+    base = root.removeprefix("s3://").rstrip("/")
+    out = {}
+    for layer in LAYERS:
+        for view, folder, pattern in _catalog_tables(layer):
+            found = sorted(fs.glob(f"{base}/{layer}/{folder}/{pattern}"))
+            if found:
+                out[view] = [f"s3://{f}" for f in found]
+    return out
+
+
+def remote_footer_problem(fs, url: str) -> str | None:
+    """footer_problem for an object: reads the Parquet footer only (a ranged GET at the object's end)."""
+    import pyarrow.parquet as pq
+
+    try:
+        with fs.open(url, "rb") as fh:
+            pq.read_schema(fh)
+    except Exception as exc:  # noqa: BLE001 -- any failure to read the footer makes the object unreadable
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return first[:200]
+    return None
+
+
+class Lake:
+    """The lake as SQL: `Lake(root).query("SELECT ...")`, `Lake(root).stocks_daily(...)` -> polars.
+
+    `root` is a folder, or a lake on object storage (`s3://bucket/prefix/<data_root>`) read in place:
+    DuckDB reads the objects through an fsspec filesystem (`filesystem`, default quantmini.storage's s3fs;
+    DuckDB's own S3 extension is not needed), fetching only the byte ranges a query needs, so a filter on
+    year/month reads only those months' objects."""
+
+    def __init__(self, root: str | os.PathLike, memory_limit: str = readonly.DEFAULT_MEMORY_LIMIT, filesystem=None):
+        if is_remote(root):
+            self._open_remote(str(root).rstrip("/"), memory_limit, filesystem)
+            return
+        self.fs = None
         """Read-only (see quantmini.readonly): the connection reads only the lake's table folders,
         writes nothing, and `query` runs only SELECT statements.
 
@@ -280,6 +320,29 @@ class Lake:
         else:
             self.views.pop(name, None)
 
+    def _open_remote(self, root: str, memory_limit: str, filesystem) -> None:
+        from quantmini import storage
+
+        self.fs = filesystem if filesystem is not None else storage.filesystem()
+        self.root = root
+        self.files, self.unreadable = {}, {}
+        for name, listed in remote_table_files(self.fs, root).items():
+            good = []
+            for f in listed:
+                problem = remote_footer_problem(self.fs, f)
+                if problem:
+                    self.unreadable[f] = problem
+                else:
+                    good.append(f)
+            if good:
+                self.files[name] = good
+        self.views = {name: files[0].rsplit("/year=", 1)[0] for name, files in self.files.items()}
+        setup = [view_sql(name, files) for name, files in self.files.items()] + list(join_views(self.files).values())
+        from quantmini.adjusted_views import adjusted_view_sql
+
+        self.con = readonly.connect([f"{root}/{layer}" for layer in LAYERS], memory_limit=memory_limit, setup=setup,
+                                    optional=adjusted_view_sql(self.files), filesystem=self.fs)
+
     def __enter__(self) -> Lake:
         return self
 
@@ -329,6 +392,10 @@ class Lake:
         raise error or RuntimeError(f"the lake changed during each of {READ_ATTEMPTS} attempts of a query")
 
     def _identity(self) -> tuple:
+        if self.fs is not None:  # an object is replaced whole (one PUT): its ETag names the version read
+            self.fs.invalidate_cache()
+            return tuple((info.get("ETag"), info.get("size")) for files in self.files.values()
+                         for info in map(self._info, files))
         out = []
         for files in self._files.values():
             for f in files:
@@ -453,13 +520,13 @@ class Lake:
         rows = []
         for name, listed in self.files.items():
             layer, dtype = name.split("_", 1)
-            files = [Path(p) for p in listed]
+            files = [p if self.fs is not None else Path(p) for p in listed]
             meta = self.con.execute(
                 "SELECT sum(num_rows)::BIGINT FROM (SELECT DISTINCT file_name, num_rows FROM "
                 "parquet_file_metadata(?))", [[str(f) for f in files]]
             ).fetchall()[0]
-            parts = sorted({partition_of(f) for f in files} - {None})
-            stats = [f.stat() for f in files]
+            parts = sorted({partition_of(Path(f)) for f in files} - {None})
+            stats = [self._stat(f) for f in files]
             rows.append({
                 "layer": layer, "type": dtype, "partitions": len(parts),
                 "first": parts[0] if parts else None, "last": parts[-1] if parts else None,
@@ -476,14 +543,14 @@ class Lake:
         for t in catalog.CATALOG.values():
             if types is not None and t.name not in set(types):
                 continue
-            files = [f for folder in t.landing_folders for f in LakePaths(self.root).landing_folder(folder).rglob("*.json.gz")
+            files = [f for folder in t.landing_folders for f in self._landing_files(folder)
                      if "revisions" not in f.parent.parts]  # replaced bodies kept by the revision sweep
             if not files:
                 continue
             parts = sorted({partition_of(f) for f in files} - {None})
             months = [x for x in parts if len(x) == 7]
             parts = months or parts  # year folders (a year's listing) count where a type has no month folder
-            stats = [f.stat() for f in files]
+            stats = [self._stat(f) for f in files]
             rows.append({
                 "layer": "landing", "type": t.name, "partitions": len(parts),
                 "first": parts[0] if parts else None, "last": parts[-1] if parts else None,
@@ -491,6 +558,28 @@ class Lake:
                 "updated": dt.datetime.fromtimestamp(max(s.st_mtime for s in stats)).replace(microsecond=0),
             })
         return pl.DataFrame(rows, schema=STATUS_SCHEMA)
+
+    def _info(self, url: str) -> dict:
+        try:
+            return self.fs.info(url)
+        except FileNotFoundError:
+            return {}
+
+    def _stat(self, f) -> os.stat_result:
+        """os.stat of a file, or the same two fields (size, modified) of an object."""
+        if self.fs is None:
+            return Path(f).stat()
+        info = self._info(str(f) if not isinstance(f, Path) else "s3://" + f.as_posix())
+        modified = info.get("LastModified")
+        return os.stat_result((0, 0, 0, 0, 0, 0, info.get("size", 0), 0,
+                               modified.timestamp() if modified else 0, 0))
+
+    def _landing_files(self, folder: str) -> list[Path]:
+        """A landing folder's gzip files (as paths; on object storage, `bucket/key` paths)."""
+        if self.fs is None:
+            return list(LakePaths(self.root).landing_folder(folder).rglob("*.json.gz"))
+        base = f"{self.root.removeprefix('s3://')}/{LakePaths('').landing_folder(folder).as_posix()}"
+        return [Path(k) for k in self.fs.glob(f"{base}/**/*.json.gz")]
 
     def validation_reports(self) -> pl.DataFrame:
         """Every validation report (reports/validation/<type>/year=YYYY/month=MM.json), one row each."""

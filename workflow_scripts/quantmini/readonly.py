@@ -43,11 +43,12 @@ def check_statement(sql: str) -> None:
 
 
 def connect(readable: Iterable[str | os.PathLike] = (), memory_limit: str = DEFAULT_MEMORY_LIMIT,
-            setup: Iterable[str] = (), optional: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
+            setup: Iterable[str] = (), optional: Iterable[str] = (), filesystem=None) -> duckdb.DuckDBPyConnection:
     """An in-memory connection that can read only under `readable` (directories), after running `setup`
     (view definitions: they run before the locks and may name any of `readable`) and then `optional`
     (views a lake may not support yet, e.g. over columns an older silver lacks: the rest are skipped at
-    the first that does not bind)."""
+    the first that does not bind). `filesystem`: an fsspec filesystem DuckDB reads `readable` URLs
+    (s3://...) through, for a lake on object storage."""
     con = duckdb.connect(config={
         "autoinstall_known_extensions": False, "autoload_known_extensions": False,
         "memory_limit": memory_limit, "temp_directory": "",
@@ -56,6 +57,8 @@ def connect(readable: Iterable[str | os.PathLike] = (), memory_limit: str = DEFA
         "enable_external_file_cache": False,
     })
     try:
+        if filesystem is not None:
+            con.register_filesystem(filesystem)
         for sql in setup:
             con.execute(sql)
         for sql in optional:
@@ -63,7 +66,7 @@ def connect(readable: Iterable[str | os.PathLike] = (), memory_limit: str = DEFA
                 con.execute(sql)
             except duckdb.BinderException:
                 break
-        dirs = [str(Path(d).resolve()).rstrip("/") + "/" for d in readable]
+        dirs = [(str(d) if "://" in str(d) else str(Path(d).resolve())).rstrip("/") + "/" for d in readable]
         con.execute("SET allowed_directories = ?", [dirs]) if dirs else None
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")

@@ -100,16 +100,40 @@ def _merge(base: dict, new: dict) -> None:
             base[key] = value
 
 
-def _root(args, cfg: dict | None = None) -> Path:
+def _root(args, cfg: dict | None = None) -> Path | str:
+    """The lake's folder, or with `storage: s3://...` its URL `s3://bucket/prefix/<data_root>` (read in
+    place, quantmini.lake_db.Lake)."""
     if getattr(args, "data_root", None):
         return Path(args.data_root)
     cfg = cfg or load_config(args.config)
+    if cfg.get("storage"):
+        return f"{cfg['storage'].rstrip('/')}/{cfg['data_root'].strip('/')}"
     return Path(cfg["data_root"])
 
 
-def lake_root(args) -> Path:
+def disk_only(args, command: str) -> None:
+    """Commands that read a lake on disk only: with `storage:` set they stop with one line (README, Object
+    storage: what is not on object storage yet) instead of judging an empty local folder."""
+    if getattr(args, "data_root", None):
+        return
+    cfg = load_config(args.config)
+    if cfg.get("storage"):
+        raise ValueError(f"{command} reads a lake on disk only, not yet one on object storage ({cfg['storage']}); "
+                         f"the gaps report every run writes is under {cfg['storage'].rstrip('/')}/"
+                         f"{cfg['data_root'].strip('/')}/reports/gaps/")
+
+
+def lake_root(args) -> Path | str:
     """The lake a read-only command reads; none there fails the command (main: "CMD: no lake at ROOT", exit 1)."""
     root = _root(args)
+    if isinstance(root, str):  # object storage: the bucket must answer (one line otherwise) and hold a lake
+        from quantmini import storage
+
+        storage.check_bucket(root)
+        fs = storage.filesystem()
+        if not any(fs.exists(f"{root}/{d}") for d in ("landing", "bronze", "silver")):
+            raise FileNotFoundError(f"no lake at {root} (no landing, bronze or silver objects)")
+        return root
     if not root.is_dir():
         raise FileNotFoundError(f"no lake at {root}")
     if not any((root / d).is_dir() for d in ("landing", "bronze", "silver", "gold", "quarantine")):

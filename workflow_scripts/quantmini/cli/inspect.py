@@ -10,6 +10,7 @@ from pathlib import Path
 from quantmini.cli.common import (
     console,
     data_types,
+    disk_only,
     fail,
     lake_root,
     load_config,
@@ -43,6 +44,9 @@ def status(args) -> int:
         con.print(f"stocks_daily bronze: {daily['first'][0]} .. {daily['last'][0]}, "
                   f"{daily['sessions'][0]} sessions, {daily['tickers'][0]} tickers")
     con.print(_settled_line(args))
+    if isinstance(root, str):  # object storage: the tables above were read in place; gold is on disk
+        _gold_line(con, Path(load_config(args.config)["data_root"]))
+        return 0
     from quantmini.revisions import latest
 
     for entry in latest(root):
@@ -54,6 +58,13 @@ def status(args) -> int:
     for path, why in unreadable.items():
         con.print(f"[red]unreadable[/red] Parquet file {path}: {why} (left out above; `quantmini validate`)",
                   soft_wrap=True)
+    _gold_line(con, root)
+    _, start, end, outside = outside_of(args)
+    print_outside(con, outside, start, end)
+    return 0
+
+
+def _gold_line(con, root: Path) -> None:
     from quantmini.lake import LakePaths
 
     gold = LakePaths(root).gold_calendar()
@@ -61,9 +72,6 @@ def status(args) -> int:
         days = gold.read_text().split()
         con.print(f"gold qlib: {len(days)} sessions ({days[0]} .. {days[-1]}), "
                   f"{len(list((LakePaths(root).gold_dir() / 'features').iterdir()))} instruments")
-    _, start, end, outside = outside_of(args)
-    print_outside(con, outside, start, end)
-    return 0
 
 
 def _settled_line(args) -> str:
@@ -79,6 +87,7 @@ def _settled_line(args) -> str:
 
 
 def gaps(args) -> int:
+    disk_only(args, "gaps")
     from quantmini.gaps import THIN_RATIO, find_gaps
     from quantmini.lake_report import write_gaps_report
 
@@ -134,6 +143,7 @@ def gaps(args) -> int:
 
 
 def validate(args) -> int:
+    disk_only(args, "validate")
     from quantmini.gaps import check_lake
 
     from quantmini.accepted import flags, report_accepted
@@ -167,6 +177,7 @@ def validate(args) -> int:
 
 
 def accept(args) -> int:
+    disk_only(args, "accept")
     from quantmini.accepted import accept as record
 
     root = lake_root(args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quantmini.cli.common import console, lake_root, load_config
+from quantmini.cli.common import console, disk_only, lake_root, load_config
 from quantmini.config import resolve_range
 from quantmini.outside import find_outside, prune as delete
 
@@ -30,6 +30,7 @@ def print_outside(con, found, start, end) -> None:
 
 
 def prune(args) -> int:
+    disk_only(args, "prune")
     lake_root(args)  # no lake: "prune: no lake at ROOT"
     root, start, end, found = outside_of(args)
     con = console()
