@@ -325,23 +325,27 @@ class Lake:
 
         self.fs = filesystem if filesystem is not None else storage.filesystem()
         self.root = root
-        self.files, self.unreadable = {}, {}
-        for name, listed in remote_table_files(self.fs, root).items():
+        # Every footer is checked and every view made here, at open (a bucket's listing and footers are
+        # what a lazy open would save; not measured on object storage): nothing is left for prepare().
+        self._files, self._unreadable = {}, {}
+        self.listed = remote_table_files(self.fs, root)
+        for name, listed in self.listed.items():
             good = []
             for f in listed:
                 problem = remote_footer_problem(self.fs, f)
                 if problem:
-                    self.unreadable[f] = problem
+                    self._unreadable[f] = problem
                 else:
                     good.append(f)
             if good:
-                self.files[name] = good
-        self.views = {name: files[0].rsplit("/year=", 1)[0] for name, files in self.files.items()}
-        setup = [view_sql(name, files) for name, files in self.files.items()] + list(join_views(self.files).values())
+                self._files[name] = good
+        self._checked, self._derived = set(self.listed), True
+        self.views = {name: files[0].rsplit("/year=", 1)[0] for name, files in self._files.items()}
+        setup = [view_sql(name, files) for name, files in self._files.items()] + list(join_views(self._files).values())
         from quantmini.adjusted_views import adjusted_view_sql
 
         self.con = readonly.connect([f"{root}/{layer}" for layer in LAYERS], memory_limit=memory_limit, setup=setup,
-                                    optional=adjusted_view_sql(self.files), filesystem=self.fs)
+                                    optional=adjusted_view_sql(self._files), filesystem=self.fs)
 
     def __enter__(self) -> Lake:
         return self
