@@ -64,3 +64,16 @@ def reference_lake(tmp_path_factory):
         requests = sim.requests()
     return SimpleNamespace(work=work, lake=work / "lake", output=proc.stdout + proc.stderr, requests=requests,
                            cfg=cfg, key=r["key"], seconds=seconds, sim_log=tmp / "requests.jsonl")
+
+
+# ------------------------------------------------------------------ the longest modules start first
+# The suite runs one module per worker (pyproject.toml: -n auto --dist loadfile), handed out in collection
+# order: a long module collected last would run alone at the end while the other worker idles.
+LONG_MODULES = ("test_revisions_types.py", "test_storage.py", "test_workflow_incremental.py", "test_concurrency.py",
+                "test_settle.py", "test_bad_input.py", "test_adversarial_signals.py", "test_revisions.py",
+                "test_minute_workflow.py", "test_catalog.py", "test_qlib_research.py", "test_cli_cron.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order

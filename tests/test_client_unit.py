@@ -21,6 +21,16 @@ from quantmini.client import (
 MARKER = "QMTESTKEY_unit_7f3a9c"
 
 
+@pytest.fixture(autouse=True)
+def registered_keys_restored():
+    """The keys these tests register ("m", "p") would mask those letters in every later log of the same
+    process (another module's test on the same worker read "e******ty" for "empty")."""
+    before = set(SECRET_FILTER._secrets)
+    yield
+    SECRET_FILTER._secrets.clear()
+    SECRET_FILTER._secrets.update(before)
+
+
 def test_resolve_api_key_order():
     assert resolve_api_key({"MASSIVE_API_KEY": "m", "POLYGON_API_KEY": "p"}) == "m"
     assert resolve_api_key({"MASSIVE_API_KEY": "  ", "POLYGON_API_KEY": "p"}) == "p"
