@@ -220,6 +220,18 @@ def remote_table_files(fs, root: str) -> dict[str, list[str]]:
     return out
 
 
+def _readable(files: list[str], problem_of, unreadable: dict[str, str]) -> list[str]:
+    """The files whose footer parses; the others go into `unreadable` (file -> why)."""
+    good = []
+    for f in files:
+        problem = problem_of(f)
+        if problem:
+            unreadable[f] = problem
+        else:
+            good.append(f)
+    return good
+
+
 def remote_footer_problem(fs, url: str) -> str | None:
     """footer_problem for an object: reads the Parquet footer only (a ranged GET at the object's end)."""
     import pyarrow.parquet as pq
@@ -307,13 +319,7 @@ class Lake:
 
     def _check(self, name: str) -> None:
         self._checked.add(name)
-        good = []
-        for f in self.listed[name]:
-            problem = footer_problem(f)
-            if problem:
-                self._unreadable[f] = problem
-            else:
-                good.append(f)
+        good = _readable(self.listed[name], footer_problem, self._unreadable)
         if good:
             self._files[name] = good
             self.con.execute(view_sql(name, good))
@@ -330,13 +336,7 @@ class Lake:
         self._files, self._unreadable = {}, {}
         self.listed = remote_table_files(self.fs, root)
         for name, listed in self.listed.items():
-            good = []
-            for f in listed:
-                problem = remote_footer_problem(self.fs, f)
-                if problem:
-                    self._unreadable[f] = problem
-                else:
-                    good.append(f)
+            good = _readable(listed, lambda f: remote_footer_problem(self.fs, f), self._unreadable)
             if good:
                 self._files[name] = good
         self._checked, self._derived = set(self.listed), True
