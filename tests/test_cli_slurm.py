@@ -11,14 +11,13 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess
-from workflow_helpers import REPO, read_bronze, write_config
+from workflow_helpers import read_bronze, run_slurm_bronze, write_config
 
 pytestmark = pytest.mark.skipif(os.environ.get("QUANTMINI_SLURM_TEST") != "1",
                                 reason="opt-in: QUANTMINI_SLURM_TEST=1 uv run --group slurm pytest ... "
@@ -85,13 +84,7 @@ def test_slurm_profile_builds_bronze_equal_to_truth(slurm, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("MASSIVE_API_KEY", "POLYGON_API_KEY")}
     with SimProcess(tickers=TICKERS, seed=SEED, start=START, end=END) as sim:  # single node: loopback works
         env["QUANTMINI_API_URL"] = sim.url
-        proc = subprocess.run(
-            [sys.executable, "-m", "snakemake", "bronze", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-             "--profile", str(REPO / "profiles" / "slurm"), "--configfile", str(tmp_path / "config.yaml"),
-             "--slurm-no-account", "--slurm-status-command", "squeue",
-             "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
-             "--slurm-keep-successful-logs"],
-            env=env, capture_output=True, text=True, timeout=900)
+        proc = run_slurm_bronze(tmp_path, "slurm", env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     assert read_bronze(tmp_path / "lake").equals(truth.cast(read_bronze(tmp_path / "lake").schema).sort("ticker", "date"))
     logs = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / ".snakemake" / "slurm_logs").rglob("*.log"))

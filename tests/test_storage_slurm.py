@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 
 import polars as pl
 import pytest
@@ -19,7 +17,7 @@ from quantmini.sim.market import Market, MarketConfig
 from quantmini.sim.server import SimProcess
 from s3_server import S3Server
 from test_cli_slurm import BARS, slurm  # noqa: F401 (the single-node SLURM fixture)
-from workflow_helpers import REPO, write_config
+from workflow_helpers import run_slurm_bronze, write_config
 
 pytestmark = pytest.mark.skipif(os.environ.get("QUANTMINI_SLURM_TEST") != "1",
                                 reason="opt-in: QUANTMINI_SLURM_TEST=1 uv run --group slurm pytest ... "
@@ -34,13 +32,7 @@ def test_slurm_s3_profile_builds_bronze_in_the_bucket(slurm, tmp_path):  # noqa:
     with S3Server(bucket="lake") as s3, SimProcess(tickers=TICKERS, seed=SEED, start=START, end=END) as sim:
         env = {k: v for k, v in os.environ.items() if k not in ("MASSIVE_API_KEY", "POLYGON_API_KEY")}
         env |= s3.env | {"QUANTMINI_API_URL": sim.url, "QUANTMINI_STORAGE": "s3://lake/slurm"}
-        proc = subprocess.run(
-            [sys.executable, "-m", "snakemake", "bronze", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-             "--profile", str(REPO / "profiles" / "slurm-s3"), "--configfile", str(tmp_path / "config.yaml"),
-             "--slurm-no-account", "--slurm-status-command", "squeue",
-             "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
-             "--slurm-keep-successful-logs"],
-            env=env, capture_output=True, text=True, timeout=900)
+        proc = run_slurm_bronze(tmp_path, "slurm-s3", env)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
         objects = s3.objects("slurm")
     bronze = pl.concat([pl.read_parquet(io.BytesIO(v)) for k, v in sorted(objects.items())

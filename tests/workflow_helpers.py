@@ -128,3 +128,15 @@ def lake_differences(a: Path, b: Path, layers=LAKE_LAYERS) -> list[str]:
 
 def _table_file(p: Path) -> bool:
     return p.is_file() and (not p.name.startswith(".") or p.name.endswith(".tmp"))
+
+
+def run_slurm_bronze(workdir: Path, profile: str, env: dict) -> subprocess.CompletedProcess:
+    """`snakemake bronze` through a SLURM profile on the single-node SLURM of the opt-in tests, polling
+    squeue every 2 s (the profiles' defaults wait far longer)."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "bronze", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+         "--profile", str(REPO / "profiles" / profile), "--configfile", str(workdir / "config.yaml"),
+         "--slurm-no-account", "--slurm-status-command", "squeue",
+         "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
+         "--slurm-keep-successful-logs"],
+        env=env, capture_output=True, text=True, timeout=900)
