@@ -146,6 +146,16 @@ def landing_output(manifest, folder):
     return {"landing": directory(folder)} if STORAGE else {"manifest": manifest}
 
 
+def kept(paths):
+    """Outputs a per-year job rewrites with the same content for closed months, whose readers take them
+    as `ancient`. Snakemake deletes a job's outputs when it starts, and a reader re-evaluated meanwhile
+    (every revision sweep is a checkpoint) finds its ancient input missing and reruns: `update` keeps them
+    in place (Snakemake backs them up and restores them if the job fails). Not on object storage."""
+    if STORAGE:
+        return paths
+    return update(paths) if isinstance(paths, str) else [update(p) for p in paths]
+
+
 def landing_input(rule):
     """What a reader of a landing job declares: the manifest, or on object storage the landing folder."""
     return rule.output.landing if STORAGE else rule.output.manifest

@@ -41,9 +41,9 @@ for _dtype in CA_TYPES:
                 universe=setting("universe", config["universe"]),
                 revised=revision_inputs((_dtype,), ca_months(_year)),  # rules/revisions.smk
             output:
-                bronze=ca_month_files("bronze", _dtype, _year),
-                quarantine=ca_month_files("quarantine", _dtype, _year),
-                report=ca_month_files("report", _dtype, _year),
+                bronze=kept(ca_month_files("bronze", _dtype, _year)),
+                quarantine=kept(ca_month_files("quarantine", _dtype, _year)),
+                report=kept(ca_month_files("report", _dtype, _year)),
             params:
                 year=_year,
                 sessions=ca_sessions(_year),

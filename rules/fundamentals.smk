@@ -30,9 +30,9 @@ for _year in FUND_YEARS:
             manifest=LAKE.landing_year_manifest("fundamentals", _year),
             universe=setting("universe", config["universe"]),
         output:
-            bronze=fund_files("bronze", _year),
-            quarantine=fund_files("quarantine", _year),
-            report=fund_files("report", _year),
+            bronze=kept(fund_files("bronze", _year)),
+            quarantine=kept(fund_files("quarantine", _year)),
+            report=kept(fund_files("report", _year)),
         params:
             year=_year,
             windows=fund_windows(_year),

@@ -31,7 +31,7 @@ for _year in NEWS_YEARS:
             manifest=LAKE.landing_year_manifest("news", _year),
             universe=setting("universe", config["universe"]),
         output:
-            **{kind: [news_file(kind, y, m) for y, m in sorted(PARTITIONS) if y == _year] for kind in _NEWS_KINDS},
+            **{kind: kept([news_file(kind, y, m) for y, m in sorted(PARTITIONS) if y == _year]) for kind in _NEWS_KINDS},
         params:
             year=_year,
             windows=news_windows(_year),

@@ -7,7 +7,7 @@ rule landing_options_daily:
         plan=session_plans,
         underlyings=setting("options_underlyings", OPT_UNDERLYINGS),
     output:
-        manifest=LAKE.landing_year_manifest("options_daily", Y),
+        manifest=kept(LAKE.landing_year_manifest("options_daily", Y)),  # read as ancient (rules/common.smk)
     params:
         months=lambda wc: opt_months(int(wc.year)),
         underlyings=OPT_UNDERLYINGS,
@@ -37,7 +37,7 @@ for _name, _months, _manifest in (
             months=[range_stamp(f"options_daily_{_name}", opt_sessions(_months))] if _name != "open" else [],
             revised=revision_inputs(("options_daily",), _months),  # rules/revisions.smk
         output:
-            **{k: [opt_path(p, ym) for ym in _months] for k, p in OPT_OUT.items()},
+            **{k: kept([opt_path(p, ym) for ym in _months]) for k, p in OPT_OUT.items()},
         params:
             months=opt_sessions(_months),
         log:

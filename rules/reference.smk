@@ -33,9 +33,9 @@ for _year in sorted({y for y, _ in PARTITIONS}):
         input:
             manifest=LAKE.landing_year_manifest("ticker_details", _year),
         output:
-            bronze=[td_file("bronze", y, m) for y, m in td_months(_year)],
-            quarantine=[td_file("quarantine", y, m) for y, m in td_months(_year)],
-            report=[td_file("report", y, m) for y, m in td_months(_year)],
+            bronze=kept([td_file("bronze", y, m) for y, m in td_months(_year)]),
+            quarantine=kept([td_file("quarantine", y, m) for y, m in td_months(_year)]),
+            report=kept([td_file("report", y, m) for y, m in td_months(_year)]),
         params:
             year=_year,
             months=td_params(_year),

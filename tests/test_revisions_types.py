@@ -56,6 +56,12 @@ def mtimes(lake, part):
     return out
 
 
+def job_reasons(proc) -> str:
+    """Each job Snakemake ran and why (its `log:` line and `reason:` line): what a failure should show."""
+    lines = (proc.stdout + proc.stderr).splitlines()
+    return "\n".join(line.strip() for line in lines if line.strip().startswith(("log:", "reason:")))
+
+
 def per_type(requests: list[dict]) -> dict[str, int]:
     """Requests by endpoint family (what a revision window costs per type)."""
     out: dict[str, int] = {}
@@ -150,7 +156,8 @@ def test_only_revised_months_rebuild_and_the_noop_stays_a_noop(runs):
                    "silver/stocks_daily/" + JAN, "silver/options_daily/" + JAN):
         keys = [k for k in before if k.startswith(prefix)]
         assert keys and any(after_revision[k] != before[k] for k in keys), prefix
-    assert after_unchanged == after_revision  # the unchanged re-fetch of January rebuilt nothing of it
+    # the unchanged re-fetch of January rebuilt nothing of it
+    assert after_unchanged == after_revision, job_reasons(runs["unchanged"])
     assert "Nothing to be done" in runs["noop"].stdout + runs["noop"].stderr
     assert runs["noop_requests"] == 0
     update, unchanged = runs["requests"]
