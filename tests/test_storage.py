@@ -221,6 +221,49 @@ def test_quantmini_query_and_status_read_the_bucket(built, s3):
     assert "gold qlib: 38 sessions" in st.stdout
 
 
+def _gaps(work: Path, s3) -> subprocess.CompletedProcess:
+    os.environ.update(s3.env)
+    try:
+        return quantmini_cli(work, "gaps")
+    finally:
+        for k in s3.env:
+            os.environ.pop(k, None)
+
+
+def _verdict(out: str) -> str:
+    """`gaps`' verdict line without the lake's location: 'START .. END: COMPLETE - counts'."""
+    found = re.search(r"lake \S+, (\S+ \.\. \S+: \w+ - .*?unreadable files \d+)", " ".join(out.split()))
+    assert found, out
+    return found.group(1)
+
+
+def test_gaps_reads_the_bucket_in_place(built, s3, tmp_path):
+    """`quantmini gaps` on the bucket lake gives the disk lake's verdict (COMPLETE, exit 0) and puts its
+    report in the bucket; on a copy with a bronze month and a landing body deleted it names both (exit 1)."""
+    disk, remote = _gaps(built.disk, s3), _gaps(built.remote, s3)
+    assert disk.returncode == 0 and remote.returncode == 0, (disk.stdout, remote.stdout, remote.stderr)
+    assert "COMPLETE" in _verdict(remote.stdout) and _verdict(remote.stdout) == _verdict(disk.stdout)
+    assert f"report: s3://lake/{PREFIX}/lake/reports/gaps/gaps.md" in " ".join(remote.stdout.split())
+    fs = s3fs.S3FileSystem(endpoint_url=s3.endpoint, key=s3.env["AWS_ACCESS_KEY_ID"],
+                           secret=s3.env["AWS_SECRET_ACCESS_KEY"], skip_instance_cache=True)
+    report = json.loads(fs.cat_file(f"lake/{PREFIX}/lake/reports/gaps/gaps.json"))
+    assert report["complete"] is True and report["root"] == f"s3://lake/{PREFIX}/lake"
+
+    fs.copy(f"lake/{PREFIX}/lake", "lake/holes/lake", recursive=True)
+    bronze = "lake/holes/lake/bronze/stocks_daily/year=2025/month=01/data.parquet"
+    body = "lake/holes/lake/landing/stocks_daily/year=2025/month=02/2025-02-10.json.gz"
+    assert fs.exists(bronze) and fs.exists(body)
+    fs.rm_file(bronze)
+    fs.rm_file(body)
+    config(tmp_path, "s3://lake/holes", UPDATED_END)
+    holes = _gaps(tmp_path, s3)
+    assert holes.returncode == 1, holes.stdout + holes.stderr
+    assert "INCOMPLETE" in _verdict(holes.stdout)
+    report = json.loads(fs.cat_file("lake/holes/lake/reports/gaps/gaps.json"))
+    text = json.dumps(report)
+    assert f"s3://{bronze}" in text and f"s3://{body}" in text, text[:2000]
+
+
 def test_credentials_reach_no_object_file_or_output(built, s3):
     needles = [s for v in (s3.env["AWS_SECRET_ACCESS_KEY"], s3.env["AWS_ACCESS_KEY_ID"])
                for s in (v.encode(), quote_plus(v).encode(), base64.b64encode(v.encode()))]

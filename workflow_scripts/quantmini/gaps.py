@@ -19,6 +19,7 @@ import polars as pl
 from quantmini import calendar, catalog
 from quantmini.catalog import EVERY_SESSION, SILVER_SIDE_TABLES, DataType
 from quantmini.lake import LakePaths
+from quantmini.lake_files import DiskFiles, lake_files
 
 DAILY = "stocks_daily"
 THIN_RATIO = 0.8          # fewer rows than this fraction of the baseline is "thin"
@@ -32,7 +33,7 @@ def _empty(schema: dict) -> pl.DataFrame:
 
 @dataclass
 class Gaps:
-    root: Path
+    root: Path | str  # a folder, or a bucket lake's s3:// URL
     start: dt.date
     end: dt.date
     types: list[str]
@@ -134,19 +135,21 @@ class Gaps:
         }
 
 
-def _read(files: list[Path], columns: list[str], unreadable: list[str] | None = None) -> pl.DataFrame | None:
+def _read(files: list[Path], columns: list[str], unreadable: list[str] | None = None, where=None
+          ) -> pl.DataFrame | None:
     """The files' rows; a file that does not parse is named in `unreadable` and skipped (one corrupt
-    partition must not hide the rest of the lake)."""
+    partition must not hide the rest of the lake). `where`: the lake's files (quantmini.lake_files)."""
+    where = where or DiskFiles(".")
     frames = []
     for f in files:
-        if not f.exists():
+        if not where.exists(f):
             continue
         try:
-            frames.append(pl.read_parquet(f, columns=columns))
+            frames.append(pl.read_parquet(where.parquet_source(f), columns=columns))
         except Exception as exc:  # noqa: BLE001
             if unreadable is None:
                 raise
-            unreadable.append(f"{f}: {(str(exc).splitlines() or [type(exc).__name__])[0][:200]}")
+            unreadable.append(f"{where.shown(f)}: {(str(exc).splitlines() or [type(exc).__name__])[0][:200]}")
     return pl.concat(frames) if frames else None
 
 
@@ -154,8 +157,8 @@ def _part(ym: tuple[int, int]) -> str:
     return f"{ym[0]:04d}-{ym[1]:02d}"
 
 
-def _missing_partitions(lake: LakePaths, types: list[DataType], months: list[tuple[int, int]], cfg: dict
-                        ) -> pl.DataFrame:
+def _missing_partitions(lake: LakePaths, types: list[DataType], months: list[tuple[int, int]], cfg: dict,
+                        where) -> pl.DataFrame:
     """Every partition the catalog expects for the range that is not on disk: landing manifests (a month's
     or a year's), bronze files (a session's, for minute bars), and silver once the lake has that table."""
     rows = []
@@ -163,42 +166,42 @@ def _missing_partitions(lake: LakePaths, types: list[DataType], months: list[tup
         for path in t.landing_manifests(lake, months, cfg):
             unit = path.parent.name[5:] if path.parent.name.startswith("year=") else \
                 f"{path.parent.parent.name[5:]}-{path.parent.name[6:]}"
-            if not path.exists():
-                rows.append(("landing", t.name, unit, str(path)))
+            if not where.exists(path):
+                rows.append(("landing", t.name, unit, where.shown(path)))
         for table, ym, path in t.expected_bronze(lake, months, cfg):
-            if not path.exists():
+            if not where.exists(path):
                 unit = path.parent.name[5:] if table.grain == "session" else _part(ym)
-                rows.append(("bronze", t.name, unit, str(path)))
+                rows.append(("bronze", t.name, unit, where.shown(path)))
         for table, ym, path in t.expected_silver(lake, months, cfg):
-            if lake.table_dir("silver", table.name).is_dir() and not path.exists():
-                rows.append(("silver", t.name, _part(ym), str(path)))
+            if where.is_dir(lake.table_dir("silver", table.name)) and not where.exists(path):
+                rows.append(("silver", t.name, _part(ym), where.shown(path)))
     return pl.DataFrame(rows, schema={"layer": pl.Utf8, "type": pl.Utf8, "partition": pl.Utf8, "path": pl.Utf8},
                         orient="row")
 
 
 def _missing_landing(lake: LakePaths, types: list[DataType], months: list[tuple[int, int]], cfg: dict,
-                     sessions: list[dt.date]) -> pl.DataFrame:
+                     sessions: list[dt.date], where) -> pl.DataFrame:
     """Landing files that should be there: a session's grouped-daily body (every session type), and every
     file a landing manifest lists."""
     rows = []
     for t in types:
         if t.expect == EVERY_SESSION:
-            rows += [(t.name, d, _part((d.year, d.month)), str(lake.landing_day(t.name, d))) for d in sessions
-                     if not lake.landing_day(t.name, d).exists()]
+            rows += [(t.name, d, _part((d.year, d.month)), where.shown(lake.landing_day(t.name, d)))
+                     for d in sessions if not where.exists(lake.landing_day(t.name, d))]
             continue
         for manifest in t.landing_manifests(lake, months, cfg):
             try:
-                entries = json.loads(manifest.read_text()).get("files", [])
+                entries = json.loads(where.read_text(manifest)).get("files", [])
             except (OSError, ValueError):
                 continue  # a missing manifest is a missing partition; an unreadable one the landing job redoes
             for e in entries:
                 path = t.manifest_file(lake, manifest, e)
-                if not path.exists():
+                if not where.exists(path):
                     day = e.get("date")
                     # the entry's month (fundamentals: "<table>/YYYY-MM"), or the manifest's year for a file
                     # that serves the whole year (ticker_changes' listings)
                     unit = (e.get("month") or "")[-7:] or (day or "")[:7] or manifest.parent.name[5:]
-                    rows.append((t.name, dt.date.fromisoformat(day) if day else None, unit, str(path)))
+                    rows.append((t.name, dt.date.fromisoformat(day) if day else None, unit, where.shown(path)))
     return pl.DataFrame(rows, schema={"type": pl.Utf8, "date": pl.Date, "partition": pl.Utf8, "path": pl.Utf8},
                         orient="row")
 
@@ -223,16 +226,16 @@ def _thin(rows: pl.DataFrame, ratio: float) -> pl.DataFrame:
     return pl.concat([per_session, per_month])
 
 
-def _quarantine(lake: LakePaths, types: list[DataType]) -> pl.DataFrame:
+def _quarantine(lake: LakePaths, types: list[DataType], where) -> pl.DataFrame:
     """Quarantined rows per table, partition and reason, of the given types' bronze tables (and of the
     corporate actions silver validates beside stocks_daily)."""
     tables = [(t.name, x.name, x.stem if x.grain == "month" else "data") for t in types for x in t.bronze]
     tables += [(owner, side, "data") for side, owner in SILVER_SIDE_TABLES.items() if owner in {t.name for t in types}]
     rows = []
     for _, name, stem in tables:
-        for f in sorted(lake.table_dir("quarantine", name).glob(f"year=*/month=*/{stem}.parquet")):
+        for f in where.glob(lake.table_dir("quarantine", name), f"year=*/month=*/{stem}.parquet"):
             try:
-                df = pl.read_parquet(f)
+                df = pl.read_parquet(where.parquet_source(f))
             except Exception:  # an unreadable file is validate's to report, not a reason to stop here
                 continue
             if df.height and "reason" in df.columns:
@@ -247,8 +250,10 @@ def _quarantine(lake: LakePaths, types: list[DataType]) -> pl.DataFrame:
 def find_gaps(root: str | Path, start: dt.date, end: dt.date, types: list[str] = (DAILY,),
               thin_ratio: float = THIN_RATIO, cfg: dict | None = None) -> Gaps:
     """Everything missing from the lake at `root` for the XNYS sessions in [start, end], judged per data
-    type as the catalog declares (`cfg` supplies the type windows, e.g. minute.months)."""
-    lake = LakePaths(Path(root))
+    type as the catalog declares (`cfg` supplies the type windows, e.g. minute.months). `root`: a folder,
+    or a bucket lake's `s3://bucket/prefix/<data_root>` (read in place, its keys listed once)."""
+    where = lake_files(root)
+    lake = LakePaths(where.root)
     by_month = calendar.month_sessions(start, end)
     months = list(by_month)
     sessions = pl.DataFrame({"date": calendar.sessions(start, end)}, schema={"date": pl.Date}).with_row_index("i")
@@ -259,7 +264,7 @@ def find_gaps(root: str | Path, start: dt.date, end: dt.date, types: list[str] =
     bars = _empty({"ticker": pl.Utf8, "date": pl.Date})
     unreadable: list[str] = []
     if daily:
-        read = _read([lake.bronze(DAILY, y, m) for y, m in by_month], ["ticker", "date"], unreadable)
+        read = _read([lake.bronze(DAILY, y, m) for y, m in by_month], ["ticker", "date"], unreadable, where)
         if read is not None:
             bars = read.filter(pl.col("date").is_between(start, end))
 
@@ -284,13 +289,13 @@ def find_gaps(root: str | Path, start: dt.date, end: dt.date, types: list[str] =
              .join(dates.rename({"i": "last_i", "date": "last"}), on="last_i")
              .select("ticker", "first", "last", "bars", "expected").sort("ticker"))
     return Gaps(
-        root=lake.root, start=start, end=end, types=types,
-        missing_partitions=_missing_partitions(lake, kinds, months, rcfg),
-        missing_landing=_missing_landing(lake, kinds, months, rcfg, sessions["date"].to_list()),
+        root=root if where.remote else lake.root, start=start, end=end, types=types,
+        missing_partitions=_missing_partitions(lake, kinds, months, rcfg, where),
+        missing_landing=_missing_landing(lake, kinds, months, rcfg, sessions["date"].to_list(), where),
         missing_sessions=missing_sessions, ticker_gaps=holes,
         thin=_thin(rows, thin_ratio) if daily and bars.height else
         _empty({"level": pl.Utf8, "key": pl.Utf8, "rows": pl.Float64, "baseline": pl.Float64}),
-        quarantine=_quarantine(lake, kinds), rows_per_session=rows, spans=spans, unreadable=unreadable,
+        quarantine=_quarantine(lake, kinds, where), rows_per_session=rows, spans=spans, unreadable=unreadable,
     )
 
 

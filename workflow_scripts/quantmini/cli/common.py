@@ -100,7 +100,7 @@ def _merge(base: dict, new: dict) -> None:
             base[key] = value
 
 
-def _root(args, cfg: dict | None = None) -> Path | str:
+def lake_location(args, cfg: dict | None = None) -> Path | str:
     """The lake's folder, or with `storage: s3://...` its URL `s3://bucket/prefix/<data_root>` (read in
     place, quantmini.lake_db.Lake)."""
     if getattr(args, "data_root", None):
@@ -125,7 +125,7 @@ def disk_only(args, command: str) -> None:
 
 def lake_root(args) -> Path | str:
     """The lake a read-only command reads; none there fails the command (main: "CMD: no lake at ROOT", exit 1)."""
-    root = _root(args)
+    root = lake_location(args)
     if isinstance(root, str):  # object storage: the bucket must answer (one line otherwise) and hold a lake
         from quantmini import storage
 

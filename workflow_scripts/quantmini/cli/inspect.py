@@ -12,6 +12,7 @@ from quantmini.cli.common import (
     data_types,
     disk_only,
     fail,
+    lake_location,
     lake_root,
     load_config,
     rich_table,
@@ -87,15 +88,19 @@ def _settled_line(args) -> str:
 
 
 def gaps(args) -> int:
-    disk_only(args, "gaps")
     from quantmini.gaps import THIN_RATIO, find_gaps
-    from quantmini.lake_report import write_gaps_report
 
     overrides = {k: v for k, v in (("start", args.start), ("end", args.end)) if v}
     cfg = load_config(args.config, overrides)
     start, end = resolve_range(cfg)
-    root = Path(args.data_root or cfg["data_root"])
+    root = lake_location(args, cfg)
     types = data_types(args.type) or list(cfg["data_types"])
+    if isinstance(root, str):  # a bucket lake: read in place (quantmini.lake_files)
+        if args.backfill:
+            return fail(f"gaps: --backfill repairs a lake on disk only, not yet one on object storage ({root}); "
+                        "`quantmini ingest` rebuilds what is missing there", 2)
+        lake_root(args)  # the bucket answers and holds a lake, or one line
+        return _report_gaps(args, root, start, end, types, cfg)
     if not root.is_dir() and not args.backfill:
         return fail(f"gaps: no lake at {root} (build it with `quantmini ingest`)", 1)
     g = find_gaps(root, start, end, types, thin_ratio=args.thin_ratio or THIN_RATIO, cfg=cfg)
@@ -116,12 +121,35 @@ def gaps(args) -> int:
         if rc:
             return rc
         g = find_gaps(root, start, end, types, thin_ratio=args.thin_ratio or THIN_RATIO, cfg=cfg)
-    from quantmini.lake import LakePaths
+    return _report_gaps(args, root, start, end, types, cfg, g)
 
-    out = Path(args.out) if args.out else LakePaths(root).gaps_dir()
-    backfill = "uv run quantmini gaps --backfill" + (f" --config {args.config}" if args.config else "") + \
-        f" -s {start} -e {end}"
-    paths = write_gaps_report(g, out, backfill=backfill)
+
+def _report_gaps(args, root, start, end, types, cfg, g=None) -> int:
+    """Print the gaps of the lake at `root` (a folder or a bucket's URL) and write the report: under the
+    lake's reports/gaps (in the bucket for a bucket lake: written locally, then one upload per file), or
+    `--out`."""
+    import tempfile
+
+    from quantmini.gaps import THIN_RATIO, find_gaps
+    from quantmini.lake import LakePaths
+    from quantmini.lake_report import write_gaps_report
+
+    remote = isinstance(root, str)
+    if g is None:
+        g = find_gaps(root, start, end, types, thin_ratio=args.thin_ratio or THIN_RATIO, cfg=cfg)
+    backfill = ("uv run quantmini ingest" if remote else "uv run quantmini gaps --backfill") + \
+        (f" --config {args.config}" if args.config else "") + f" -s {start} -e {end}"
+    with tempfile.TemporaryDirectory(prefix="quantmini-gaps-") as tmp:
+        out = Path(args.out) if args.out else Path(tmp) if remote else LakePaths(root).gaps_dir()
+        paths = write_gaps_report(g, out, backfill=backfill)
+        if remote and not args.out:
+            from quantmini import storage
+
+            target = f"{root}/{LakePaths('').gaps_dir().as_posix()}"
+            fs = storage.filesystem()
+            for name, path in paths.items():
+                fs.put_file(str(path), f"{target}/{Path(path).name}")
+            paths = {name: f"{target}/{Path(path).name}" for name, path in paths.items()}
     con = console()
     counts = g.counts()
     con.print(f"lake {root}, {start} .. {end}: [bold]{'COMPLETE' if g.complete else 'INCOMPLETE'}[/bold] - "
@@ -134,8 +162,9 @@ def gaps(args) -> int:
             con.print(rich_table(df.head(30), title=f"{title} ({df.height})"))
     for line in g.unreadable:
         con.print(f"[red]unreadable[/red] Parquet file {line} (delete it and backfill to rebuild it)", soft_wrap=True)
-    _, _, _, outside = outside_of(args)
-    print_outside(con, outside, start, end)
+    if not remote:  # what lies outside the range: `quantmini prune`, a lake on disk only
+        _, _, _, outside = outside_of(args)
+        print_outside(con, outside, start, end)
     con.print(f"report: {paths['gaps.md']} and {paths['gaps.html']}")
     if not g.complete:
         con.print(f"backfill: {backfill}")
