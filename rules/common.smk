@@ -323,9 +323,19 @@ def range_stamp(name, value):
     return LAKE.range_stamp(name)
 
 
+_OPT_SILVER_MONTHS = {}
+
+
 def opt_silver_month(ym):
     """What silver reads for month ym: its options and stocks bronze, the trailing dividends, and the ticker
-    changes of every month in range up to ym (a contract keeps its root after a rename until it expires)."""
+    changes of every month in range up to ym (a contract keeps its root after a rename until it expires).
+    Kept per month: the rules ask for each month several times, and its changes list every earlier month."""
+    if ym not in _OPT_SILVER_MONTHS:
+        _OPT_SILVER_MONTHS[ym] = _opt_silver_month(ym)
+    return _OPT_SILVER_MONTHS[ym]
+
+
+def _opt_silver_month(ym):
     window = [w for w in _opt_lookback(ym[0], ym[1], OPT_DIV_MONTHS) if w in PARTITIONS] + [ym]
     div = [LAKE.bronze("dividends", a, b) for a, b in window]
     changes = [LAKE.bronze("ticker_changes", a, b) for a, b in sorted(PARTITIONS) if (a, b) <= ym]
@@ -627,10 +637,35 @@ def revision_inputs(dtypes, months_of):
     def inputs(wildcards):
         months = months_of(wildcards) if callable(months_of) else months_of
         revision_wait(months, dtypes)
-        stamps = (LAKE.revision_stamp(d, int(y), int(m)) for d in dtypes if d in REVISABLE for y, m in months)
-        return [p for p in stamps if _os.path.exists(p)]
+        return [p for d in dtypes if d in REVISABLE for p in existing_stamps(d, months)]
 
     return inputs
+
+
+_STAMP_LISTINGS = {}  # (type, year) -> (the year folder's mtime, its stamps' months)
+
+
+def existing_stamps(dtype, months):
+    """The revision stamps of `months` that exist. Silver months list every earlier month's stamps, so a
+    full-market DAG asks of ~15,000 stamps: one stat per (type, year) folder, and a listing only when it
+    changed (a sweep touches stamps while the run goes on), instead of a stat per stamp."""
+    out = []
+    by_year = {}
+    for y, m in months:
+        by_year.setdefault(int(y), []).append(int(m))
+    for y, ms in by_year.items():
+        folder = _os.path.dirname(LAKE.revision_stamp(dtype, y, 1))
+        try:
+            mtime = _os.stat(folder).st_mtime_ns
+        except FileNotFoundError:
+            continue
+        known = _STAMP_LISTINGS.get((dtype, y))
+        if known is None or known[0] != mtime:
+            names = {e.name for e in _os.scandir(folder)}
+            known = (mtime, {m for m in range(1, 13) if _os.path.basename(LAKE.revision_stamp(dtype, y, m)) in names})
+            _STAMP_LISTINGS[(dtype, y)] = known
+        out += [LAKE.revision_stamp(dtype, y, m) for m in ms if m in known[1]]
+    return out
 
 
 def revision_gate(wildcards, manifest):
