@@ -221,10 +221,10 @@ def test_quantmini_query_and_status_read_the_bucket(built, s3):
     assert "gold qlib: 38 sessions" in st.stdout
 
 
-def _gaps(work: Path, s3) -> subprocess.CompletedProcess:
+def _cli(work: Path, s3, *args: str) -> subprocess.CompletedProcess:
     os.environ.update(s3.env)
     try:
-        return quantmini_cli(work, "gaps")
+        return quantmini_cli(work, *args)
     finally:
         for k in s3.env:
             os.environ.pop(k, None)
@@ -240,7 +240,7 @@ def _verdict(out: str) -> str:
 def test_gaps_reads_the_bucket_in_place(built, s3, tmp_path):
     """`quantmini gaps` on the bucket lake gives the disk lake's verdict (COMPLETE, exit 0) and puts its
     report in the bucket; on a copy with a bronze month and a landing body deleted it names both (exit 1)."""
-    disk, remote = _gaps(built.disk, s3), _gaps(built.remote, s3)
+    disk, remote = _cli(built.disk, s3, "gaps"), _cli(built.remote, s3, "gaps")
     assert disk.returncode == 0 and remote.returncode == 0, (disk.stdout, remote.stdout, remote.stderr)
     assert "COMPLETE" in _verdict(remote.stdout) and _verdict(remote.stdout) == _verdict(disk.stdout)
     assert f"report: s3://lake/{PREFIX}/lake/reports/gaps/gaps.md" in " ".join(remote.stdout.split())
@@ -256,12 +256,37 @@ def test_gaps_reads_the_bucket_in_place(built, s3, tmp_path):
     fs.rm_file(bronze)
     fs.rm_file(body)
     config(tmp_path, "s3://lake/holes", UPDATED_END)
-    holes = _gaps(tmp_path, s3)
+    holes = _cli(tmp_path, s3, "gaps")
     assert holes.returncode == 1, holes.stdout + holes.stderr
     assert "INCOMPLETE" in _verdict(holes.stdout)
     report = json.loads(fs.cat_file("lake/holes/lake/reports/gaps/gaps.json"))
     text = json.dumps(report)
     assert f"s3://{bronze}" in text and f"s3://{body}" in text, text[:2000]
+
+
+def test_validate_reads_the_bucket_in_place(built, s3, tmp_path):
+    """`quantmini validate` on the bucket lake: OK like the disk lake; on a copy with random bytes over a
+    bronze object, a cut landing body and a stray object, exit 1 naming each by its s3:// URL."""
+    disk, remote = _cli(built.disk, s3, "validate"), _cli(built.remote, s3, "validate")
+    assert disk.returncode == 0 and "validation: OK" in disk.stdout, disk.stdout + disk.stderr
+    assert remote.returncode == 0 and "validation: OK" in remote.stdout, remote.stdout + remote.stderr
+
+    fs = s3fs.S3FileSystem(endpoint_url=s3.endpoint, key=s3.env["AWS_ACCESS_KEY_ID"],
+                           secret=s3.env["AWS_SECRET_ACCESS_KEY"], skip_instance_cache=True)
+    fs.copy(f"lake/{PREFIX}/lake", "lake/broken/lake", recursive=True)
+    bronze = "lake/broken/lake/bronze/stocks_daily/year=2025/month=01/data.parquet"
+    body = "lake/broken/lake/landing/stocks_daily/year=2025/month=02/2025-02-10.json.gz"
+    stray = "lake/broken/lake/bronze/stocks_daily/year=2025/month=02/data.bak.parquet"
+    fs.pipe_file(bronze, os.urandom(4096))
+    fs.pipe_file(body, fs.cat_file(body)[:200])
+    fs.pipe_file(stray, fs.cat_file("lake/broken/lake/bronze/stocks_daily/year=2025/month=02/data.parquet"))
+    config(tmp_path, "s3://lake/broken", UPDATED_END)
+    broken = _cli(tmp_path, s3, "validate")
+    out = " ".join((broken.stdout + broken.stderr).split())
+    assert broken.returncode == 1, out
+    assert f"unreadable Parquet file s3://{bronze}" in out, out
+    assert f"corrupt landing file s3://{body}" in out, out
+    assert f"stray file s3://{stray}" in out, out
 
 
 def test_credentials_reach_no_object_file_or_output(built, s3):

@@ -299,32 +299,35 @@ def find_gaps(root: str | Path, start: dt.date, end: dt.date, types: list[str] =
     )
 
 
-def _rows(path: Path, problems: list[str]) -> pl.DataFrame | None:
+def _rows(path: Path, problems: list[str], where) -> pl.DataFrame | None:
     """A bronze file's rows, or None with the file named in `problems` when it cannot be read."""
     try:
-        return pl.read_parquet(path)
+        return pl.read_parquet(where.parquet_source(path))
     except Exception as exc:  # one corrupt file must not hide the rest of the lake
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        problems.append(f"unreadable Parquet file {path}: {first[:200]}; delete it and run again to rebuild it")
+        problems.append(f"unreadable Parquet file {where.shown(path)}: {first[:200]}; delete it and run again "
+                        "to rebuild it")
         return None
 
 
 def check_lake(root: str | Path) -> tuple[pl.DataFrame, list[str]]:
     """Validation reports, and bronze checked against them: each catalog table's partition has a report
     whose valid row count it still holds, no report is failed, and stocks_daily bronze still passes its
-    schema. Returns (reports, problems), one line per problem."""
+    schema. Returns (reports, problems), one line per problem. `root`: a folder, or a bucket lake's
+    `s3://bucket/prefix/<data_root>` (read in place; its gold is on disk: `gold_problems` of that)."""
     from quantmini.datatypes.stocks_daily.schema import StocksDailyBronze
     from quantmini.lake_db import Lake, foreign_folders, stray_files
 
-    root = Path(root)
-    lake = LakePaths(root)
+    where = lake_files(root)
+    root = root if where.remote else Path(root)
+    lake = LakePaths(where.root)
     with Lake(root) as db:
         reports = db.validation_reports()
         unreadable = dict(db.unreadable)
-    problems = [f"{p} is not a table of the catalog: no reader uses it (move it out of the lake)"
-                for p in foreign_folders(root)]
-    problems += [f"stray file {p}: not a file of its table, no reader uses it (move it out of the lake)"
-                 for p in stray_files(root)]
+    problems = [f"{where.shown(p)} is not a table of the catalog: no reader uses it (move it out of the lake)"
+                for p in foreign_folders(root, where if where.remote else None)]
+    problems += [f"stray file {where.shown(p)}: not a file of its table, no reader uses it (move it out of the "
+                 "lake)" for p in stray_files(root, where if where.remote else None)]
     problems += [f"{r['type']} {r['partition']}: report not ok"
                 + (f" (sessions without bars: {r['sessions_without_bars']})" if r["sessions_without_bars"] else "")
                 for r in reports.filter(~pl.col("ok")).iter_rows(named=True)]
@@ -332,18 +335,18 @@ def check_lake(root: str | Path) -> tuple[pl.DataFrame, list[str]]:
         for table in t.bronze:
             base = lake.table_dir("bronze", table.name)
             pattern = "year=*/month=*" if table.grain == "session" else f"year=*/month=*/{table.stem}.parquet"
-            for f in sorted(base.glob(pattern)):
+            for f in where.glob(base, pattern):
                 month = f if table.grain == "session" else f.parent
                 part = f"{month.parent.name[5:]}-{month.name[6:]}"
-                files = sorted(month.glob("date=*/data.parquet")) if table.grain == "session" else [f]
-                frames = [_rows(x, problems) for x in files]
+                files = where.glob(month, "date=*/data.parquet") if table.grain == "session" else [f]
+                frames = [_rows(x, problems, where) for x in files]
                 if any(x is None for x in frames):
                     continue
                 held = sum(x.height for x in frames)
                 report_dir = table.name if table.name in t.report_dirs else t.report_dirs[0]
                 label = table.view
                 try:
-                    rep = json.loads(lake.validation_report(report_dir, int(part[:4]), int(part[5:])).read_text())
+                    rep = json.loads(where.read_text(lake.validation_report(report_dir, int(part[:4]), int(part[5:]))))
                 except FileNotFoundError:
                     problems.append(f"{label} {part}: bronze partition without a validation report")
                     continue
@@ -371,7 +374,7 @@ def check_lake(root: str | Path) -> tuple[pl.DataFrame, list[str]]:
                         problems.append(f"{label} {part}: bars on non-sessions {off}")
     from quantmini.lake_check import gold_problems, landing_problems
 
-    problems += landing_problems(root) + gold_problems(root)
+    problems += landing_problems(root, where) + ([] if where.remote else gold_problems(root))
     named = "\n".join(problems)
     problems += [f"unreadable Parquet file {p}: {why}; delete it and run again to rebuild it"
                  for p, why in unreadable.items() if p not in named]

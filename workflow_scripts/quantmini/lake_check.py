@@ -14,17 +14,23 @@ from pathlib import Path
 
 import numpy as np
 
+from quantmini.lake_files import DiskFiles
 
-def landing_problems(root: Path) -> list[str]:
+
+def landing_problems(root: Path, where=None) -> list[str]:
+    """Landing bodies that do not decompress to their end. `where`: the lake's files (quantmini.lake_files:
+    a bucket lake's objects are streamed), else the folder `root`."""
+    where = where or DiskFiles(root)
     out = []
-    for f in sorted((Path(root) / "landing").rglob("*.json.gz")):
+    for f in where.rglob(where.root / "landing", "*.json.gz"):
         try:
-            with gzip.open(f, "rb") as fh:
+            with where.open(f) as raw, gzip.open(raw, "rb") as fh:
                 while fh.read(1 << 20):
                     pass
         except (OSError, EOFError, zlib.error) as exc:
             first = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
-            out.append(f"corrupt landing file {f}: {first}; delete it and run again to download it again")
+            out.append(f"corrupt landing file {where.shown(f)}: {first}; delete it and run again to download it "
+                       "again")
     return out
 
 

@@ -22,6 +22,7 @@ import polars as pl
 from quantmini import atomic, readonly
 from quantmini.calendar import to_date
 from quantmini.lake import LakePaths
+from quantmini.lake_files import DiskFiles
 
 LAYERS = ("bronze", "silver", "quarantine")
 READ_ATTEMPTS = 200  # runs of a query while partitions keep being replaced under it (see Lake.query)
@@ -76,33 +77,33 @@ def table_globs(root: str | os.PathLike) -> dict[str, str]:
     return out
 
 
-def foreign_folders(root: str | os.PathLike) -> list[Path]:
-    """Folders under bronze/, silver/ and quarantine/ that no catalog table owns (ignored by every reader)."""
-    root = Path(root)
+def foreign_folders(root: str | os.PathLike, where=None) -> list[Path]:
+    """Folders under bronze/, silver/ and quarantine/ that no catalog table owns (ignored by every reader).
+    `where`: the lake's files (quantmini.lake_files; a bucket lake's listing), else the folder `root`."""
+    where = where or DiskFiles(root)
     out = []
     for layer in LAYERS:
         known = {folder for _, folder, _ in _catalog_tables(layer)}
-        base = root / layer
-        if base.is_dir():
-            out += sorted(p for p in base.iterdir() if p.name not in known and not p.name.startswith("."))
+        base = where.root / layer
+        out += [base / n for n in where.entries(base) if n not in known and not n.startswith(".")]
     return out
 
 
-def stray_files(root: str | os.PathLike) -> list[Path]:
+def stray_files(root: str | os.PathLike, where=None) -> list[Path]:
     """Parquet files inside a catalog table's folder that are not the table's (`data.bak.parquet`, a
     copy left by hand): every reader ignores them, `validate` names them."""
-    root = Path(root).resolve()
+    where = where or DiskFiles(Path(root).resolve())
     out = []
     for layer in LAYERS:
         for _, folder, pattern in _catalog_tables(layer):
-            base = root / layer / folder
-            if base.is_dir():
-                owned = set(base.glob(pattern))
-                out += [p for p in base.rglob("*.parquet") if p not in owned]
+            base = where.root / layer / folder
+            if where.is_dir(base):
+                owned = set(where.glob(base, pattern))
+                out += [p for p in where.rglob(base, "*.parquet") if p not in owned]
     # a folder holding several tables lists each file under every other table's pattern: keep the
     # files no table of the folder owns
     owned_any = {p for layer in LAYERS for _, folder, pattern in _catalog_tables(layer)
-                 for p in (root / layer / folder).glob(pattern)}
+                 for p in where.glob(where.root / layer / folder, pattern)}
     return sorted({p for p in out if p not in owned_any})
 
 

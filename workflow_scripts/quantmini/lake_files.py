@@ -10,6 +10,7 @@ Both kinds take and return the paths `LakePaths` composes (a bucket lake's root 
 from __future__ import annotations
 
 import os
+from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -31,8 +32,18 @@ class DiskFiles:
     def glob(self, folder: Path, pattern: str) -> list[Path]:
         return sorted(folder.glob(pattern))
 
+    def rglob(self, folder: Path, name_pattern: str) -> list[Path]:
+        return sorted(folder.rglob(name_pattern))
+
+    def entries(self, folder: Path) -> list[str]:
+        """Names of the files and folders directly in `folder` (none when it is not there)."""
+        return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
     def read_text(self, path: Path) -> str:
         return path.read_text()
+
+    def open(self, path: Path) -> BinaryIO:
+        return open(path, "rb")
 
     def parquet_source(self, path: Path) -> Path:
         return path
@@ -71,6 +82,18 @@ class BucketFiles:
         prefix = str(folder).rstrip("/") + "/"
         return sorted(Path(k) for k in self.keys
                       if k.startswith(prefix) and len(PurePosixPath(k).parts) == depth and PurePosixPath(k).match(str(want)))
+
+    def rglob(self, folder: Path, name_pattern: str) -> list[Path]:
+        """Keys anywhere under `folder` whose last component matches `name_pattern`."""
+        prefix = str(folder).rstrip("/") + "/"
+        return sorted(Path(k) for k in self.keys if k.startswith(prefix) and fnmatch(k.rsplit("/", 1)[-1], name_pattern))
+
+    def entries(self, folder: Path) -> list[str]:
+        prefix = str(folder).rstrip("/") + "/"
+        return sorted({k[len(prefix):].split("/", 1)[0] for k in self.keys if k.startswith(prefix)})
+
+    def open(self, path: Path) -> BinaryIO:
+        return self.fs.open(str(path), "rb")
 
     def read_text(self, path: Path) -> str:
         if str(path) not in self.keys:

@@ -118,9 +118,8 @@ def disk_only(args, command: str) -> None:
         return
     cfg = load_config(args.config)
     if cfg.get("storage"):
-        raise ValueError(f"{command} reads a lake on disk only, not yet one on object storage ({cfg['storage']}); "
-                         f"the gaps report every run writes is under {cfg['storage'].rstrip('/')}/"
-                         f"{cfg['data_root'].strip('/')}/reports/gaps/")
+        raise ValueError(f"{command} works on a lake on disk only, not yet one on object storage "
+                         f"({cfg['storage']}); `quantmini gaps` and `validate` read the bucket")
 
 
 def lake_root(args) -> Path | str:

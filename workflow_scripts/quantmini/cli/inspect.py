@@ -172,13 +172,15 @@ def _report_gaps(args, root, start, end, types, cfg, g=None) -> int:
 
 
 def validate(args) -> int:
-    disk_only(args, "validate")
-    from quantmini.gaps import check_lake
-
     from quantmini.accepted import flags, report_accepted
+    from quantmini.gaps import check_lake
 
     root = lake_root(args)
     reports, problems = check_lake(root)
+    if isinstance(root, str):  # a bucket lake (read in place): its gold is the local folder under data_root
+        from quantmini.lake_check import gold_problems
+
+        problems += gold_problems(Path(load_config(args.config)["data_root"]))
     found = flags(root)
     flagged = {(f.dtype, f.partition) for f in found}
     # a report failed only for flags a person accepted is not a problem; others name what is flagged
