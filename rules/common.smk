@@ -1,5 +1,6 @@
 # Shared set-up: configuration (validated), the lake's paths (quantmini.lake, per type from quantmini.catalog),
 # partitions, and the API endpoint for the run.
+import functools as _functools
 import sys
 from pathlib import Path
 
@@ -323,19 +324,11 @@ def range_stamp(name, value):
     return LAKE.range_stamp(name)
 
 
-_OPT_SILVER_MONTHS = {}
-
-
+@_functools.cache
 def opt_silver_month(ym):
     """What silver reads for month ym: its options and stocks bronze, the trailing dividends, and the ticker
     changes of every month in range up to ym (a contract keeps its root after a rename until it expires).
     Kept per month: the rules ask for each month several times, and its changes list every earlier month."""
-    if ym not in _OPT_SILVER_MONTHS:
-        _OPT_SILVER_MONTHS[ym] = _opt_silver_month(ym)
-    return _OPT_SILVER_MONTHS[ym]
-
-
-def _opt_silver_month(ym):
     window = [w for w in _opt_lookback(ym[0], ym[1], OPT_DIV_MONTHS) if w in PARTITIONS] + [ym]
     div = [LAKE.bronze("dividends", a, b) for a, b in window]
     changes = [LAKE.bronze("ticker_changes", a, b) for a, b in sorted(PARTITIONS) if (a, b) <= ym]

@@ -65,6 +65,13 @@ class S3Server:
                             aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
                             aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"])
 
+    def filesystem(self):
+        """s3fs on this server with its credentials (what a test uses to copy, damage or read objects)."""
+        import s3fs
+
+        return s3fs.S3FileSystem(endpoint_url=self.endpoint, key=self.env["AWS_ACCESS_KEY_ID"],
+                                 secret=self.env["AWS_SECRET_ACCESS_KEY"], skip_instance_cache=True)
+
     def objects(self, prefix: str) -> dict[str, bytes]:
         """Every object under prefix (key relative to it) with its bytes."""
         c, out = self.client(), {}

@@ -244,8 +244,7 @@ def test_gaps_reads_the_bucket_in_place(built, s3, tmp_path):
     assert disk.returncode == 0 and remote.returncode == 0, (disk.stdout, remote.stdout, remote.stderr)
     assert "COMPLETE" in _verdict(remote.stdout) and _verdict(remote.stdout) == _verdict(disk.stdout)
     assert f"report: s3://lake/{PREFIX}/lake/reports/gaps/gaps.md" in " ".join(remote.stdout.split())
-    fs = s3fs.S3FileSystem(endpoint_url=s3.endpoint, key=s3.env["AWS_ACCESS_KEY_ID"],
-                           secret=s3.env["AWS_SECRET_ACCESS_KEY"], skip_instance_cache=True)
+    fs = s3.filesystem()
     report = json.loads(fs.cat_file(f"lake/{PREFIX}/lake/reports/gaps/gaps.json"))
     assert report["complete"] is True and report["root"] == f"s3://lake/{PREFIX}/lake"
 
@@ -271,8 +270,7 @@ def test_validate_reads_the_bucket_in_place(built, s3, tmp_path):
     assert disk.returncode == 0 and "validation: OK" in disk.stdout, disk.stdout + disk.stderr
     assert remote.returncode == 0 and "validation: OK" in remote.stdout, remote.stdout + remote.stderr
 
-    fs = s3fs.S3FileSystem(endpoint_url=s3.endpoint, key=s3.env["AWS_ACCESS_KEY_ID"],
-                           secret=s3.env["AWS_SECRET_ACCESS_KEY"], skip_instance_cache=True)
+    fs = s3.filesystem()
     fs.copy(f"lake/{PREFIX}/lake", "lake/broken/lake", recursive=True)
     bronze = "lake/broken/lake/bronze/stocks_daily/year=2025/month=01/data.parquet"
     body = "lake/broken/lake/landing/stocks_daily/year=2025/month=02/2025-02-10.json.gz"

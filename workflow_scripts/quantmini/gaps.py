@@ -19,7 +19,7 @@ import polars as pl
 from quantmini import calendar, catalog
 from quantmini.catalog import EVERY_SESSION, SILVER_SIDE_TABLES, DataType
 from quantmini.lake import LakePaths
-from quantmini.lake_files import DiskFiles, lake_files
+from quantmini.lake_files import lake_files
 
 DAILY = "stocks_daily"
 THIN_RATIO = 0.8          # fewer rows than this fraction of the baseline is "thin"
@@ -135,11 +135,9 @@ class Gaps:
         }
 
 
-def _read(files: list[Path], columns: list[str], unreadable: list[str] | None = None, where=None
-          ) -> pl.DataFrame | None:
+def _read(files: list[Path], columns: list[str], unreadable: list[str], where) -> pl.DataFrame | None:
     """The files' rows; a file that does not parse is named in `unreadable` and skipped (one corrupt
     partition must not hide the rest of the lake). `where`: the lake's files (quantmini.lake_files)."""
-    where = where or DiskFiles(".")
     frames = []
     for f in files:
         if not where.exists(f):
@@ -147,8 +145,6 @@ def _read(files: list[Path], columns: list[str], unreadable: list[str] | None = 
         try:
             frames.append(pl.read_parquet(where.parquet_source(f), columns=columns))
         except Exception as exc:  # noqa: BLE001
-            if unreadable is None:
-                raise
             unreadable.append(f"{where.shown(f)}: {(str(exc).splitlines() or [type(exc).__name__])[0][:200]}")
     return pl.concat(frames) if frames else None
 

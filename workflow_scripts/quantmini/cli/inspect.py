@@ -145,11 +145,11 @@ def _report_gaps(args, root, start, end, types, cfg, g=None) -> int:
         if remote and not args.out:
             from quantmini import storage
 
-            target = f"{root}/{LakePaths('').gaps_dir().as_posix()}"
+            target = f"{root}/{LakePaths('').gaps_dir().as_posix()}"  # the lake-relative reports/gaps
             fs = storage.filesystem()
             for name, path in paths.items():
-                fs.put_file(str(path), f"{target}/{Path(path).name}")
-            paths = {name: f"{target}/{Path(path).name}" for name, path in paths.items()}
+                fs.put_file(str(path), f"{target}/{name}")
+            paths = {name: f"{target}/{name}" for name in paths}
     con = console()
     counts = g.counts()
     con.print(f"lake {root}, {start} .. {end}: [bold]{'COMPLETE' if g.complete else 'INCOMPLETE'}[/bold] - "
