@@ -229,12 +229,19 @@ def _quiet():
 
 
 # ------------------------------------------------------------------ the processors
+def _fit_window(proc, b: Block) -> tuple[slice, np.ndarray] | None:
+    """The rows of the processor's fit period and the positions of its field group, or None when the
+    fast path cannot tell them (Qlib's own processor runs then)."""
+    rows = rows_between(b.index, proc.fit_start_time, proc.fit_end_time)
+    pos = _positions(b.columns, proc.fields_group)
+    return None if rows is None or pos is None else (rows, pos)
+
+
 def _robust_zscore(proc: qp.RobustZScoreNorm, b: Block, with_fit: bool) -> Block | None:
     if with_fit:
-        rows = rows_between(b.index, proc.fit_start_time, proc.fit_end_time)
-        pos = _positions(b.columns, proc.fields_group)
-        if rows is None or pos is None:
+        if (fit := _fit_window(proc, b)) is None:
             return None
+        rows, pos = fit
         x = b.values[pos[0]:pos[-1] + 1, rows] if _is_run(pos) else np.ascontiguousarray(b.values[pos, rows])
         mean, std = _nanmedians(x)
         std += EPS
@@ -259,10 +266,9 @@ def _robust_zscore(proc: qp.RobustZScoreNorm, b: Block, with_fit: bool) -> Block
 
 def _zscore(proc: qp.ZScoreNorm, b: Block, with_fit: bool) -> Block | None:
     if with_fit:
-        rows = rows_between(b.index, proc.fit_start_time, proc.fit_end_time)
-        pos = _positions(b.columns, proc.fields_group)
-        if rows is None or pos is None:
+        if (fit := _fit_window(proc, b)) is None:
             return None
+        rows, pos = fit
         X = np.ascontiguousarray(b.values[pos, rows]).T  # the layout of Qlib's df[cols].values here
         with _quiet():
             proc.mean_train = np.nanmean(X, axis=0)
@@ -276,10 +282,9 @@ def _zscore(proc: qp.ZScoreNorm, b: Block, with_fit: bool) -> Block | None:
 
 def _minmax(proc: qp.MinMaxNorm, b: Block, with_fit: bool) -> Block | None:
     if with_fit:
-        rows = rows_between(b.index, proc.fit_start_time, proc.fit_end_time)
-        pos = _positions(b.columns, proc.fields_group)
-        if rows is None or pos is None:
+        if (fit := _fit_window(proc, b)) is None:
             return None
+        rows, pos = fit
         X = np.ascontiguousarray(b.values[pos, rows]).T
         with _quiet():
             proc.min_val = np.nanmin(X, axis=0)

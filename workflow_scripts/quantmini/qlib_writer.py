@@ -461,16 +461,21 @@ def publish(
                               io_threads=io_threads, market=market)[0]
 
 
+def _prepared(provider_dir, bars: pl.DataFrame, calendar: list[date], fields, freq: str):
+    """What `publish` and `update` both start from: the provider's path, the fields checked against the
+    bars, the calendar series and the bars' layout on it."""
+    fields = list(fields)
+    _check_inputs(bars, fields, freq)
+    cal = _calendar_series(calendar, freq, bars.schema["date"])
+    return Path(provider_dir), fields, cal, _layout(bars, cal)
+
+
 def publish_with_spans(provider_dir: Path, bars: pl.DataFrame, calendar: list[date], fields: list[str],
                        freq: str = "day", *, fsync_each: bool = False, io_threads: int | None = None,
                        market: str = "all") -> tuple[PublishStats, pl.DataFrame]:
     """`publish`, and the published spans (symbol, first, last: calendar indexes), the state `update` needs."""
     t0 = time.perf_counter()
-    provider_dir = Path(provider_dir)
-    fields = list(fields)
-    _check_inputs(bars, fields, freq)
-    cal = _calendar_series(calendar, freq, bars.schema["date"])
-    lay = _layout(bars, cal)
+    provider_dir, fields, cal, lay = _prepared(provider_dir, bars, calendar, fields, freq)
     stats = PublishStats(symbols=len(lay.symbols), fields=len(fields), sessions=len(cal))
     features = provider_dir / "features"
     existing = _existing(features, freq)
@@ -517,11 +522,7 @@ def update(provider_dir: Path, bars: pl.DataFrame, calendar: list[date], fields:
     spans.
     """
     t0 = time.perf_counter()
-    provider_dir = Path(provider_dir)
-    fields = list(fields)
-    _check_inputs(bars, fields, freq)
-    cal = _calendar_series(calendar, freq, bars.schema["date"])
-    lay = _layout(bars, cal)
+    provider_dir, fields, cal, lay = _prepared(provider_dir, bars, calendar, fields, freq)
     old = spans.filter(~pl.col("symbol").is_in(list(remove)))
     known = dict(zip(old["symbol"].to_list(), zip(old["first"].to_list(), old["last"].to_list())))
     keep = np.zeros(len(lay.symbols), dtype=np.int64)
