@@ -97,7 +97,8 @@ def check_bucket(url: str) -> None:
         if code in ("404", "NoSuchBucket"):
             raise StorageError(f"storage: bucket {bucket!r} does not exist at {where}") from None
         if code in ("403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied") or status == 403:
-            raise StorageError(f"storage: {where} refused the credentials for bucket {bucket!r} ({status} {code})" if code != str(status) else f"storage: {where} refused the credentials for bucket {bucket!r} ({status}): "
+            why = f"{status} {code}" if code != str(status) else f"{status}"
+            raise StorageError(f"storage: {where} refused the credentials for bucket {bucket!r} ({why}): "
                                "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") from None
         raise StorageError(f"storage: bucket {bucket!r} at {where} answered {status} {code}") from None
     except bex.BotoCoreError as exc:
