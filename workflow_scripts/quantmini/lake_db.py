@@ -22,7 +22,7 @@ import polars as pl
 from quantmini import atomic, readonly
 from quantmini.calendar import to_date
 from quantmini.lake import LakePaths
-from quantmini.lake_files import DiskFiles
+from quantmini.lake_files import DiskFiles, is_remote
 
 LAYERS = ("bronze", "silver", "quarantine")
 READ_ATTEMPTS = 200  # runs of a query while partitions keep being replaced under it (see Lake.query)
@@ -201,11 +201,6 @@ def partition_of(path: Path) -> str | None:
         return f"{m.group(1)}-{m.group(2)}"
     y = _YEAR.search(text)
     return y.group(1) if y else None
-
-
-def is_remote(root) -> bool:
-    """A lake on object storage (`s3://bucket/prefix/<data_root>`, README "Object storage")."""
-    return isinstance(root, str) and root.startswith("s3://")
 
 
 def remote_table_files(fs, root: str) -> dict[str, list[str]]:

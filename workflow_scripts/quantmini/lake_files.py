@@ -108,8 +108,11 @@ class BucketFiles:
         return f"s3://{path}"
 
 
+def is_remote(root) -> bool:
+    """A lake on object storage (`s3://bucket/prefix/<data_root>`, README "Object storage")."""
+    return isinstance(root, str) and root.startswith("s3://")
+
+
 def lake_files(root: str | os.PathLike) -> DiskFiles | BucketFiles:
     """The lake at `root`: `s3://...` a bucket, anything else a folder."""
-    if isinstance(root, str) and root.startswith("s3://"):
-        return BucketFiles(root)
-    return DiskFiles(root)
+    return BucketFiles(root) if is_remote(root) else DiskFiles(root)
