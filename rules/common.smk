@@ -531,20 +531,15 @@ def months_upto(wildcards):
     return sorted(ym for ym in PARTITIONS if ym <= here)
 
 
-def history_files(pattern_of, dtype=None):
-    """Input function: a file per month of the range up to this one (`pattern_of(year, month)`), earlier
-    months `ancient`. Silver's cumulative factors read every earlier month's validated events and
-    renames; these are small, and each comes from a job of its own month over bronze only, so no silver
-    month waits on another. A closed month's file is only rewritten with the same content (its per-year
-    corporate-actions job reruns as `end` moves on): `ancient` keeps that from rebuilding later months."""
+def previous_to_date(stem):
+    """Input function: the previous month's running file of silver corporate_actions `stem` (every month's
+    events or renames up to it; none for the range's first month). Each month's job extends it by its own
+    month, so a silver month declares one file where it read one per earlier month (O(months^2) inputs)."""
 
     def files(wildcards):
-        if dtype is not None and not enabled(dtype):
-            return []
-        months = months_upto(wildcards)
-        here = months[-1]
-        return [pattern_of(y, m) if (y, m) == here == max(PARTITIONS) else ancient(pattern_of(y, m))
-                for y, m in months]
+        here = (int(wildcards.year), int(wildcards.month))
+        earlier = [ym for ym in PARTITIONS if ym < here]
+        return [LAKE.silver("corporate_actions", *max(earlier), stem)] if earlier else []
 
     return files
 

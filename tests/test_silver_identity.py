@@ -126,6 +126,28 @@ def test_closed_months_never_change(built):
         assert path.read_bytes() == data, f"{path} changed when later months arrived"
 
 
+def test_running_files_hold_every_month_up_to_theirs(built):
+    """events_to_date / renames_to_date of a month (silver's one declared input for all earlier months'
+    events and renames) hold exactly the month files up to it, in month order: the rename lands in
+    February's and March's, the split in March's only."""
+    lake = built["lake"]
+    months = ["01", "02", "03"]
+    for k, month in enumerate(months):
+        upto = months[: k + 1]
+        events = pl.concat([pl.read_parquet(lake / f"silver/corporate_actions/year=2025/month={m}/events.parquet")
+                            for m in upto])
+        running = pl.read_parquet(lake / f"silver/corporate_actions/year=2025/month={month}/events_to_date.parquet")
+        assert running.to_dicts() == events.select(running.columns).to_dicts(), month
+        changes = pl.concat([pl.read_parquet(lake / f"bronze/ticker_changes/year=2025/month={m}/data.parquet")
+                             for m in upto], how="diagonal_relaxed")
+        renames = pl.read_parquet(lake / f"silver/corporate_actions/year=2025/month={month}/renames_to_date.parquet")
+        assert renames.to_dicts() == changes.select(renames.columns).to_dicts(), month
+        pairs = set(zip(renames["old_ticker"], renames["new_ticker"]))
+        assert (("VGDJ", "AWD") in pairs) == (month != "01"), (month, pairs)
+        split = running.filter((pl.col("ticker") == "ZSOW") & (pl.col("date") == pl.date(2025, 3, 11)))
+        assert split.height == (month == "03"), (month, split)
+
+
 def readme_lake_examples() -> list[str]:
     """The README's Python blocks that open `Lake("lake")` (the demo lake), in order."""
     blocks = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)

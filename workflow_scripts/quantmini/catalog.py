@@ -32,13 +32,16 @@ class Table:
     """A table a data type writes: bronze/<name>/.../<stem>.parquet (+ quarantine), or silver/<name>/...
 
     `grain` is "month" (one file per month partition) or "session" (minute bars: a file per session inside
-    the month folder). `history` tables also cover the HISTORY_MONTHS before the range.
+    the month folder). `history` tables also cover the HISTORY_MONTHS before the range. A `to_date` table's
+    month file repeats every earlier month's rows (a job's running input, so a reader declares one file,
+    not one per earlier month): it is checked like any table but gets no query view (rows would repeat).
     """
 
     name: str
     stem: str = "data"
     grain: str = "month"
     history: bool = False
+    to_date: bool = False
 
     @property
     def view(self) -> str:
@@ -177,7 +180,9 @@ _BARS = Revised(row_key=("t",))  # aggregate bars of one ticker: a bar is named 
 
 CATALOG: dict[str, DataType] = {t.name: t for t in (
     DataType("stocks_daily", "stocks_daily", "month", (Table("stocks_daily"),), EVERY_SESSION,
-             silver=(Table("stocks_daily"), Table("corporate_actions", "events"), Table("securities")),
+             silver=(Table("stocks_daily"), Table("corporate_actions", "events"), Table("securities"),
+                     Table("corporate_actions", "events_to_date", to_date=True),
+                     Table("corporate_actions", "renames_to_date", to_date=True)),
              revised=Revised("grouped", row_key=("T",))),
     _corporate("splits", Revised(row_key=("id",))),
     _corporate("dividends", Revised(row_key=("id",))),

@@ -36,13 +36,14 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _catalog_tables(layer: str) -> list[tuple[str, str, str]]:
+def _catalog_tables(layer: str, views: bool = False) -> list[tuple[str, str, str]]:
     """(view, folder, file pattern under the folder) of every table the catalog declares for a layer; a
-    folder holding several tables (news) gets one view per stem, a one-table folder its own name."""
+    folder holding several tables (news) gets one view per stem, a one-table folder its own name.
+    `views`: only the tables queries see (not `to_date` tables, whose months repeat earlier rows)."""
     from quantmini import catalog
 
     if layer == "silver":
-        tables = [t for d in catalog.CATALOG.values() for t in d.silver]
+        tables = [t for d in catalog.CATALOG.values() for t in d.silver if not (views and t.to_date)]
     else:
         tables = [t for d in catalog.CATALOG.values() for t in d.bronze]
         if layer == "quarantine":
@@ -70,7 +71,7 @@ def table_globs(root: str | os.PathLike) -> dict[str, str]:
     root = Path(root).resolve()
     out = {}
     for layer in LAYERS:
-        for view, folder, pattern in _catalog_tables(layer):
+        for view, folder, pattern in _catalog_tables(layer, views=True):
             base = root / layer / folder
             if base.is_dir() and next(base.glob(pattern), None) is not None:
                 out[view] = str(base / pattern)
@@ -209,7 +210,7 @@ def remote_table_files(fs, root: str) -> dict[str, list[str]]:
     base = root.removeprefix("s3://").rstrip("/")
     out = {}
     for layer in LAYERS:
-        for view, folder, pattern in _catalog_tables(layer):
+        for view, folder, pattern in _catalog_tables(layer, views=True):
             found = sorted(fs.glob(f"{base}/{layer}/{folder}/{pattern}"))
             if found:
                 out[view] = [f"s3://{f}" for f in found]

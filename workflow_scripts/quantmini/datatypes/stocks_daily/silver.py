@@ -2,7 +2,7 @@
 
 A month partition is a function of its own bronze month, LOOKBACK_MONTHS earlier ones (enough for the
 60-session windows and the one-session Ref of Alpha158), and the validated corporate actions and renames
-of every month up to it — never of later months. So a closed month never changes when later data
+of every month up to it (one running file of each, `write_to_date`) — never of later months. So a closed month never changes when later data
 arrives, and a feature at session t uses only bars and events up to the end of t's month (Alpha158
 features are ratios, so a split or dividend after t inside the same month rescales the whole window and
 leaves them unchanged).
@@ -118,8 +118,9 @@ def validate_month(bronze_files: list[Path], split_files: list[Path], dividend_f
     """Write the validated events of (year, month) and their quarantine, from bronze alone.
 
     Its own job (rule silver_corporate_actions), reading the month's and the previous month's bars and
-    the month's vendor events: every silver month reads the events of all earlier months (for its
-    cumulative factors) without any silver month waiting for another.
+    the month's vendor events, then the running files of every month's events and renames
+    (`write_to_date`, chained from the previous month's job): silver months read all earlier months'
+    events (for their cumulative factors) without any silver month waiting for another.
     """
     bars = read_many(bronze_files, BRONZE_SCHEMA)
     splits = read_many(split_files, SPLIT_SCHEMA)
@@ -137,15 +138,30 @@ def validate_month(bronze_files: list[Path], split_files: list[Path], dividend_f
     return report
 
 
+def write_to_date(previous: list[Path], month: list[Path], schema: dict, out: Path) -> int:
+    """Write the rows of every month up to this one: the previous month's running file, then this month's.
+
+    A silver month's cumulative factors need every earlier month's events and renames. Declared one file
+    per earlier month, a lake of N months gave Snakemake ~N^2/2 inputs to check on every run (most of a
+    full-market no-op's DAG); the running file makes it one per month. Rows keep month order, as reading
+    the month files did, so silver is unchanged byte for byte.
+    """
+    rows = read_many([*previous, *month], schema)
+    rows = rows.select(list(schema)).cast(schema) if rows.width else pl.DataFrame(schema=schema)
+    write_parquet(rows, out)
+    return rows.height
+
+
 def build_month(
     bronze_files: list[Path], event_files: list[Path], change_files: list[Path], ticker_files: list[Path],
     year: int, month: int, out: Path, out_securities: Path, *, sessions: list[dt.date], features: bool = True,
 ) -> dict:
     """Write the silver partition of (year, month) and its record of security ids.
 
-    `event_files`: the validated events of every month of the lake up to this one (small); the window's
-    bars are adjusted with those of the window, `cum_factor` takes them all. `change_files`: every bronze
-    ticker_changes month up to this one; `ticker_files`: the window's tickers snapshots (FIGIs).
+    `event_files`: the validated events of every month of the lake up to this one (small; the rule passes
+    the month's running file, `write_to_date`); the window's bars are adjusted with those of the window,
+    `cum_factor` takes them all. `change_files`: the bronze ticker_changes of every month up to this one
+    (likewise); `ticker_files`: the window's tickers snapshots (FIGIs).
     """
     bars = read_many(bronze_files, BRONZE_SCHEMA)  # may be empty: every row quarantined (see the warning below)
     lo, hi = month_bounds(year, month)
