@@ -51,7 +51,7 @@ LAYERS = [  # (target, rules whose benchmark files belong to it)
     ("gold", ("gold_", "gaps_report")),
 ]
 TYPES = ["stocks_daily", "splits", "dividends", "ticker_changes", "tickers"]
-TARGETS = {"full": 20 * 60, "peak_gb": 8.0, "noop": 5.0, "update": 60.0, "disk_gb": 8.0}
+TARGETS = {"full": 20 * 60, "peak_gb": 8.0, "noop": 3.0, "update": 60.0, "disk_gb": 8.0}  # no-op: issue 18
 # issue 21, as shares of the full build measured in the same run
 SHARES = {"update": 0.015, "noop": 0.0025, "full_vs_baseline": 0.55}
 
@@ -212,12 +212,16 @@ def build_and_update(label: str, repo: Path, workdir: Path, sim, args, days: lis
     result["full_build_s"] = round(total, 1)
     wall, peak, out = snakemake(workdir, sim.url, "all", cores=args.cores, repo=repo)  # reports not yet built
     result["finish_all_s"] = round(wall, 1)
-    noop, _, out = snakemake(workdir, sim.url, "all", cores=args.cores, repo=repo)
-    if "Nothing to be done" not in out:
-        raise SystemExit(f"the no-op run did work:\n{out[-3000:]}")
-    result["noop_s"] = round(noop, 1)
-    print(f"  full build {total:.1f} s (+{result['finish_all_s']} s for `all`'s reports); no-op {noop:.1f} s",
-          flush=True)
+    noops = []
+    for _ in range(3):  # the median of three: one run of a few seconds varies by a second on a shared VM
+        noop, _, out = snakemake(workdir, sim.url, "all", cores=args.cores, repo=repo)
+        if "Nothing to be done" not in out:
+            raise SystemExit(f"the no-op run did work:\n{out[-3000:]}")
+        noops.append(round(noop, 2))
+    noop = sorted(noops)[1]
+    result["noop_s"], result["noop_runs_s"] = round(noop, 1), noops
+    print(f"  full build {total:.1f} s (+{result['finish_all_s']} s for `all`'s reports); no-op {noop:.1f} s "
+          f"(median of {', '.join(f'{n:.1f}' for n in noops)})", flush=True)
 
     runs = [("update", {})]
     if args.revisions:  # the same update from the same lake: a copy, swapped in at the same absolute path
@@ -275,7 +279,7 @@ def checks(result: dict, baseline: dict | None) -> list[tuple[str, bool | None, 
     out = [
         ("full build <= 20 min", result["full_build_s"] <= TARGETS["full"], f"{result['full_build_s']:.0f} s"),
         ("peak memory <= 8 GB", peak_all <= TARGETS["peak_gb"], f"{peak_all:.2f} GB"),
-        ("no-op <= 5 s", result["noop_s"] <= TARGETS["noop"], f"{result['noop_s']:.1f} s"),
+        ("issue 18: no-op < 3 s", result["noop_s"] < TARGETS["noop"], f"{result['noop_s']:.1f} s"),
         ("daily update <= 60 s", result["update"]["wall_s"] <= TARGETS["update"], f"{result['update']['wall_s']:.1f} s"),
         ("bronze + silver <= 8 GB", bronze_silver <= TARGETS["disk_gb"], f"{bronze_silver:.2f} GB"),
         ("issue 21: daily update <= 1.5 % of the full build", result["update_share"] <= SHARES["update"],

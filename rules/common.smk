@@ -600,6 +600,7 @@ def revision_window(dtype):
 
 
 REVISED_TYPES = [d for d in REVISABLE if revision_window(d)[1]]  # the types swept in this run
+REVISION_REPORTS = set()  # their sweeps' reports (rules/revisions.smk)
 REVISIONS_ON = "stocks_daily" in REVISED_TYPES
 
 
@@ -611,9 +612,23 @@ def revision_wait(months, dtypes=("stocks_daily",)):
     `revision_wait(...) or path`)."""
     wanted = {(int(y), int(m)) for y, m in months}
     for dtype in dtypes:
-        if dtype in REVISED_TYPES and wanted & set(revision_window(dtype)[0]):
+        if dtype in REVISED_TYPES and wanted & set(revision_window(dtype)[0]) and not sweep_done(dtype):
             getattr(checkpoints, f"revisions_{dtype}").get()
     return None
+
+
+@_functools.cache
+def sweep_done(dtype):
+    """This range end's sweep of `dtype` ran, and no landing manifest of its window changed since: it will
+    not run again, so its readers need not wait for it (a checkpoint a job waits on makes Snakemake
+    re-evaluate that job and the DAG after building it, on every run, the no-op included)."""
+    months, sessions = revision_window(dtype)
+    try:
+        done = _os.stat(LAKE.revision_report(dtype, sessions[-1].isoformat())).st_mtime_ns
+        manifests = qm_catalog.data_type(dtype).landing_manifests(LAKE.paths, months)
+        return all(_os.stat(m).st_mtime_ns <= done for m in manifests)
+    except FileNotFoundError:
+        return False
 
 
 def revision_inputs(dtypes, months_of):

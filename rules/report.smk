@@ -4,8 +4,8 @@
 
 rule gaps_report:
     input:
-        bronze=lambda wc: bronze_targets(),
-        silver=lambda wc: silver_targets(),
+        bronze=lambda wc: [f for f in bronze_targets() if f not in REVISION_REPORTS],
+        silver=lambda wc: [f for f in silver_targets() if f not in REVISION_REPORTS],
         **report_storage_inputs(),  # on object storage: everything else the report reads (rules/common.smk)
     output:
         html=report(f"{LAKE.gaps_dir()}/gaps.html", category="Completeness",

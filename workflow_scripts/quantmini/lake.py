@@ -171,13 +171,25 @@ class RulePaths:
 
     def __init__(self, root: str | Path):
         self.paths = LakePaths(root)
+        self._made: dict = {}
 
     def __getattr__(self, name: str):
+        """The method as a string-returning function, kept on the instance with its answers: input
+        functions ask for the same few thousand paths again and again while Snakemake builds its DAG."""
         method = getattr(self.paths, name)
+        made = self._made
 
         def as_string(*args, **kwargs) -> str:
-            return str(method(*args, **kwargs))
+            key = (name, args, tuple(kwargs.items()))
+            try:
+                return made[key]
+            except KeyError:
+                made[key] = path = str(method(*args, **kwargs))
+                return path
+            except TypeError:  # an unhashable argument: no memo
+                return str(method(*args, **kwargs))
 
+        setattr(self, name, as_string)
         return as_string
 
 
