@@ -72,7 +72,7 @@ def at_dag_build():
         return True
     qm_plans.write_session_plans(LAKE.paths, PARTITIONS)
     qm_plans.write_changed({LAKE.range_stamp(n): qm_plans.setting_text(v) for n, v in RANGE_STAMPS.items()})
-    qm_run.sweep_temp_files(config["data_root"])
+    qm_run.sweep_temp_files(config["data_root"], folders=qm_run.EVERY_RUN_DIRS)
     return True
 
 
@@ -649,9 +649,9 @@ _STAMP_LISTINGS = {}  # (type, year) -> (the year folder's mtime, its stamps' mo
 
 
 def existing_stamps(dtype, months):
-    """The revision stamps of `months` that exist. Silver months list every earlier month's stamps, so a
-    full-market DAG asks of ~15,000 stamps: one stat per (type, year) folder, and a listing only when it
-    changed (a sweep touches stamps while the run goes on), instead of a stat per stamp."""
+    """The revision stamps of `months` that exist. Options and fundamentals silver months list every earlier
+    month's stamps: one stat per (type, year) folder, and a listing only when it changed (a sweep touches
+    stamps while the run goes on), instead of a stat per stamp."""
     out = []
     by_year = {}
     for y, m in months:

@@ -5,11 +5,12 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from quantmini import atomic, jobframe
+from quantmini import atomic, jobframe, runstate
 from quantmini.datatypes.minute.gold import publish
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)
+runstate.sweep_temp_files(smk.params.provider_dir, folders=(".",))  # a killed publish's leftovers
 with jobframe.failing_as("gold qlib 1min", log, traceback=True):
     stats = publish([Path(p) for p in smk.input.bronze], [dt.date.fromisoformat(s) for s in smk.params.sessions],
                     Path(smk.params.provider_dir))

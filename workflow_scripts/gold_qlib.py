@@ -8,12 +8,13 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from quantmini import atomic, jobframe
+from quantmini import atomic, jobframe, runstate
 from quantmini.datatypes.stocks_daily.gold import publish
 from quantmini.parquet_io import UnreadableFileError
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 log = jobframe.start(smk)
+runstate.sweep_temp_files(smk.params.provider_dir, folders=(".",))  # a killed publish's leftovers
 with jobframe.failing_as("gold qlib", log, traceback=True,
                            plain=(UnreadableFileError, OSError)):  # bad input: one line, no traceback
     features = []

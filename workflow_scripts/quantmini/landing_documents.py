@@ -7,7 +7,8 @@ holding every page of each of its requests verbatim,
 written atomically as soon as its requests are complete (`land_files`: one client for all the files of a
 job). The readers check each page's envelope (status) before handing the rows on.
 
-Light on imports on purpose (no pandera, no exchange_calendars): landing jobs load it. The bronze error
+Light on imports on purpose (no pandera, no exchange_calendars): landing jobs load it, and the workflow
+while it builds its DAG (the HTTP client, httpx, is imported only where a job lands). The bronze error
 type is imported only when a document turns out bad.
 """
 
@@ -20,12 +21,15 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import polars as pl
 
 from quantmini import atomic, settings
-from quantmini.client import PolygonClient, resolve_api_key
+
+if TYPE_CHECKING:
+    from quantmini.client import PolygonClient
 
 log = logging.getLogger("quantmini.landing_documents")
 
@@ -49,6 +53,8 @@ class ClientOptions:
     def from_config(cls, cfg: dict) -> ClientOptions:
         """The run's client settings: endpoint and TLS from the environment, key from MASSIVE/POLYGON_API_KEY,
         limits from the validated config (what every landing job uses)."""
+        from quantmini.client import resolve_api_key  # httpx: only where a job lands (not at DAG build)
+
         return cls(base_url=settings.api_url(cfg), api_key=resolve_api_key(), max_concurrency=cfg["max_concurrency"],
                    rate_per_minute=cfg["rate_limit_per_minute"], retries=cfg["retries"], verify=settings.api_verify())
 
@@ -91,6 +97,8 @@ def land_files(opts: ClientOptions, todo: list[Landed], listing: bool) -> None:
     single-object GET, a 404 landing as a request without pages."""
     if not todo:
         return
+
+    from quantmini.client import PolygonClient
 
     async def run() -> None:
         async with PolygonClient(

@@ -75,19 +75,22 @@ def clear_stale_lock(workdir: Path = Path(".")) -> bool:
 
 
 SWEPT_DIRS = ("landing", "bronze", "silver", "gold", "quarantine", "reports", "plan")
+# swept by every run; gold (a file per symbol and field: ~90,000 at full market) by its publish jobs, which a
+# killed publish leaves due (sweep_temp_files(provider_dir, folders=(".",)) in workflow_scripts/gold_*.py)
+EVERY_RUN_DIRS = tuple(d for d in SWEPT_DIRS if d != "gold")
 
 
-def sweep_temp_files(data_root: str | os.PathLike, *, unowned: bool = False) -> int:
+def sweep_temp_files(data_root: str | os.PathLike, *, unowned: bool = False, folders=SWEPT_DIRS) -> int:
     """Remove the temporary files (`.<name>.<pid>-<random>.tmp`, see atomic.atomic_path) killed writers left.
 
     A file whose writer (the pid in its name) is gone is removed on every run, a run with nothing to do
     included: safe without the workflow lock, since a live writer's file is kept. `unowned`: also remove
     the files whose name has no pid (written before names carried it); only once the run holds the lock
     after a killed run's stale lock was cleared. Never a final name, only hidden *.tmp files under the
-    lake's folders. Returns how many were removed.
+    lake's `folders`. Returns how many were removed.
     """
     removed = 0
-    for sub in SWEPT_DIRS:
+    for sub in folders:
         for dirpath, _, files in os.walk(Path(data_root) / sub):
             for name in files:
                 if not atomic.is_temp_name(name):
