@@ -671,6 +671,14 @@ def existing_stamps(dtype, months):
     return out
 
 
+def chain_waits(wildcards):
+    """Input function declaring nothing: waits for the corporate actions' sweeps when a month up to this one
+    is in the window. For silver_corporate_actions (whose running files chain each month to the one before)
+    and every job reading them: a job downstream of a waiting job must wait too (revision_wait)."""
+    revision_wait(months_upto(wildcards), CA_TYPES)
+    return []
+
+
 def revision_gate(wildcards, manifest):
     """bronze_stocks_daily's landing input (manifest, or folder on object storage), after the sweep when
     the month is in the window."""

@@ -57,7 +57,9 @@ rule silver_fundamentals:
         splits=fund_inputs("splits", FILINGS_LOOKBACK_MONTHS),
         split_quarantine=fund_inputs("corporate_actions", FILINGS_LOOKBACK_MONTHS),
         changes=fund_inputs("ticker_changes", FILINGS_LOOKBACK_MONTHS),
-        revised=revision_inputs(("splits", "dividends", "ticker_changes"), months_upto),  # rules/revisions.smk
+        # the stamps of the months it reads splits and renames of (rules/revisions.smk)
+        revised=revision_inputs(("splits", "ticker_changes"), lambda wc: window(wc, FILINGS_LOOKBACK_MONTHS)),
+        chain=chain_waits,  # its split quarantine comes from silver_corporate_actions
     output:
         silver=LAKE.silver("fundamentals_daily", Y, M),
     params:

@@ -13,6 +13,7 @@ rule silver_corporate_actions:
         previous_renames=previous_to_date("renames_to_date"),
         # a revised month's events or renames reach every later month through the running files
         revised=revision_inputs(CA_TYPES, lambda wc: window(wc, 0)),  # rules/revisions.smk
+        chain=chain_waits,
     output:
         events=LAKE.silver("corporate_actions", Y, M, "events"),
         events_to_date=LAKE.silver("corporate_actions", Y, M, "events_to_date"),
@@ -37,6 +38,7 @@ rule silver_stocks_daily:
         tickers=window_files("tickers", LOOKBACK_MONTHS, closed_months_ancient=True),
         features=setting("alpha158", config["alpha158"]),  # the settings, in the lake (rules/common.smk)
         revised=revision_inputs(("tickers",), lambda wc: window(wc, LOOKBACK_MONTHS)),  # rules/revisions.smk
+        chain=chain_waits,
     output:
         silver=LAKE.silver("stocks_daily", Y, M),
         securities=LAKE.silver("securities", Y, M),
