@@ -537,9 +537,8 @@ def previous_to_date(stem):
     month, so a silver month declares one file where it read one per earlier month (O(months^2) inputs)."""
 
     def files(wildcards):
-        here = (int(wildcards.year), int(wildcards.month))
-        earlier = [ym for ym in PARTITIONS if ym < here]
-        return [LAKE.silver("corporate_actions", *max(earlier), stem)] if earlier else []
+        earlier = months_upto(wildcards)[:-1]
+        return [LAKE.silver("corporate_actions", *earlier[-1], stem)] if earlier else []
 
     return files
 
@@ -600,8 +599,20 @@ def revision_window(dtype):
 
 
 REVISED_TYPES = [d for d in REVISABLE if revision_window(d)[1]]  # the types swept in this run
-REVISION_REPORTS = set()  # their sweeps' reports (rules/revisions.smk)
 REVISIONS_ON = "stocks_daily" in REVISED_TYPES
+
+
+def sweep_manifests(dtype):
+    """The landing manifests a type's sweep (rules/revisions.smk) re-checks: its window's."""
+    return [str(p) for p in qm_catalog.data_type(dtype).landing_manifests(LAKE.paths, revision_window(dtype)[0])]
+
+
+def sweep_report(dtype):
+    """A type's sweep output: its report for this range end (the window's last session)."""
+    return LAKE.revision_report(dtype, revision_window(dtype)[1][-1].isoformat())
+
+
+REVISION_REPORTS = {sweep_report(d) for d in REVISED_TYPES}
 
 
 def revision_wait(months, dtypes=("stocks_daily",)):
@@ -622,11 +633,9 @@ def sweep_done(dtype):
     """This range end's sweep of `dtype` ran, and no landing manifest of its window changed since: it will
     not run again, so its readers need not wait for it (a checkpoint a job waits on makes Snakemake
     re-evaluate that job and the DAG after building it, on every run, the no-op included)."""
-    months, sessions = revision_window(dtype)
     try:
-        done = _os.stat(LAKE.revision_report(dtype, sessions[-1].isoformat())).st_mtime_ns
-        manifests = qm_catalog.data_type(dtype).landing_manifests(LAKE.paths, months)
-        return all(_os.stat(m).st_mtime_ns <= done for m in manifests)
+        done = _os.stat(sweep_report(dtype)).st_mtime_ns
+        return all(_os.stat(m).st_mtime_ns <= done for m in sweep_manifests(dtype))
     except FileNotFoundError:
         return False
 
@@ -649,8 +658,8 @@ _STAMP_LISTINGS = {}  # (type, year) -> (the year folder's mtime, its stamps' mo
 
 
 def existing_stamps(dtype, months):
-    """The revision stamps of `months` that exist. Options and fundamentals silver months list every earlier
-    month's stamps: one stat per (type, year) folder, and a listing only when it changed (a sweep touches
+    """The revision stamps of `months` that exist. Options silver jobs list every earlier month's stamps:
+    one stat per (type, year) folder, and a listing only when it changed (a sweep touches
     stamps while the run goes on), instead of a stat per stamp."""
     out = []
     by_year = {}

@@ -7,15 +7,15 @@
 # changed rebuilds (its manifest, or stamp, is newer) and one that did not change does not.
 
 for _dtype in REVISED_TYPES:
-    _months, _sessions = revision_window(_dtype)
+    _sessions = revision_window(_dtype)[1]
 
     checkpoint:
         name:
             f"revisions_{_dtype}"
         input:
-            manifests=[str(p) for p in qm_catalog.data_type(_dtype).landing_manifests(LAKE.paths, _months)],
+            manifests=sweep_manifests(_dtype),
         output:
-            report=LAKE.revision_report(_dtype, _sessions[-1].isoformat()),
+            report=sweep_report(_dtype),
         params:
             sessions=[d.isoformat() for d in _sessions],
             dtype=_dtype,
@@ -32,8 +32,7 @@ for _dtype in REVISED_TYPES:
 
     # every layer's target runs the sweep (a bronze month up to date would not ask for it) until it ran:
     # then it cannot run again, and a target depending on a checkpoint costs every run a second pass
-    # over the DAG. The gaps report never waits for it (its inputs stay the same from run to run).
-    REVISION_REPORTS.add(LAKE.revision_report(_dtype, _sessions[-1].isoformat()))
+    # over the DAG. The gaps report never waits for it (REVISION_REPORTS: its inputs stay the same).
     for _targets in (TARGETS, SILVER_TARGETS, GOLD_TARGETS):
         if _dtype in _targets and not sweep_done(_dtype):
-            _targets[_dtype] = [*_targets[_dtype], LAKE.revision_report(_dtype, _sessions[-1].isoformat())]
+            _targets[_dtype] = [*_targets[_dtype], sweep_report(_dtype)]

@@ -2,10 +2,10 @@
 
 A month partition is a function of its own bronze month, LOOKBACK_MONTHS earlier ones (enough for the
 60-session windows and the one-session Ref of Alpha158), and the validated corporate actions and renames
-of every month up to it (one running file of each, `write_to_date`) — never of later months. So a closed month never changes when later data
-arrives, and a feature at session t uses only bars and events up to the end of t's month (Alpha158
-features are ratios, so a split or dividend after t inside the same month rescales the whole window and
-leaves them unchanged).
+of every month up to it (one running file of each, `write_to_date`) — never of later months. So a closed
+month never changes when later data arrives, and a feature at session t uses only bars and events up to
+the end of t's month (Alpha158 features are ratios, so a split or dividend after t inside the same month
+rescales the whole window and leaves them unchanged).
 
 Rows are keyed by `security_id` (a FIGI, or an id we assign: see identity.py), which a rename does not
 change; `ticker` is the symbol the bar traded under. `cum_factor` F(t) (product of the security's event
@@ -146,8 +146,7 @@ def write_to_date(previous: list[Path], month: list[Path], schema: dict, out: Pa
     full-market no-op's DAG); the running file makes it one per month. Rows keep month order, as reading
     the month files did, so silver is unchanged byte for byte.
     """
-    rows = read_many([*previous, *month], schema)
-    rows = rows.select(list(schema)).cast(schema) if rows.width else pl.DataFrame(schema=schema)
+    rows = read_many([*previous, *month], schema).select(list(schema)).cast(schema)
     write_parquet(rows, out)
     return rows.height
 
